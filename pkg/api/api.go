@@ -1,0 +1,194 @@
+// Package api holds the wire types of the cfhost management API, shared by the
+// host and the client so that both sides agree on every field name. It has no
+// logic beyond small helpers on the types.
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Project is a hosted site as the management API reports it.
+type Project struct {
+	ID                 string    `json:"id"`
+	Name               string    `json:"name"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
+	HasServerCode      bool      `json:"hasServerCode"`
+	AssetsCount        int       `json:"assetsCount"`
+	ActiveDeploymentID *string   `json:"activeDeploymentId"`
+}
+
+// Deployment is one immutable version of a project's content.
+type Deployment struct {
+	ID            string    `json:"id"`
+	ProjectID     string    `json:"projectId"`
+	CreatedAt     time.Time `json:"createdAt"`
+	AssetsCount   int       `json:"assetsCount"`
+	HasServerCode bool      `json:"hasServerCode"`
+	Active        bool      `json:"active"`
+}
+
+// ManifestEntry describes one file of a deployment: its SHA-256 (64 lowercase
+// hex characters) and its size in bytes.
+type ManifestEntry struct {
+	Hash string `json:"hash"`
+	Size int64  `json:"size"`
+}
+
+// Manifest maps asset paths ("/index.html") to their entries.
+type Manifest map[string]ManifestEntry
+
+// UploadSessionRequest is the body of POST /__api/projects/:id/assets-upload-session.
+type UploadSessionRequest struct {
+	Manifest Manifest `json:"manifest"`
+}
+
+// UploadSessionResult tells the client which hashes to upload, grouped in
+// buckets, and the token to upload them with. With no buckets the token is
+// already the completion token.
+type UploadSessionResult struct {
+	JWT     string     `json:"jwt"`
+	Buckets [][]string `json:"buckets"`
+}
+
+// UploadResult answers one bucket upload; JWT is the completion token once
+// every bucketed hash has arrived, nil before.
+type UploadResult struct {
+	JWT *string `json:"jwt"`
+}
+
+// AssetConfig is the asset-serving configuration of a deployment.
+type AssetConfig struct {
+	HTMLHandling     string `json:"html_handling,omitempty"`
+	NotFoundHandling string `json:"not_found_handling,omitempty"`
+	Redirects        string `json:"redirects,omitempty"`
+	Headers          string `json:"headers,omitempty"`
+}
+
+// Module is one server-code module. On the wire it is either a base64 string
+// or an object with content and type; see UnmarshalJSON.
+type Module struct {
+	Content string `json:"content"` // base64
+	Type    string `json:"type,omitempty"`
+}
+
+// UnmarshalJSON accepts both the bare base64 string form and the object form.
+func (m *Module) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*m = Module{Content: s}
+		return nil
+	}
+	type plain Module
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = Module(p)
+	return nil
+}
+
+// ServerCode is the server-side code of a deployment: WebAssembly entrypoint
+// plus optional data modules.
+type ServerCode struct {
+	Entrypoint         string            `json:"entrypoint"`
+	Modules            map[string]Module `json:"modules"`
+	CompatibilityDate  string            `json:"compatibilityDate,omitempty"`
+	CompatibilityFlags []string          `json:"compatibilityFlags,omitempty"`
+}
+
+// DeployRequest is the body of POST /__api/projects/:id/deploy.
+// RunWorkerFirst is raw JSON because it is either a boolean or a list of
+// patterns; manifest.ParseRunWorkerFirst reads it.
+type DeployRequest struct {
+	CompletionJWT  string            `json:"completionJwt"`
+	ProjectName    *string           `json:"projectName,omitempty"`
+	ServerCode     *ServerCode       `json:"serverCode,omitempty"`
+	Config         *AssetConfig      `json:"config,omitempty"`
+	RunWorkerFirst json.RawMessage   `json:"run_worker_first,omitempty"`
+	Env            map[string]string `json:"env,omitempty"`
+}
+
+// Warning reports a skipped line of a _redirects or _headers text.
+type Warning struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+// DeployResponse answers a successful deploy.
+type DeployResponse struct {
+	Success                   bool       `json:"success"`
+	Message                   string     `json:"message"`
+	Project                   Project    `json:"project"`
+	Deployment                Deployment `json:"deployment"`
+	DeployedAssets            int        `json:"deployedAssets"`
+	NewAssets                 int        `json:"newAssets"`
+	SkippedAssets             int        `json:"skippedAssets"`
+	DeployedServerCodeModules int        `json:"deployedServerCodeModules"`
+	Warnings                  []Warning  `json:"warnings,omitempty"`
+}
+
+// CreateProjectRequest is the body of POST /__api/projects.
+type CreateProjectRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// RollbackRequest is the body of POST /__api/projects/:id/rollback.
+type RollbackRequest struct {
+	DeploymentID string `json:"deploymentId"`
+}
+
+// ProjectResponse wraps a single project.
+type ProjectResponse struct {
+	Success bool    `json:"success"`
+	Project Project `json:"project"`
+}
+
+// ProjectListResponse is one page of projects; Cursor is nil on the last page.
+type ProjectListResponse struct {
+	Success  bool      `json:"success"`
+	Projects []Project `json:"projects"`
+	Cursor   *string   `json:"cursor"`
+}
+
+// DeleteProjectResponse answers DELETE /__api/projects/:id.
+type DeleteProjectResponse struct {
+	Success   bool   `json:"success"`
+	Message   string `json:"message"`
+	ProjectID string `json:"projectId"`
+}
+
+// UploadSessionResponse wraps UploadSessionResult.
+type UploadSessionResponse struct {
+	Success bool                `json:"success"`
+	Result  UploadSessionResult `json:"result"`
+}
+
+// UploadResponse wraps UploadResult.
+type UploadResponse struct {
+	Success bool         `json:"success"`
+	Result  UploadResult `json:"result"`
+}
+
+// DeploymentListResponse lists a project's deployments, newest first.
+type DeploymentListResponse struct {
+	Success     bool         `json:"success"`
+	Deployments []Deployment `json:"deployments"`
+}
+
+// RollbackResponse answers a rollback.
+type RollbackResponse struct {
+	Success    bool       `json:"success"`
+	Project    Project    `json:"project"`
+	Deployment Deployment `json:"deployment"`
+}
+
+// HealthResponse answers GET /__api/health.
+type HealthResponse struct {
+	Success bool `json:"success"`
+	Result  struct {
+		Status string `json:"status"`
+	} `json:"result"`
+}
