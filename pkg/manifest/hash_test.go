@@ -1,0 +1,266 @@
+package manifest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ageFiles sets every file's mtime well outside RacyWindow so the cache may
+// record them.
+func ageFiles(t *testing.T, tr *Tree) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	for i := range tr.Files {
+		if err := os.Chtimes(tr.Files[i].OSPath, old, old); err != nil {
+			t.Fatal(err)
+		}
+		tr.Files[i].ModTime = old
+	}
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func walkHash(t *testing.T, root string, c *Cache) (*Tree, HashStats) {
+	t.Helper()
+	tr, err := Walk(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := HashFiles(context.Background(), tr.Files, HashOptions{Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, st
+}
+
+func TestHashFiles(t *testing.T) {
+	root := t.TempDir()
+	contents := map[string]string{"empty": "", "a.txt": "alpha", "big.bin": string(make([]byte, 3<<20+17))}
+	for i := range 50 {
+		contents[fmt.Sprintf("many/%02d.txt", i)] = fmt.Sprintf("file %d", i)
+	}
+	writeTree(t, root, contents)
+	for _, workers := range []int{1, 2, 8} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			tr, err := Walk(root, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var last HashProgress
+			calls := 0
+			st, err := HashFiles(context.Background(), tr.Files, HashOptions{
+				Workers: workers,
+				Progress: func(p HashProgress) {
+					mu.Lock()
+					defer mu.Unlock()
+					if p.FilesDone < last.FilesDone || p.BytesDone < last.BytesDone {
+						t.Errorf("progress went backwards: %+v after %+v", p, last)
+					}
+					last = p
+					calls++
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tr.Files {
+				if want := sha(contents[f.Path[1:]]); f.Hash != want {
+					t.Errorf("%s hash = %s, want %s", f.Path, f.Hash, want)
+				}
+			}
+			if st.Files != len(contents) || st.Cached != 0 || st.BytesRead != st.Bytes {
+				t.Errorf("stats = %+v", st)
+			}
+			if calls < 1 || last.FilesDone != len(contents) || last.BytesDone != st.Bytes || last.BytesTotal != st.Bytes {
+				t.Errorf("final progress = %+v after %d calls", last, calls)
+			}
+		})
+	}
+}
+
+func TestHashCache(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a.txt": "alpha", "b.txt": "bravo", "c.txt": "charlie"})
+	cachePath := CachePath(t.TempDir())
+
+	tr, err := Walk(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ageFiles(t, tr)
+	c, err := OpenCache(cachePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := HashFiles(context.Background(), tr.Files, HashOptions{Cache: c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rewrite a.txt with other bytes of the same size and restore its mtime:
+	// a cache hit is the only way to still get alpha's hash, which proves the
+	// file was not read again.
+	aged := tr.Files[0].ModTime
+	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("ALPHA"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(root, "a.txt"), aged, aged); err != nil {
+		t.Fatal(err)
+	}
+	// Change b.txt for real: new size.
+	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("bravo!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	c2, err := OpenCache(cachePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Len() != 3 {
+		t.Fatalf("reloaded cache has %d entries, want 3", c2.Len())
+	}
+	tr2, st := walkHash(t, root, c2)
+	want := map[string]string{"/a.txt": sha("alpha"), "/b.txt": sha("bravo!"), "/c.txt": sha("charlie")}
+	for _, f := range tr2.Files {
+		if f.Hash != want[f.Path] {
+			t.Errorf("%s = %s, want %s", f.Path, f.Hash, want[f.Path])
+		}
+	}
+	if st.Cached != 2 || st.BytesRead != int64(len("bravo!")) {
+		t.Errorf("stats = %+v, want 2 cached and only b.txt read", st)
+	}
+}
+
+func TestCacheSkipsRacyFiles(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"fresh.txt": "just written"})
+	c, _ := OpenCache(CachePath(t.TempDir()))
+	walkHash(t, root, c)
+	if c.Len() != 0 {
+		t.Errorf("a file modified within RacyWindow was cached")
+	}
+}
+
+func TestCachePrunesAndSurvivesDamage(t *testing.T) {
+	dir := t.TempDir()
+	path := CachePath(dir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := sha("x")
+	body := cacheHeader + "\n" +
+		good + " 1 5 /gone\n" +
+		"nothex 1 5 /bad\n" +
+		good + " notanumber 5 /bad2\n" +
+		"truncated line\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := OpenCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 1 {
+		t.Fatalf("parsed %d entries, want 1", c.Len())
+	}
+	if err := c.Save(); err != nil { // /gone was not used: pruned
+		t.Fatal(err)
+	}
+	c2, _ := OpenCache(path)
+	if c2.Len() != 0 {
+		t.Errorf("unused entry survived Save")
+	}
+
+	if err := os.WriteFile(path, []byte("some other format\n"+good+" 1 5 /x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := OpenCache(path)
+	if err != nil || c3.Len() != 0 {
+		t.Errorf("foreign header: len %d, err %v", c3.Len(), err)
+	}
+}
+
+func TestHashFilesErrors(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a": "abc", "b": "def"})
+	tr, err := Walk(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("file grew since walk", func(t *testing.T) {
+		files := append([]File(nil), tr.Files...)
+		files[0].Size = 2
+		if _, err := HashFiles(context.Background(), files, HashOptions{}); err == nil {
+			t.Fatal("size change not reported")
+		}
+	})
+	t.Run("file vanished", func(t *testing.T) {
+		files := append([]File(nil), tr.Files...)
+		files[1].OSPath += ".missing"
+		if _, err := HashFiles(context.Background(), files, HashOptions{}); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("err = %v, want not-exist", err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := HashFiles(ctx, append([]File(nil), tr.Files...), HashOptions{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// BenchmarkHashDir measures walking and hashing a site of 1,000 files of
+// 20 KiB (the shape of bench/deploy.sh's tree, scaled down), cold (no cache)
+// and warm (every hash from the cache).
+func BenchmarkHashDir(b *testing.B) {
+	root := b.TempDir()
+	body := make([]byte, 20<<10)
+	for i := range 1000 {
+		body[0], body[1] = byte(i), byte(i>>8)
+		p := filepath.Join(root, fmt.Sprintf("d%02d", i%20), fmt.Sprintf("f%04d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour)
+		os.Chtimes(p, old, old)
+	}
+	run := func(b *testing.B, cachePath string) {
+		b.SetBytes(1000 * int64(len(body)))
+		for b.Loop() {
+			var c *Cache
+			if cachePath != "" {
+				c, _ = OpenCache(cachePath)
+			}
+			tr, err := Walk(root, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := HashFiles(context.Background(), tr.Files, HashOptions{Cache: c}); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Save(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("cold", func(b *testing.B) { run(b, "") })
+	b.Run("warm", func(b *testing.B) { run(b, CachePath(b.TempDir())) })
+}
