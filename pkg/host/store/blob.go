@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// MissingHashes implements Store.
+func (s *SQLite) MissingHashes(ctx context.Context, projectID string, hashes []string) (map[string]bool, error) {
+	missing := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		missing[h] = true
+	}
+	// One indexed range scan over the project's blobs beats a query per
+	// hash for large manifests and stays cheap for small ones.
+	rows, err := s.r.QueryContext(ctx, "SELECT hash FROM project_blobs WHERE project_id = ?", projectID)
+	if err != nil {
+		return nil, fmt.Errorf("find missing blobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("find missing blobs: %w", err)
+		}
+		delete(missing, h)
+	}
+	return missing, rows.Err()
+}
+
+// CreateSession implements Store.
+func (s *SQLite) CreateSession(ctx context.Context, sess Session, missing []SessionHash) error {
+	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions(id, project_id, manifest, created_at, expires_at, completion_jwt)
+			VALUES (?, ?, ?, ?, ?, nullif(?, ''))`,
+			sess.ID, sess.ProjectID, string(sess.Manifest), nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.CompletionJWT); err != nil {
+			return domainError(err)
+		}
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO session_hashes(session_id, hash, size) VALUES (?, ?, ?)")
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, m := range missing {
+			if _, err := stmt.ExecContext(ctx, sess.ID, m.Hash, m.Size); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create upload session: %w", err)
+	}
+	return nil
+}
+
+// Session implements Store.
+func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
+	var sess Session
+	var manifest string
+	var created, expires int64
+	var used int
+	err := s.r.QueryRowContext(ctx, `SELECT id, project_id, manifest, created_at, expires_at, coalesce(completion_jwt, ''), used
+		FROM upload_sessions WHERE id = ?`, id).
+		Scan(&sess.ID, &sess.ProjectID, &manifest, &created, &expires, &sess.CompletionJWT, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sess, ErrNotFound
+	}
+	if err != nil {
+		return sess, fmt.Errorf("read upload session: %w", err)
+	}
+	sess.Manifest = []byte(manifest)
+	sess.CreatedAt, sess.ExpiresAt, sess.Used = fromNanos(created), fromNanos(expires), used != 0
+	return sess, nil
+}
+
+// SessionHashes implements Store.
+func (s *SQLite) SessionHashes(ctx context.Context, sessionID string) (map[string]SessionHash, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT hash, size FROM session_hashes WHERE session_id = ?", sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("read session hashes: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]SessionHash)
+	for rows.Next() {
+		var h SessionHash
+		if err := rows.Scan(&h.Hash, &h.Size); err != nil {
+			return nil, fmt.Errorf("read session hashes: %w", err)
+		}
+		out[h.Hash] = h
+	}
+	return out, rows.Err()
+}
+
+// putBlob stores a blob unless the host has it already.
+func putBlob(ctx context.Context, tx *sql.Tx, b BlobInput, now int64) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO blobs(hash, size, created_at, compressible) VALUES (?, ?, ?, ?)
+		ON CONFLICT(hash) DO NOTHING`, b.Hash, len(b.Data), now, boolInt(b.Compressible))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return putChunks(ctx, tx, b.Hash, "", b.Data)
+}
+
+func putChunks(ctx context.Context, tx *sql.Tx, hash, encoding string, data []byte) error {
+	for seq := 0; seq == 0 || seq*chunkSize < len(data); seq++ {
+		chunk := data[seq*chunkSize : min(len(data), (seq+1)*chunkSize)]
+		if _, err := tx.ExecContext(ctx, "INSERT INTO blob_chunks(hash, encoding, seq, data) VALUES (?, ?, ?, ?)",
+			hash, encoding, seq, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutBlobs implements Store.
+func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInput) (UploadResult, error) {
+	var res UploadResult
+	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+		var projectID string
+		if err := tx.QueryRowContext(ctx, "SELECT project_id FROM upload_sessions WHERE id = ?", sessionID).Scan(&projectID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		now := nanos(time.Now())
+		for _, b := range blobs {
+			if err := putBlob(ctx, tx, b, now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING", projectID, b.Hash); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND hash = ?", sessionID, b.Hash); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRowContext(ctx, "SELECT count(*) FROM session_hashes WHERE session_id = ? AND received = 0", sessionID).Scan(&res.Remaining)
+	})
+	if err != nil {
+		return res, fmt.Errorf("store blobs: %w", domainError(err))
+	}
+	return res, nil
+}
+
+// SetCompletionJWT implements Store.
+func (s *SQLite) SetCompletionJWT(ctx context.Context, sessionID, token string) (string, error) {
+	var v string
+	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET completion_jwt = ? WHERE id = ? AND completion_jwt IS NULL", token, sessionID); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, "SELECT coalesce(completion_jwt, '') FROM upload_sessions WHERE id = ?", sessionID).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("record completion token: %w", err)
+	}
+	return v, nil
+}
+
+// PutProjectBlobs implements Store.
+func (s *SQLite) PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error {
+	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+		now := nanos(time.Now())
+		for _, b := range blobs {
+			if err := putBlob(ctx, tx, b, now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING", projectID, b.Hash); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store blobs: %w", domainError(err))
+	}
+	return nil
+}
+
+// OpenBlob implements Store.
+func (s *SQLite) OpenBlob(ctx context.Context, hash, encoding string) (io.ReaderAt, int64, error) {
+	var size int64
+	var q string
+	switch encoding {
+	case "":
+		q = "SELECT size FROM blobs WHERE hash = ?"
+	case "gzip":
+		q = "SELECT gzip_size FROM blobs WHERE hash = ? AND gzip_size IS NOT NULL"
+	case "br":
+		q = "SELECT br_size FROM blobs WHERE hash = ? AND br_size IS NOT NULL"
+	default:
+		return nil, 0, fmt.Errorf("open blob: unknown encoding %q", encoding)
+	}
+	err := s.r.QueryRowContext(ctx, q, hash).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("open blob: %w", err)
+	}
+	return &blobReader{db: s.r, hash: hash, encoding: encoding, size: size, seq: -1}, size, nil
+}
+
+// blobReader reads a chunked blob, keeping the last chunk it fetched so that
+// sequential reads with small buffers cost one query per chunk.
+type blobReader struct {
+	db       *sql.DB
+	hash     string
+	encoding string
+	size     int64
+
+	mu    sync.Mutex
+	seq   int64
+	chunk []byte
+}
+
+func (b *blobReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("read blob: negative offset")
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= b.size {
+			return n, io.EOF
+		}
+		seq := pos / chunkSize
+		chunk, err := b.load(seq)
+		if err != nil {
+			return n, err
+		}
+		c := copy(p[n:], chunk[pos-seq*chunkSize:])
+		if c == 0 {
+			return n, io.ErrUnexpectedEOF
+		}
+		n += c
+	}
+	return n, nil
+}
+
+func (b *blobReader) load(seq int64) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seq == seq {
+		return b.chunk, nil
+	}
+	var data []byte
+	err := b.db.QueryRow("SELECT data FROM blob_chunks WHERE hash = ? AND encoding = ? AND seq = ?", b.hash, b.encoding, seq).Scan(&data)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s chunk %d: %w", b.hash, seq, err)
+	}
+	b.seq, b.chunk = seq, data
+	return data, nil
+}
+
+// BlobsToCompress implements Store.
+func (s *SQLite) BlobsToCompress(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT hash FROM blobs WHERE compressible = 1 AND compressed_at IS NULL LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("list blobs to compress: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// PutVariants implements Store.
+func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Variant) error {
+	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+		var done sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT compressed_at FROM blobs WHERE hash = ?", hash).Scan(&done); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound // collected meanwhile
+			}
+			return err
+		}
+		if done.Valid {
+			return nil
+		}
+		for _, v := range variants {
+			col := map[string]string{"gzip": "gzip_size", "br": "br_size"}[v.Encoding]
+			if col == "" {
+				return fmt.Errorf("unknown encoding %q", v.Encoding)
+			}
+			if err := putChunks(ctx, tx, hash, v.Encoding, v.Data); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE blobs SET "+col+" = ? WHERE hash = ?", len(v.Data), hash); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE blobs SET compressed_at = ? WHERE hash = ?", nanos(time.Now()), hash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store variants of %s: %w", hash, err)
+	}
+	return nil
+}
+
+// CollectGarbage implements Store.
+func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult, error) {
+	var res GCResult
+	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, "DELETE FROM upload_sessions WHERE expires_at < ?", nanos(time.Now()))
+		if err != nil {
+			return err
+		}
+		n, _ := r.RowsAffected()
+		res.Sessions = int(n)
+		// A blob is garbage when no deployment of any project uses it and it
+		// is older than the grace period; the grace keeps blobs uploaded for a
+		// deploy still in progress, and recently dropped content, alive.
+		const orphan = `FROM blobs b WHERE b.created_at < ?
+			AND NOT EXISTS (SELECT 1 FROM deployment_assets a WHERE a.hash = b.hash)
+			AND NOT EXISTS (SELECT 1 FROM deployment_modules m WHERE m.hash = b.hash)`
+		if err := tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(size), 0) "+orphan, nanos(cutoff)).Scan(&res.Blobs, &res.Bytes); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM blobs WHERE hash IN (SELECT b.hash "+orphan+")", nanos(cutoff))
+		return err
+	})
+	if err != nil {
+		return GCResult{}, fmt.Errorf("collect garbage: %w", err)
+	}
+	return res, nil
+}

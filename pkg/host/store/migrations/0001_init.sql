@@ -1,0 +1,105 @@
+-- Projects: one row per hosted site. active_deployment_id points into
+-- deployments; it is not a foreign key because the two tables refer to each
+-- other, and every write of it happens in a transaction that checks it.
+CREATE TABLE projects (
+    id                   TEXT PRIMARY KEY,
+    name                 TEXT NOT NULL,
+    created_at           INTEGER NOT NULL, -- unix nanoseconds, UTC
+    updated_at           INTEGER NOT NULL,
+    active_deployment_id TEXT
+);
+
+-- Blobs: content-addressed by SHA-256, stored once for the whole host. The
+-- bytes live in blob_chunks so that large files stream without being loaded
+-- whole. gzip_size/br_size are set once background compression has stored a
+-- variant; compressed_at marks that compression was tried.
+CREATE TABLE blobs (
+    hash          TEXT PRIMARY KEY,
+    size          INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    compressible  INTEGER NOT NULL DEFAULT 0,
+    compressed_at INTEGER,
+    gzip_size     INTEGER,
+    br_size       INTEGER
+);
+
+-- encoding is '' (identity), 'gzip' or 'br'; seq numbers the fixed-size chunks.
+CREATE TABLE blob_chunks (
+    hash     TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+    encoding TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (hash, encoding, seq)
+) WITHOUT ROWID;
+
+-- Which blobs a project has uploaded. Dedup decisions look only here, so one
+-- tenant never learns that another holds a file.
+CREATE TABLE project_blobs (
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    hash       TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, hash)
+) WITHOUT ROWID;
+CREATE INDEX project_blobs_hash ON project_blobs(hash);
+
+-- Deployments are immutable once written.
+CREATE TABLE deployments (
+    id                  TEXT PRIMARY KEY,
+    project_id          TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    created_at          INTEGER NOT NULL,
+    config              TEXT NOT NULL,  -- JSON manifest.Config
+    redirects           TEXT NOT NULL DEFAULT '',
+    headers             TEXT NOT NULL DEFAULT '',
+    run_worker_first    TEXT NOT NULL DEFAULT 'false', -- JSON
+    env                 TEXT NOT NULL DEFAULT '{}',    -- JSON object
+    entrypoint          TEXT,                          -- server-code module name, NULL without server code
+    compatibility_date  TEXT NOT NULL DEFAULT '',
+    compatibility_flags TEXT NOT NULL DEFAULT '[]',    -- JSON array
+    assets_count        INTEGER NOT NULL
+);
+CREATE INDEX deployments_project ON deployments(project_id);
+
+CREATE TABLE deployment_assets (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    hash          TEXT NOT NULL REFERENCES blobs(hash),
+    size          INTEGER NOT NULL,
+    content_type  TEXT NOT NULL,
+    PRIMARY KEY (deployment_id, path)
+) WITHOUT ROWID;
+CREATE INDEX deployment_assets_hash ON deployment_assets(hash);
+
+CREATE TABLE deployment_modules (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    hash          TEXT NOT NULL REFERENCES blobs(hash),
+    PRIMARY KEY (deployment_id, name)
+) WITHOUT ROWID;
+CREATE INDEX deployment_modules_hash ON deployment_modules(hash);
+
+-- Upload sessions keep their state server-side, so tokens stay small and
+-- concurrent bucket uploads are safe.
+CREATE TABLE upload_sessions (
+    id             TEXT PRIMARY KEY,
+    project_id     TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    manifest       TEXT NOT NULL, -- JSON api.Manifest
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    completion_jwt TEXT,
+    used           INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX upload_sessions_project ON upload_sessions(project_id);
+
+-- The hashes a session asked for, and whether each has arrived.
+CREATE TABLE session_hashes (
+    session_id TEXT NOT NULL REFERENCES upload_sessions(id) ON DELETE CASCADE,
+    hash       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    received   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, hash)
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

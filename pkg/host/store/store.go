@@ -1,0 +1,187 @@
+// Package store keeps everything cfhost knows — projects, content-addressed
+// blobs, deployments and upload sessions — behind the Store interface, with
+// an embedded SQLite implementation.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Domain errors. Implementations translate driver errors into these at the
+// storage boundary so that callers never inspect driver codes.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Project is a stored project with the figures of its active deployment.
+type Project struct {
+	ID                 string
+	Name               string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	ActiveDeploymentID string // "" when nothing is deployed
+	AssetsCount        int
+	HasServerCode      bool
+}
+
+// Deployment is one immutable version of a project.
+type Deployment struct {
+	ID                 string
+	ProjectID          string
+	CreatedAt          time.Time
+	Config             string // JSON of manifest.Config
+	Redirects          string
+	Headers            string
+	RunWorkerFirst     string // JSON: true, false or a list of patterns
+	Env                map[string]string
+	Entrypoint         string // server-code entrypoint module; "" means no server code
+	CompatibilityDate  string
+	CompatibilityFlags []string
+	AssetsCount        int
+	Active             bool
+}
+
+// HasServerCode reports whether the deployment runs server code.
+func (d *Deployment) HasServerCode() bool { return d.Entrypoint != "" }
+
+// Asset is one file of a deployment.
+type Asset struct {
+	Path        string
+	Hash        string
+	Size        int64
+	ContentType string
+}
+
+// Module is one server-code module of a deployment.
+type Module struct {
+	Name string
+	Type string
+	Hash string
+}
+
+// Snapshot is everything needed to serve a deployment.
+type Snapshot struct {
+	Deployment Deployment
+	Assets     []Asset
+	Modules    []Module
+}
+
+// Session is the server-side state of an upload session.
+type Session struct {
+	ID            string
+	ProjectID     string
+	Manifest      []byte // JSON api.Manifest, as validated
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	CompletionJWT string
+	Used          bool
+}
+
+// SessionHash is one hash a session asked the client to upload.
+type SessionHash struct {
+	Hash string
+	Size int64
+}
+
+// BlobInput is verified content to store.
+type BlobInput struct {
+	Hash         string
+	Data         []byte
+	Compressible bool
+}
+
+// UploadResult tells how far a session's upload has come after a bucket.
+type UploadResult struct {
+	Remaining int // hashes of the session still missing
+}
+
+// NewDeployment is what a deploy writes. Modules' blobs must be stored
+// before (PutProjectBlobs); assets' blobs by the session's uploads.
+type NewDeployment struct {
+	Deployment Deployment // ID, ProjectID, CreatedAt and the texts; Active is ignored
+	Assets     []Asset
+	Modules    []Module
+	SessionID  string  // marked used in the same transaction; its completion token dies
+	NewName    *string // renames the project when set
+}
+
+// DeployResult reports what a deploy wrote.
+type DeployResult struct {
+	Project    Project
+	Deployment Deployment
+	NewAssets  int // asset paths whose content this deploy's session uploaded
+}
+
+// Variant is a precompressed form of a blob.
+type Variant struct {
+	Encoding string // "gzip" or "br"
+	Data     []byte
+}
+
+// Store is the persistence interface of cfhost.
+type Store interface {
+	// Setting returns the value of key, or ErrNotFound.
+	Setting(ctx context.Context, key string) (string, error)
+	// InitSetting stores value under key unless a value exists, and returns
+	// the value in force: the first writer wins, even across processes.
+	InitSetting(ctx context.Context, key, value string) (string, error)
+
+	CreateProject(ctx context.Context, p Project) (Project, error)
+	Project(ctx context.Context, id string) (Project, error)
+	// Projects lists projects in creation order, after the cursor position
+	// (0 for the first page), and returns the cursor of the last one listed.
+	Projects(ctx context.Context, after int64, limit int) ([]Project, int64, error)
+	DeleteProject(ctx context.Context, id string) error
+
+	// MissingHashes returns those of hashes that the project has not uploaded.
+	MissingHashes(ctx context.Context, projectID string, hashes []string) (map[string]bool, error)
+	CreateSession(ctx context.Context, s Session, missing []SessionHash) error
+	Session(ctx context.Context, id string) (Session, error)
+	// SessionHashes returns what the session asked for, keyed by hash.
+	SessionHashes(ctx context.Context, sessionID string) (map[string]SessionHash, error)
+	// PutBlobs stores verified blobs, records them for the session's
+	// project and marks them received. It is idempotent.
+	PutBlobs(ctx context.Context, sessionID string, blobs []BlobInput) (UploadResult, error)
+	// SetCompletionJWT records the completion token once; later calls
+	// return the token already recorded.
+	SetCompletionJWT(ctx context.Context, sessionID, token string) (string, error)
+	// PutProjectBlobs stores blobs that do not go through a session (server
+	// code modules) and records them for the project.
+	PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error
+
+	// Deploy writes a deployment and makes it active in one transaction.
+	// It fails with ErrConflict when the session was already used and
+	// ErrNotFound when the project or a blob is gone.
+	Deploy(ctx context.Context, d NewDeployment) (DeployResult, error)
+	Deployments(ctx context.Context, projectID string) ([]Deployment, error)
+	// Activate makes an existing deployment of the project active (rollback).
+	Activate(ctx context.Context, projectID, deploymentID string) (Project, Deployment, error)
+	// ActiveSnapshot returns the project's active deployment with its assets
+	// and modules, or ErrNotFound when nothing is deployed.
+	ActiveSnapshot(ctx context.Context, projectID string) (Snapshot, error)
+
+	// OpenBlob returns a reader over a blob's bytes in an encoding ("" for
+	// the identity form); a missing blob or variant is ErrNotFound.
+	OpenBlob(ctx context.Context, hash, encoding string) (io.ReaderAt, int64, error)
+	// BlobsToCompress lists compressible blobs not yet compressed.
+	BlobsToCompress(ctx context.Context, limit int) ([]string, error)
+	// PutVariants records the variants of a blob (possibly none) and marks it compressed.
+	PutVariants(ctx context.Context, hash string, variants []Variant) error
+
+	// CollectGarbage deletes expired sessions and blobs that no deployment
+	// references and that were created before cutoff.
+	CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult, error)
+
+	Close() error
+}
+
+// GCResult counts what CollectGarbage removed.
+type GCResult struct {
+	Sessions int
+	Blobs    int
+	Bytes    int64
+}

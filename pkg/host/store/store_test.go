@@ -1,0 +1,284 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T, path string) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func blob(data string) BlobInput {
+	sum := sha256.Sum256([]byte(data))
+	return BlobInput{Hash: hex.EncodeToString(sum[:]), Data: []byte(data)}
+}
+
+func readAll(t *testing.T, s Store, hash, enc string) []byte {
+	t.Helper()
+	ra, size, err := s.OpenBlob(context.Background(), hash, enc)
+	if err != nil {
+		t.Fatalf("open blob %s/%q: %v", hash, enc, err)
+	}
+	b, err := io.ReadAll(io.NewSectionReader(ra, 0, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// deployOne runs a whole session and deploy of files (path → content).
+func deployOne(t *testing.T, s Store, projectID string, files map[string]string) DeployResult {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	sid := "s-" + now.Format("150405.000000000")
+	var missing []SessionHash
+	var blobs []BlobInput
+	var assets []Asset
+	want := map[string]bool{}
+	for p, c := range files {
+		b := blob(c)
+		assets = append(assets, Asset{Path: p, Hash: b.Hash, Size: int64(len(c)), ContentType: "text/plain"})
+		if !want[b.Hash] {
+			want[b.Hash] = true
+			blobs = append(blobs, b)
+		}
+	}
+	var hashes []string
+	for h := range want {
+		hashes = append(hashes, h)
+	}
+	miss, err := s.MissingHashes(ctx, projectID, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upload []BlobInput
+	for _, b := range blobs {
+		if miss[b.Hash] {
+			missing = append(missing, SessionHash{Hash: b.Hash, Size: int64(len(b.Data))})
+			upload = append(upload, b)
+		}
+	}
+	if err := s.CreateSession(ctx, Session{ID: sid, ProjectID: projectID, Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, missing); err != nil {
+		t.Fatal(err)
+	}
+	if len(upload) > 0 {
+		res, err := s.PutBlobs(ctx, sid, upload)
+		if err != nil || res.Remaining != 0 {
+			t.Fatalf("put blobs: %v, remaining %d", err, res.Remaining)
+		}
+	}
+	r, err := s.Deploy(ctx, NewDeployment{
+		Deployment: Deployment{ID: "d-" + sid, ProjectID: projectID, CreatedAt: now, Config: "{}", RunWorkerFirst: "false"},
+		Assets:     assets, SessionID: sid,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cfhost.db")
+	s := openTest(t, path)
+	if _, err := s.CreateProject(ctx, Project{ID: "p1", Name: "one", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	res := deployOne(t, s, "p1", map[string]string{"/index.html": "hello"})
+	if res.NewAssets != 1 || res.Project.ActiveDeploymentID != res.Deployment.ID || !res.Deployment.Active {
+		t.Fatalf("deploy result %+v", res)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path) // migrations run again: must be a no-op
+	defer s.Close()
+	p, err := s.Project(ctx, "p1")
+	if err != nil || p.Name != "one" || p.AssetsCount != 1 || p.ActiveDeploymentID != res.Deployment.ID {
+		t.Fatalf("after reopen: %+v, %v", p, err)
+	}
+	snap, err := s.ActiveSnapshot(ctx, "p1")
+	if err != nil || len(snap.Assets) != 1 {
+		t.Fatalf("snapshot %+v %v", snap, err)
+	}
+	if got := readAll(t, s, snap.Assets[0].Hash, ""); string(got) != "hello" {
+		t.Fatalf("blob = %q", got)
+	}
+	var n int
+	if err := s.r.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("migrations recorded %d times (%v)", n, err)
+	}
+	if v, err := s.IntegrityCheck(ctx); err != nil || v != "ok" {
+		t.Fatalf("integrity %q %v", v, err)
+	}
+}
+
+func TestDedupIsPerProject(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.CreateProject(ctx, Project{ID: id, Name: id, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deployOne(t, s, "a", map[string]string{"/x": "shared"})
+	miss, err := s.MissingHashes(ctx, "b", []string{blob("shared").Hash})
+	if err != nil || !miss[blob("shared").Hash] {
+		t.Fatalf("project b must upload content only project a has: %v %v", miss, err)
+	}
+	r := deployOne(t, s, "b", map[string]string{"/y": "shared"})
+	if r.NewAssets != 1 {
+		t.Fatalf("b uploaded it, so it is new for b: %+v", r)
+	}
+	var blobs int
+	s.r.QueryRow("SELECT count(*) FROM blobs").Scan(&blobs)
+	if blobs != 1 {
+		t.Fatalf("stored %d blobs for one content", blobs)
+	}
+	r = deployOne(t, s, "b", map[string]string{"/y": "shared", "/z": "shared"})
+	if r.NewAssets != 0 || r.Deployment.AssetsCount != 2 {
+		t.Fatalf("redeploy: %+v", r)
+	}
+}
+
+func TestSessionSingleUse(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
+	first := deployOne(t, s, "p", map[string]string{"/a": "1"})
+	_, err := s.Deploy(ctx, NewDeployment{
+		Deployment: Deployment{ID: "again", ProjectID: "p", CreatedAt: time.Now(), Config: "{}", RunWorkerFirst: "false"},
+		SessionID:  "s-" + first.Deployment.CreatedAt.Format("150405.000000000"),
+	})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("second use of a session: %v", err)
+	}
+	p, _ := s.Project(ctx, "p")
+	if p.ActiveDeploymentID != first.Deployment.ID {
+		t.Fatal("failed deploy moved the active deployment")
+	}
+}
+
+func TestDeployMissingBlobChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
+	first := deployOne(t, s, "p", map[string]string{"/a": "1"})
+	now := time.Now()
+	s.CreateSession(ctx, Session{ID: "s2", ProjectID: "p", Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil)
+	_, err := s.Deploy(ctx, NewDeployment{
+		Deployment: Deployment{ID: "d2", ProjectID: "p", CreatedAt: now, Config: "{}", RunWorkerFirst: "false"},
+		Assets:     []Asset{{Path: "/b", Hash: blob("never uploaded").Hash, Size: 3}},
+		SessionID:  "s2",
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deploy with a missing blob: %v", err)
+	}
+	p, _ := s.Project(ctx, "p")
+	ds, _ := s.Deployments(ctx, "p")
+	sess, _ := s.Session(ctx, "s2")
+	if p.ActiveDeploymentID != first.Deployment.ID || len(ds) != 1 || sess.Used {
+		t.Fatalf("failed deploy left traces: active %s, %d deployments, used %v", p.ActiveDeploymentID, len(ds), sess.Used)
+	}
+}
+
+func TestLargeBlobIsChunked(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
+	big := bytes.Repeat([]byte("0123456789abcdef"), (chunkSize*5/2)/16+3)
+	if err := s.PutProjectBlobs(ctx, "p", []BlobInput{blob(string(big))}); err != nil {
+		t.Fatal(err)
+	}
+	h := blob(string(big)).Hash
+	if got := readAll(t, s, h, ""); !bytes.Equal(got, big) {
+		t.Fatalf("read back %d bytes, want %d", len(got), len(big))
+	}
+	ra, _, _ := s.OpenBlob(ctx, h, "")
+	buf := make([]byte, 100)
+	off := int64(chunkSize - 50) // straddles a chunk boundary
+	if n, err := ra.ReadAt(buf, off); n != 100 || err != nil || !bytes.Equal(buf, big[off:off+100]) {
+		t.Fatalf("ReadAt across chunks: n=%d err=%v", n, err)
+	}
+	var chunks int
+	s.r.QueryRow("SELECT count(*) FROM blob_chunks WHERE hash = ?", h).Scan(&chunks)
+	if chunks != 3 {
+		t.Fatalf("%d chunks, want 3", chunks)
+	}
+	if _, _, err := s.OpenBlob(ctx, h, "br"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing variant: %v", err)
+	}
+}
+
+func TestGarbageCollection(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	s.CreateProject(ctx, Project{ID: "keep", Name: "k", CreatedAt: time.Now()})
+	s.CreateProject(ctx, Project{ID: "drop", Name: "d", CreatedAt: time.Now()})
+	deployOne(t, s, "keep", map[string]string{"/a": "kept"})
+	deployOne(t, s, "drop", map[string]string{"/a": "dropped", "/b": "kept"})
+	if err := s.DeleteProject(ctx, "drop"); err != nil {
+		t.Fatal(err)
+	}
+	// Within the grace period nothing goes.
+	res, err := s.CollectGarbage(ctx, time.Now().Add(-time.Hour))
+	if err != nil || res.Blobs != 0 {
+		t.Fatalf("gc within grace: %+v %v", res, err)
+	}
+	res, err = s.CollectGarbage(ctx, time.Now().Add(time.Second))
+	if err != nil || res.Blobs != 1 || res.Bytes != int64(len("dropped")) {
+		t.Fatalf("gc after grace: %+v %v", res, err)
+	}
+	if _, _, err := s.OpenBlob(ctx, blob("dropped").Hash, ""); !errors.Is(err, ErrNotFound) {
+		t.Fatal("collected blob still readable")
+	}
+	if got := readAll(t, s, blob("kept").Hash, ""); string(got) != "kept" {
+		t.Fatal("a blob still in use was collected")
+	}
+}
+
+func TestProjectsPaging(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	for i := range 5 {
+		s.CreateProject(ctx, Project{ID: string(rune('a' + i)), Name: "n", CreatedAt: time.Now()})
+	}
+	var all []string
+	var cursor int64
+	for {
+		ps, last, err := s.Projects(ctx, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) == 0 {
+			break
+		}
+		for _, p := range ps {
+			all = append(all, p.ID)
+		}
+		cursor = last
+	}
+	if len(all) != 5 || all[0] != "a" || all[4] != "e" {
+		t.Fatalf("paged %v", all)
+	}
+}
