@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/cfdeploy/cfdeploy/pkg/host"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// serveOptions are the settings of `cfhost serve`, after flags, environment
+// and config file have been merged.
+type serveOptions struct {
+	Listen     string
+	DataDir    string
+	APIToken   string
+	JWTSecret  string
+	BaseDomain string
+	TLSCert    string
+	TLSKey     string
+	TrustProxy []netip.Prefix
+	GCGrace    time.Duration
+	CacheBytes int64
+	MaxFile    int64
+	MaxFiles   int
+	MaxBody    int64
+	AccessLog  bool
+	LogLevel   slog.Level
+}
+
+// serveFlags maps each flag to its config key; the environment variable is
+// CFHOST_ + the key upper-cased.
+var serveFlags = []struct{ flag, key, def, usage string }{
+	{"listen", "listen", "127.0.0.1:8788", "address to serve HTTP on"},
+	{"data-dir", "data_dir", "./cfhost-data", "directory for cfhost.db, the API token and caches"},
+	{"api-token", "api_token", "", "management API token (default: DATA_DIR/api-token, generated when missing)"},
+	{"jwt-secret", "jwt_secret", "", "HMAC key for upload tokens (default: generated once, kept in the database)"},
+	{"base-domain", "base_domain", "localhost", "serve project ID at ID.DOMAIN"},
+	{"tls-cert", "tls_cert", "", "TLS certificate file (enables HTTPS and HTTP/2)"},
+	{"tls-key", "tls_key", "", "TLS key file"},
+	{"trust-proxy", "trust_proxy", "", "comma-separated CIDRs of proxies whose X-Forwarded-Proto is believed"},
+	{"gc-grace", "gc_grace", "24h", "how long blobs no deployment uses are kept"},
+	{"cache-bytes", "cache_bytes", "268435456", "memory budget for cached asset bytes"},
+	{"max-file-size", "max_file_size", "26214400", "largest asset file, in bytes"},
+	{"max-files", "max_files", "100000", "most files in one deployment"},
+	{"max-body", "max_body", "67108864", "largest API request body, in bytes"},
+	{"access-log", "access_log", "true", "log every project request (API calls are always logged)"},
+	{"log-level", "log_level", "info", "debug, info, warn or error"},
+}
+
+func newServeCmd() *cobra.Command {
+	v := viper.New()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the management API and every project",
+		Long: `Serve the management API under /__api/ and every project, at
+http://<project-id>.<base-domain>/ and under /__project/<project-id>/.
+
+Every flag can also be set with the environment variable CFHOST_<KEY>
+(e.g. CFHOST_DATA_DIR) or in the --config file under its key (e.g. data_dir).
+Precedence: flag > environment > config file > default.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := loadServeOptions(cmd, v)
+			if err != nil {
+				return usageError{err}
+			}
+			return runServe(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	for _, fl := range serveFlags {
+		f.String(fl.flag, fl.def, fl.usage)
+	}
+	f.String("config", "", "YAML, TOML or JSON file with the same keys (env CFHOST_CONFIG)")
+	return cmd
+}
+
+// loadServeOptions merges flags, CFHOST_* variables and the config file.
+func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) {
+	var o serveOptions
+	v.SetEnvPrefix("CFHOST")
+	v.AutomaticEnv()
+	for _, fl := range serveFlags {
+		if err := v.BindPFlag(fl.key, cmd.Flags().Lookup(fl.flag)); err != nil {
+			return o, err
+		}
+		v.SetDefault(fl.key, fl.def)
+	}
+	cfgFile, _ := cmd.Flags().GetString("config")
+	if cfgFile == "" {
+		cfgFile = os.Getenv("CFHOST_CONFIG")
+	}
+	if cfgFile != "" {
+		v.SetConfigFile(cfgFile)
+		if err := v.ReadInConfig(); err != nil {
+			return o, fmt.Errorf("read config %s: %w", cfgFile, err)
+		}
+	}
+	o.Listen = v.GetString("listen")
+	o.DataDir = v.GetString("data_dir")
+	o.APIToken = v.GetString("api_token")
+	o.JWTSecret = v.GetString("jwt_secret")
+	o.BaseDomain = v.GetString("base_domain")
+	o.TLSCert = v.GetString("tls_cert")
+	o.TLSKey = v.GetString("tls_key")
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	for _, s := range strings.FieldsFunc(v.GetString("trust_proxy"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return o, fmt.Errorf("--trust-proxy %q is not a CIDR or an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		o.TrustProxy = append(o.TrustProxy, p)
+	}
+	var err error
+	if o.GCGrace, err = time.ParseDuration(v.GetString("gc_grace")); err != nil || o.GCGrace <= 0 {
+		return o, fmt.Errorf("--gc-grace %q is not a positive duration such as 24h", v.GetString("gc_grace"))
+	}
+	ints := []struct {
+		key string
+		dst *int64
+	}{{"cache_bytes", &o.CacheBytes}, {"max_file_size", &o.MaxFile}, {"max_body", &o.MaxBody}}
+	for _, i := range ints {
+		n, err := parseSize(v.GetString(i.key))
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("--%s %q is not a positive number of bytes", strings.ReplaceAll(i.key, "_", "-"), v.GetString(i.key))
+		}
+		*i.dst = n
+	}
+	o.MaxFiles = v.GetInt("max_files")
+	if o.MaxFiles <= 0 {
+		return o, fmt.Errorf("--max-files must be positive")
+	}
+	o.AccessLog = v.GetBool("access_log")
+	if err := o.LogLevel.UnmarshalText([]byte(v.GetString("log_level"))); err != nil {
+		return o, fmt.Errorf("--log-level: %w", err)
+	}
+	return o, nil
+}
+
+// parseSize reads a byte count: digits with an optional KiB, MiB or GiB suffix.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n * mult, err
+}
+
+func runServe(ctx context.Context, o serveOptions) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
+	h, err := host.New(ctx, host.Config{
+		DataDir:    o.DataDir,
+		APIToken:   o.APIToken,
+		JWTSecret:  o.JWTSecret,
+		BaseDomain: o.BaseDomain,
+		TrustProxy: o.TrustProxy,
+		Limits:     manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody},
+		GCGrace:    o.GCGrace,
+		CacheBytes: o.CacheBytes,
+		AccessLog:  o.AccessLog,
+		Version:    version,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	}
+	addr := ln.Addr().String()
+	log.Info("cfhost listening", "version", version, "api", scheme+"://"+addr+"/__api/",
+		"projects", fmt.Sprintf("%s://<project-id>.%s:%s/ or %s://%s/__project/<project-id>/", scheme, h.BaseDomain(), portOf(addr), scheme, addr),
+		"data_dir", o.DataDir)
+
+	errc := make(chan error, 1)
+	go func() {
+		if o.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, o.TLSCert, o.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: letting in-flight requests finish (up to 10s)")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	return nil
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}

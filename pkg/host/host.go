@@ -1,0 +1,202 @@
+// Package host is the cfhost server: it routes each request to the
+// management API or to a project, and serves projects' assets and server
+// code from the store.
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cfdeploy/cfdeploy/pkg/host/store"
+	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// Config configures a Host. Zero values mean the documented defaults.
+type Config struct {
+	// DataDir holds cfhost.db, the generated API token and caches.
+	DataDir string
+	// APIToken authorises the management API. Empty means: read
+	// DataDir/api-token, creating it with a random token when missing.
+	APIToken string
+	// JWTSecret signs upload tokens. Empty means: a secret generated once
+	// and kept in the database.
+	JWTSecret string
+	// BaseDomain serves project <id> at <id>.<BaseDomain>; default "localhost".
+	BaseDomain string
+	// TrustProxy lists the networks whose X-Forwarded-Proto is believed.
+	TrustProxy []netip.Prefix
+	// Limits bound uploads; default manifest.DefaultLimits.
+	Limits manifest.Limits
+	// GCGrace is how long unreferenced blobs are kept; default 24h.
+	GCGrace time.Duration
+	// GCInterval is how often garbage is collected; default 1h.
+	GCInterval time.Duration
+	// TokenTTL is the lifetime of upload and completion tokens; default 1h.
+	TokenTTL time.Duration
+	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
+	CacheBytes int64
+	// AccessLog logs every project request, not only API calls.
+	AccessLog bool
+	// Worker tunes the server-code runtime; its CacheDir defaults to
+	// DataDir/wasm-cache.
+	Worker worker.Config
+	// Version is reported to server code as SERVER_SOFTWARE.
+	Version string
+	Logger  *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.BaseDomain == "" {
+		c.BaseDomain = "localhost"
+	}
+	c.BaseDomain = strings.ToLower(strings.Trim(c.BaseDomain, "."))
+	if c.Limits == (manifest.Limits{}) {
+		c.Limits = manifest.DefaultLimits
+	}
+	if c.GCGrace == 0 {
+		c.GCGrace = 24 * time.Hour
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = time.Hour
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = time.Hour
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Host is a running cfhost: a store, caches and background jobs.
+type Host struct {
+	cfg    Config
+	log    *slog.Logger
+	store  store.Store
+	db     *store.SQLite
+	tokens *tokens
+	worker *worker.Runtime
+	sites  *siteCache
+
+	compressNow chan struct{}
+	stop        context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+// New opens the data directory, applies migrations and starts the
+// background jobs (compression, garbage collection).
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	cfg.setDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("host: data dir is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if cfg.APIToken == "" {
+		tok, err := loadOrCreateToken(filepath.Join(cfg.DataDir, "api-token"), cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		cfg.APIToken = tok
+	}
+	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cfhost.db"))
+	if err != nil {
+		return nil, err
+	}
+	secret := cfg.JWTSecret
+	if secret == "" {
+		if secret, err = db.InitSetting(ctx, "jwt_secret", randomHex(32)); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	wrt, err := newWorkerRuntime(ctx, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	h := &Host{
+		worker:      wrt,
+		cfg:         cfg,
+		log:         cfg.Logger,
+		store:       db,
+		db:          db,
+		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL},
+		compressNow: make(chan struct{}, 1),
+	}
+	h.sites = newSiteCache(h)
+	bg, stop := context.WithCancel(context.Background())
+	h.stop = stop
+	h.wg.Add(2)
+	go h.compressLoop(bg)
+	go h.gcLoop(bg)
+	return h, nil
+}
+
+// Close stops the background jobs and closes the store.
+func (h *Host) Close() error {
+	h.stop()
+	h.wg.Wait()
+	return errors.Join(h.worker.Close(context.Background()), h.store.Close())
+}
+
+// Store exposes the store, for tests and tools that inspect the data.
+func (h *Host) Store() *store.SQLite { return h.db }
+
+// APIToken returns the management token in force.
+func (h *Host) APIToken() string { return h.cfg.APIToken }
+
+// BaseDomain returns the domain projects are served under.
+func (h *Host) BaseDomain() string { return h.cfg.BaseDomain }
+
+// loadOrCreateToken reads the token file, or creates it with a random token
+// readable by the owner only.
+func loadOrCreateToken(path string, log *slog.Logger) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("api token file %s is empty: delete it to have a new token generated", path)
+		}
+		log.Info("using API token from file", "path", path)
+		return tok, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read api token: %w", err)
+	}
+	tok := randomHex(32)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create api token file: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write api token file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write api token file: %w", err)
+	}
+	log.Info("generated a new API token", "path", path)
+	return tok, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

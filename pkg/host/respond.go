@@ -1,0 +1,80 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/host/store"
+)
+
+// writeJSON sends a success body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// writeError sends the JSON error body with the status of err's code.
+// Errors without a code are ours: they are logged and reported as 500
+// without internal detail.
+func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			ae = api.Errorf(api.CodeNotFound, "not found")
+		case errors.Is(err, store.ErrConflict):
+			ae = api.Errorf(api.CodeConflict, "%v", err)
+		default:
+			h.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			ae = api.Errorf(api.CodeInternal, "internal error; see the host's log")
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(ae.Code.Status())
+	json.NewEncoder(w).Encode(api.NewErrorResponse(ae))
+}
+
+// decodeJSON reads a JSON body of at most limit bytes into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err, limit)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return api.Errorf(api.CodeInvalid, "request body has data after the JSON value")
+	}
+	return nil
+}
+
+// bodyError turns a read or decode failure into a client error.
+func bodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", limit)
+	case errors.Is(err, io.EOF):
+		return api.Errorf(api.CodeInvalid, "request body is empty; send a JSON object")
+	case errors.As(err, &se):
+		return api.Errorf(api.CodeInvalid, "malformed JSON at byte %d: %v", se.Offset, err)
+	case errors.As(err, &te):
+		return api.Errorf(api.CodeInvalid, "malformed JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)
+	default:
+		return api.Errorf(api.CodeInvalid, "malformed JSON: %v", err)
+	}
+}
+
+// projectNotFound is the error for an unknown project.
+func projectNotFound(id string) error {
+	return api.Errorf(api.CodeNotFound, "project %s not found", id)
+}

@@ -1,0 +1,95 @@
+package host
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+// Token purposes: an upload token authorises bucket uploads of one session,
+// a completion token one deploy of it.
+const (
+	purposeUpload   = "upload"
+	purposeComplete = "complete"
+)
+
+// claims are what an upload or completion token carries: the project as
+// subject, the session and the purpose. The manifest stays server-side.
+type claims struct {
+	Session string `json:"sid"`
+	Purpose string `json:"purpose"`
+	jwt.RegisteredClaims
+}
+
+// tokens signs and checks HS256 tokens.
+type tokens struct {
+	key []byte
+	ttl time.Duration
+}
+
+func (t *tokens) sign(projectID, sessionID, purpose string, now time.Time) (string, error) {
+	c := claims{
+		Session: sessionID,
+		Purpose: purpose,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   projectID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+}
+
+// verify checks signature, algorithm, expiry, project and purpose, and
+// returns the session id. Every failure is a 401 that says what to do.
+func (t *tokens) verify(token, projectID, purpose string) (string, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(5*time.Second))
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "", api.Errorf(api.CodeUnauthorized, "%s token expired; start a new upload session", purpose)
+	case err != nil:
+		return "", api.Errorf(api.CodeUnauthorized, "invalid %s token: %v", purpose, err)
+	case c.Subject != projectID:
+		return "", api.Errorf(api.CodeUnauthorized, "%s token belongs to another project", purpose)
+	case c.Purpose != purpose:
+		return "", api.Errorf(api.CodeUnauthorized, "token is a %q token, not a %q token", c.Purpose, purpose)
+	case c.Session == "":
+		return "", api.Errorf(api.CodeUnauthorized, "%s token names no session", purpose)
+	}
+	return c.Session, nil
+}
+
+// bearer returns the credential of an Authorization header, with or
+// without the "Bearer " scheme.
+func bearer(r *http.Request) string {
+	v := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return v
+}
+
+// checkAPIToken compares in constant time; hashing first makes the time
+// independent of the lengths too.
+func (h *Host) checkAPIToken(r *http.Request) error {
+	got := bearer(r)
+	if got == "" {
+		return api.Errorf(api.CodeUnauthorized, "missing Authorization header; send the API token as \"Authorization: Bearer <token>\"")
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.cfg.APIToken))
+	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
+		return api.Errorf(api.CodeUnauthorized, "invalid API token")
+	}
+	return nil
+}

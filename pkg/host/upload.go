@@ -1,0 +1,324 @@
+package host
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/host/store"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// Bucket bounds of DESIGN.md §3: small enough that one request stays well
+// under the body limit, large enough that few requests are needed.
+const (
+	maxBucketFiles = 50
+	maxBucketBytes = 40 << 20
+)
+
+// validateManifest checks every entry up front, so that no token is spent
+// on a deployment that cannot succeed.
+func (h *Host) validateManifest(m api.Manifest) error {
+	if m == nil {
+		return api.Errorf(api.CodeInvalid, "manifest is required: an object mapping asset paths to {hash, size}")
+	}
+	if len(m) > h.cfg.Limits.MaxFiles {
+		return api.Errorf(api.CodeTooLarge, "manifest has %d files; the limit is %d", len(m), h.cfg.Limits.MaxFiles)
+	}
+	sizes := make(map[string]int64, len(m))
+	for _, p := range slices.Sorted(mapsKeys(m)) {
+		e := m[p]
+		if err := manifest.ValidatePath(p); err != nil {
+			return api.Errorf(api.CodeInvalid, "manifest: %v", err)
+		}
+		if err := manifest.ValidateHash(e.Hash); err != nil {
+			return api.Errorf(api.CodeInvalid, "manifest: %s: %v", p, err)
+		}
+		if e.Size < 0 {
+			return api.Errorf(api.CodeInvalid, "manifest: %s: size %d is negative", p, e.Size)
+		}
+		if e.Size > h.cfg.Limits.MaxFileSize {
+			return api.Errorf(api.CodeTooLarge, "manifest: %s is %d bytes; the limit is %d bytes per file", p, e.Size, h.cfg.Limits.MaxFileSize)
+		}
+		if s, ok := sizes[e.Hash]; ok && s != e.Size {
+			return api.Errorf(api.CodeInvalid, "manifest: hash %s is given two sizes, %d and %d", e.Hash, s, e.Size)
+		}
+		sizes[e.Hash] = e.Size
+	}
+	return nil
+}
+
+func mapsKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// makeBuckets groups the missing hashes, in path order, into buckets of at
+// most maxBucketFiles files and maxBucketBytes bytes.
+func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.SessionHash) {
+	var buckets [][]string
+	var hashes []store.SessionHash
+	var cur []string
+	var curBytes int64
+	seen := make(map[string]bool, len(missing))
+	for _, p := range slices.Sorted(mapsKeys(m)) {
+		e := m[p]
+		if !missing[e.Hash] || seen[e.Hash] {
+			continue
+		}
+		seen[e.Hash] = true
+		if len(cur) > 0 && (len(cur) == maxBucketFiles || curBytes+e.Size > maxBucketBytes) {
+			buckets = append(buckets, cur)
+			cur, curBytes = nil, 0
+		}
+		cur = append(cur, e.Hash)
+		curBytes += e.Size
+		hashes = append(hashes, store.SessionHash{Hash: e.Hash, Size: e.Size})
+	}
+	if len(cur) > 0 {
+		buckets = append(buckets, cur)
+	}
+	return buckets, hashes
+}
+
+func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id string) error {
+	var req api.UploadSessionRequest
+	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if err := h.validateManifest(req.Manifest); err != nil {
+		return err
+	}
+	if _, err := h.project(r, id); err != nil {
+		return err
+	}
+	hashes := make([]string, 0, len(req.Manifest))
+	for _, e := range req.Manifest {
+		hashes = append(hashes, e.Hash)
+	}
+	missing, err := h.store.MissingHashes(r.Context(), id, hashes)
+	if err != nil {
+		return err
+	}
+	buckets, need := makeBuckets(req.Manifest, missing)
+	manifestJSON, err := json.Marshal(req.Manifest)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	sess := store.Session{ID: uuid.NewString(), ProjectID: id, Manifest: manifestJSON, CreatedAt: now, ExpiresAt: now.Add(h.cfg.TokenTTL)}
+	purpose := purposeUpload
+	if len(buckets) == 0 {
+		purpose = purposeComplete
+	}
+	token, err := h.tokens.sign(id, sess.ID, purpose, now)
+	if err != nil {
+		return err
+	}
+	if purpose == purposeComplete {
+		sess.CompletionJWT = token
+	}
+	if err := h.store.CreateSession(r.Context(), sess, need); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return projectNotFound(id)
+		}
+		return err
+	}
+	if buckets == nil {
+		buckets = [][]string{}
+	}
+	writeJSON(w, http.StatusOK, api.UploadSessionResponse{Success: true, Result: api.UploadSessionResult{JWT: token, Buckets: buckets}})
+	return nil
+}
+
+// liveSession loads the session a token names and checks it still belongs
+// to the project and has not been spent.
+func (h *Host) liveSession(r *http.Request, projectID, sessionID string) (store.Session, error) {
+	sess, err := h.store.Session(r.Context(), sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, perr := h.project(r, projectID); perr != nil {
+			return sess, perr
+		}
+		return sess, api.Errorf(api.CodeUnauthorized, "upload session is gone (expired or cleaned up); start a new upload session")
+	}
+	if err != nil {
+		return sess, err
+	}
+	switch {
+	case sess.ProjectID != projectID:
+		return sess, api.Errorf(api.CodeUnauthorized, "token belongs to another project")
+	case sess.Used:
+		return sess, api.Errorf(api.CodeConflict, "this upload session was already deployed; start a new upload session")
+	case time.Now().After(sess.ExpiresAt):
+		return sess, api.Errorf(api.CodeUnauthorized, "upload session expired; start a new upload session")
+	}
+	return sess, nil
+}
+
+func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) error {
+	tok := bearer(r)
+	if tok == "" {
+		return api.Errorf(api.CodeUnauthorized, "missing Authorization: Bearer <upload token> from the upload session")
+	}
+	sid, err := h.tokens.verify(tok, id, purposeUpload)
+	if err != nil {
+		return err
+	}
+	sess, err := h.liveSession(r, id, sid)
+	if err != nil {
+		return err
+	}
+	want, err := h.store.SessionHashes(r.Context(), sid)
+	if err != nil {
+		return err
+	}
+	files, err := h.readUploadBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return api.Errorf(api.CodeInvalid, "upload body holds no files; send {\"<hash>\": \"<base64>\"}")
+	}
+	var m api.Manifest
+	if err := json.Unmarshal(sess.Manifest, &m); err != nil {
+		return fmt.Errorf("read session manifest: %w", err)
+	}
+	compressible := compressibleHashes(m)
+	blobs := make([]store.BlobInput, 0, len(files))
+	for hash, b64 := range files {
+		sh, ok := want[hash]
+		if !ok {
+			return api.Errorf(api.CodeInvalid, "hash %.70s is not one this upload session asked for", hash)
+		}
+		data, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return api.Errorf(api.CodeInvalid, "content of %s is not valid base64: %v", hash, err)
+		}
+		if int64(len(data)) != sh.Size {
+			return api.Errorf(api.CodeInvalid, "content of %s is %d bytes; the manifest says %d", hash, len(data), sh.Size)
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != hash {
+			return api.Errorf(api.CodeInvalid, "content does not match its hash %s (SHA-256 of the bytes is %x)", hash, sum)
+		}
+		blobs = append(blobs, store.BlobInput{Hash: hash, Data: data, Compressible: compressible[hash]})
+	}
+	res, err := h.store.PutBlobs(r.Context(), sid, blobs)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Errorf(api.CodeUnauthorized, "upload session is gone; start a new upload session")
+	}
+	if err != nil {
+		return err
+	}
+	h.kickCompression()
+	if res.Remaining > 0 {
+		writeJSON(w, http.StatusOK, api.UploadResponse{Success: true})
+		return nil
+	}
+	token, err := h.tokens.sign(id, sid, purposeComplete, time.Now())
+	if err != nil {
+		return err
+	}
+	// Every request that finds the set complete answers with the token
+	// recorded first, so retries and parallel last buckets agree.
+	if token, err = h.store.SetCompletionJWT(r.Context(), sid, token); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, api.UploadResponse{Success: true, Result: api.UploadResult{JWT: &token}})
+	return nil
+}
+
+// readUploadBody decodes a bucket: a JSON object of hash → base64, or
+// multipart/form-data with one part per file named by its hash.
+func (h *Host) readUploadBody(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+	limit := h.cfg.Limits.MaxBodyBytes
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		var files map[string]string
+		if err := decodeJSON(w, r, limit, &files); err != nil {
+			return nil, err
+		}
+		return files, nil
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	mr := multipart.NewReader(body, params["boundary"])
+	files := make(map[string]string)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return files, nil
+		}
+		if err != nil {
+			return nil, multipartError(err, limit)
+		}
+		name := part.FormName()
+		if name == "" {
+			name = part.FileName()
+		}
+		var buf bytes.Buffer
+		if _, err := io.Copy(&buf, part); err != nil {
+			return nil, multipartError(err, limit)
+		}
+		files[name] = strings.TrimSpace(buf.String())
+	}
+}
+
+func multipartError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", limit)
+	}
+	return api.Errorf(api.CodeInvalid, "malformed multipart body: %v", err)
+}
+
+// compressibleHashes marks the hashes that some path serves with a
+// compressible content type.
+func compressibleHashes(m api.Manifest) map[string]bool {
+	out := make(map[string]bool)
+	for p, e := range m {
+		if isCompressible(manifest.ContentType(p)) {
+			out[e.Hash] = true
+		}
+	}
+	return out
+}
+
+// isCompressible reports whether a content type gains from gzip or brotli:
+// text, and the structured or uncompressed binary formats. Images, video
+// and fonts in modern formats are compressed already.
+func isCompressible(ct string) bool {
+	ct, _, _ = strings.Cut(ct, ";")
+	switch {
+	case strings.HasPrefix(ct, "text/"):
+		return true
+	case strings.HasSuffix(ct, "+json"), strings.HasSuffix(ct, "+xml"):
+		return true
+	}
+	switch ct {
+	case "application/json", "application/javascript", "application/xml", "application/wasm",
+		"image/svg+xml", "image/vnd.microsoft.icon", "image/x-icon", "image/bmp",
+		"font/ttf", "font/otf", "application/vnd.ms-fontobject", "application/toml",
+		"application/x-javascript", "application/manifest+json":
+		return true
+	}
+	return false
+}

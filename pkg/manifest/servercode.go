@@ -1,0 +1,167 @@
+package manifest
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+// Module types of server code. Only wasm runs; the others are files the
+// wasm entrypoint reads under /modules.
+const (
+	ModuleWasm = "wasm"
+	ModuleText = "text"
+	ModuleData = "data"
+	ModuleJSON = "json"
+)
+
+// Limits of server code: what one deploy may carry.
+const (
+	MaxModules        = 64
+	MaxModuleNameSize = 256
+)
+
+// DecodedModule is a server-code module with its content decoded.
+type DecodedModule struct {
+	Name    string
+	Type    string
+	Content []byte
+}
+
+// ModuleType infers a module's type from its name when the deploy does not
+// say: .wasm runs, .json is JSON, text-like extensions are text, the rest data.
+func ModuleType(name string) string {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".wasm":
+		return ModuleWasm
+	case ".json":
+		return ModuleJSON
+	case ".js", ".mjs":
+		return "js"
+	case ".cjs":
+		return "cjs"
+	case ".py":
+		return "py"
+	case ".txt", ".html", ".htm", ".md", ".csv", ".css", ".xml", ".svg", ".yaml", ".yml", ".toml":
+		return ModuleText
+	}
+	return ModuleData
+}
+
+// DecodeServerCode validates the server code of a deploy and decodes its
+// modules, entrypoint first. The entrypoint must be a wasm module; JS and
+// Python modules are refused with a hint, since this host runs WebAssembly.
+func DecodeServerCode(sc *api.ServerCode) ([]DecodedModule, error) {
+	if sc.Entrypoint == "" {
+		return nil, fmt.Errorf("serverCode.entrypoint is required")
+	}
+	if len(sc.Modules) == 0 {
+		return nil, fmt.Errorf("serverCode.modules is empty; it must hold the entrypoint %q", sc.Entrypoint)
+	}
+	if len(sc.Modules) > MaxModules {
+		return nil, fmt.Errorf("serverCode has %d modules; the limit is %d", len(sc.Modules), MaxModules)
+	}
+	if _, ok := sc.Modules[sc.Entrypoint]; !ok {
+		return nil, fmt.Errorf("serverCode.entrypoint %q is not among the modules", sc.Entrypoint)
+	}
+	if sc.CompatibilityDate != "" && !validDate(sc.CompatibilityDate) {
+		return nil, fmt.Errorf("serverCode.compatibilityDate %q is not a YYYY-MM-DD date", sc.CompatibilityDate)
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range sc.Modules {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	out := make([]DecodedModule, 0, len(names))
+	for _, name := range names {
+		m := sc.Modules[name]
+		if err := validateModuleName(name); err != nil {
+			return nil, err
+		}
+		typ := m.Type
+		if typ == "" {
+			typ = ModuleType(name)
+		}
+		switch typ {
+		case ModuleWasm, ModuleText, ModuleData, ModuleJSON:
+		case "js", "cjs", "py":
+			return nil, fmt.Errorf("module %q is of type %s: this host runs WebAssembly; compile your server code to a WASI preview1 module (e.g. GOOS=wasip1 GOARCH=wasm go build) and deploy the .wasm", name, typ)
+		default:
+			return nil, fmt.Errorf("module %q has unknown type %q; use wasm, text, data or json", name, typ)
+		}
+		if name == sc.Entrypoint && typ != ModuleWasm {
+			return nil, fmt.Errorf("entrypoint %q must be a wasm module, not %s", name, typ)
+		}
+		content, err := base64.StdEncoding.DecodeString(m.Content)
+		if err != nil {
+			return nil, fmt.Errorf("module %q is not valid base64: %v", name, err)
+		}
+		d := DecodedModule{Name: name, Type: typ, Content: content}
+		if name == sc.Entrypoint {
+			out = append([]DecodedModule{d}, out...)
+		} else {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func validateModuleName(name string) error {
+	if name == "" || len(name) > MaxModuleNameSize {
+		return fmt.Errorf("module name %.40q must be 1 to %d bytes", name, MaxModuleNameSize)
+	}
+	// Modules become files under /modules: the same rules as asset paths.
+	if err := ValidatePath("/" + name); err != nil {
+		return fmt.Errorf("module name %q: %v", name, err)
+	}
+	return nil
+}
+
+func validDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i, c := range s {
+		if i != 4 && i != 7 && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateEnv checks server-code environment names per spec/server-code.md
+// §1.2: [A-Z][A-Z0-9_]*, no HTTP_, X_ or CFHOST_ prefix, no CGI name.
+func ValidateEnv(env map[string]string) error {
+	for k, v := range env {
+		if k == "" || k[0] < 'A' || k[0] > 'Z' {
+			return fmt.Errorf("env name %q must start with an upper-case letter", k)
+		}
+		for _, c := range k {
+			if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+				return fmt.Errorf("env name %q may hold only A-Z, 0-9 and _", k)
+			}
+		}
+		for _, p := range []string{"HTTP_", "X_", "CFHOST_"} {
+			if strings.HasPrefix(k, p) {
+				return fmt.Errorf("env name %q must not start with %s (reserved)", k, p)
+			}
+		}
+		if slices.Contains(cgiNames, k) {
+			return fmt.Errorf("env name %q is a CGI variable the host sets", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return fmt.Errorf("env value of %q contains a NUL byte", k)
+		}
+	}
+	return nil
+}
+
+var cgiNames = []string{"GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_PROTOCOL", "SERVER_NAME", "SERVER_PORT",
+	"REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED", "QUERY_STRING",
+	"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_PORT", "AUTH_TYPE", "REMOTE_USER", "HTTPS"}
