@@ -1,0 +1,753 @@
+// Package worker runs a project's server code: WebAssembly modules speaking
+// CGI/1.1 over WASI preview1 (spec/server-code.md), on one shared wazero
+// runtime. Each request gets a fresh instance with the request in its
+// environment, the body on stdin and its CGI response read from stdout, so no
+// state crosses requests and a guest that loops, traps or runs out of memory
+// fails only its own request.
+//
+// The package knows nothing of projects, SQL or routing: the host hands it a
+// Program (a compiled module's hash plus the deployment's files and env) and
+// an AssetHandoff to serve local redirects from the static assets.
+package worker
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	cfapi "github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultTimeout       = 30 * time.Second
+	DefaultMemoryLimit   = 128 << 20
+	DefaultMaxBody       = 10 << 20
+	DefaultMaxStdout     = 32 << 20
+	DefaultMaxStderr     = 64 << 10
+	DefaultMaxModuleSize = 32 << 20
+	DefaultLoadedModules = 16
+)
+
+// Config tunes a Runtime. Zero fields take the defaults above; the
+// concurrency defaults to GOMAXPROCS and the queue to 64 waiting requests per
+// execution slot.
+type Config struct {
+	// CacheDir persists compiled machine code across restarts
+	// (wazero.NewCompilationCacheWithDir). Empty keeps it in memory only.
+	CacheDir string
+	// Timeout is the wall-clock deadline of one guest run; past it the
+	// guest is stopped and the client gets 504.
+	Timeout time.Duration
+	// MemoryLimit caps a guest's linear memory in bytes (rounded down to
+	// 64 KiB pages); growing past it fails inside the guest, and the
+	// request gets 502. Program.MemoryLimit overrides it per project.
+	MemoryLimit int64
+	// MaxBody is the largest request body; a larger one gets 413 before any
+	// instance is created.
+	MaxBody int64
+	// MaxStdout caps the guest's CGI response; more is a 502.
+	MaxStdout int64
+	// MaxStderr caps the guest log kept per request; the excess is dropped.
+	MaxStderr int64
+	// MaxModuleSize is the largest module Prepare accepts.
+	MaxModuleSize int64
+	// Concurrency is how many guests run at once. More than the number of
+	// cores only raises tail latency (spec §2.2).
+	Concurrency int
+	// QueueSize is how many requests may wait for a free slot; when it is
+	// full, further requests get 503 at once. Negative means no queue.
+	QueueSize int
+	// LoadedModules is how many compiled modules stay in memory (a Go guest
+	// costs about 44 MB); others are reloaded from the cache on demand.
+	LoadedModules int
+	// Logger receives guest failures with their stderr. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = DefaultMemoryLimit
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.MaxStdout <= 0 {
+		c.MaxStdout = DefaultMaxStdout
+	}
+	if c.MaxStderr <= 0 {
+		c.MaxStderr = DefaultMaxStderr
+	}
+	if c.MaxModuleSize <= 0 {
+		c.MaxModuleSize = DefaultMaxModuleSize
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 64 * c.Concurrency
+	}
+	if c.QueueSize < 0 {
+		c.QueueSize = 0
+	}
+	if c.LoadedModules <= 0 {
+		c.LoadedModules = DefaultLoadedModules
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Runtime runs server code. One Runtime serves every project of a host
+// process; it is safe for concurrent use.
+type Runtime struct {
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	wasi  map[string]api.FunctionDefinition // what WASI preview1 provides
+
+	slots   chan struct{} // one token per running guest
+	waiting atomic.Int64  // requests waiting for a slot
+
+	compileMu sync.Mutex // one compilation at a time: each takes ~100 MB
+	modules   *moduleCache
+
+	poolsMu sync.Mutex
+	pools   map[uint64]*memoryPool
+
+	closed atomic.Bool
+}
+
+// New creates the shared wazero runtime. WithCloseOnContextDone is on: it is
+// the only way to stop a looping guest, and without it such a guest would
+// freeze the whole process at the next garbage collection (spec §5.5).
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	cfg = cfg.withDefaults()
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("open wasm compilation cache: %w", err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(cache)
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, fmt.Errorf("instantiate wasi: %w", err)
+	}
+	wasi := rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
+	r := &Runtime{
+		cfg:   cfg,
+		rt:    rt,
+		cache: cache,
+		wasi:  wasi,
+		slots: make(chan struct{}, cfg.Concurrency),
+		pools: map[uint64]*memoryPool{},
+	}
+	r.modules = newModuleCache(cfg.LoadedModules)
+	return r, nil
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (rt *Runtime) Config() Config { return rt.cfg }
+
+// Close stops the runtime: running guests are aborted, compiled modules and
+// pooled memories are released. The on-disk cache is kept.
+func (rt *Runtime) Close(ctx context.Context) error {
+	if !rt.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	rt.modules.closeAll(ctx)
+	err := rt.rt.Close(ctx)
+	if e := rt.cache.Close(ctx); err == nil {
+		err = e
+	}
+	rt.poolsMu.Lock()
+	for _, p := range rt.pools {
+		p.close()
+	}
+	rt.pools = nil
+	rt.poolsMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("close wasm runtime: %w", err)
+	}
+	return nil
+}
+
+// ErrClosed is returned by Prepare after Close.
+var ErrClosed = errors.New("worker runtime closed")
+
+// Hash returns the module hash Programs and Prepare use: the lower-case hex
+// SHA-256 of the module bytes.
+func Hash(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
+
+// Prepare validates a module and compiles it, at deploy time, so that no
+// request ever waits for a compilation. A module is refused, with an
+// *api.Error of code invalid whose message says why, unless it is a core
+// WebAssembly module of at most MaxModuleSize bytes that imports only
+// wasi_snapshot_preview1 functions, exports a _start function (a WASI
+// command, not a reactor) and a memory, and whose initial memory fits the
+// memory limit. hash must be Hash(wasm). The compiled module is written to
+// the cache directory and kept loaded.
+func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error {
+	if rt.closed.Load() {
+		return ErrClosed
+	}
+	if int64(len(wasm)) > rt.cfg.MaxModuleSize {
+		return invalidf("server module is %d bytes, over the limit of %d bytes", len(wasm), rt.cfg.MaxModuleSize)
+	}
+	if got := Hash(wasm); hash != got {
+		return invalidf("server module hash %q does not match its content (sha256 %s)", hash, got)
+	}
+	if err := checkHeader(wasm); err != nil {
+		return invalidf("server module: %v", err)
+	}
+	if err := checkImports(wasm); err != nil {
+		return err
+	}
+	compiled, err := rt.compile(ctx, wasm)
+	if err != nil {
+		return err
+	}
+	if err := rt.checkCompiled(compiled, rt.cfg.MemoryLimit); err != nil {
+		_ = compiled.Close(ctx)
+		return err
+	}
+	rt.modules.put(ctx, hash, compiled)
+	return nil
+}
+
+func invalidf(format string, args ...any) error {
+	return cfapi.Errorf(cfapi.CodeInvalid, format, args...)
+}
+
+// checkImports refuses any import that is not a WASI preview1 function.
+func checkImports(wasm []byte) error {
+	sections, err := readSections(wasm)
+	if err != nil {
+		return invalidf("server module: %v", err)
+	}
+	for _, s := range sections {
+		if s.id != sectionImport {
+			continue
+		}
+		imports, err := readImports(s.payload)
+		if err != nil {
+			return invalidf("server module import section: %v", err)
+		}
+		for _, im := range imports {
+			if im.module != wasi_snapshot_preview1.ModuleName {
+				return invalidf("server module imports %s %q from module %q; only %s functions are available (no host SDK yet)",
+					im.kindName(), im.name, im.module, wasi_snapshot_preview1.ModuleName)
+			}
+			if im.kind != 0 {
+				return invalidf("server module imports %s %q from %s; only functions can be imported",
+					im.kindName(), im.name, im.module)
+			}
+		}
+	}
+	return nil
+}
+
+// compile compiles one module at a time, spreading the work over the cores.
+func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	rt.compileMu.Lock()
+	defer rt.compileMu.Unlock()
+	if rt.closed.Load() {
+		return nil, ErrClosed
+	}
+	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	compiled, err := rt.rt.CompileModule(cctx, wasm)
+	if err != nil {
+		if ctx.Err() != nil || rt.closed.Load() {
+			return nil, fmt.Errorf("compile server module: %w", err)
+		}
+		return nil, invalidf("server module does not compile: %v", err)
+	}
+	return compiled, nil
+}
+
+// checkCompiled enforces the WASI command contract on a compiled module.
+func (rt *Runtime) checkCompiled(m wazero.CompiledModule, memoryLimit int64) error {
+	for _, f := range m.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		def, ok := rt.wasi[name]
+		if mod != wasi_snapshot_preview1.ModuleName || !ok {
+			return invalidf("server module imports %s.%s, which this host's WASI preview1 does not provide", mod, name)
+		}
+		if !sameSignature(def, f) {
+			return invalidf("server module imports %s.%s with the wrong signature", mod, name)
+		}
+	}
+	start, ok := m.ExportedFunctions()["_start"]
+	if !ok {
+		if _, reactor := m.ExportedFunctions()["_initialize"]; reactor {
+			return invalidf("server module is a WASI reactor (exports _initialize, no _start); build a command: a main package with GOOS=wasip1, or clang without -mexec-model=reactor")
+		}
+		return invalidf("server module exports no _start function; it must be a WASI preview1 command")
+	}
+	if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
+		return invalidf("server module's _start must take and return nothing")
+	}
+	mem, ok := m.ExportedMemories()["memory"]
+	if !ok {
+		return invalidf("server module exports no memory named \"memory\"")
+	}
+	if minBytes := int64(mem.Min()) * wasmPageSize; minBytes > memoryLimit {
+		return invalidf("server module needs %d MiB of memory at start, over the limit of %d MiB",
+			minBytes>>20, memoryLimit>>20)
+	}
+	return nil
+}
+
+func sameSignature(a, b api.FunctionDefinition) bool {
+	return equalTypes(a.ParamTypes(), b.ParamTypes()) && equalTypes(a.ResultTypes(), b.ResultTypes())
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Program is one deployment's server code, as the host knows it. It is
+// cheap to build per request.
+type Program struct {
+	// Hash identifies the entrypoint module: Hash(module bytes), as given
+	// to Prepare.
+	Hash string
+	// Load returns the module bytes when the compiled module is no longer
+	// loaded; compiling them again hits the on-disk cache. The bytes must
+	// hash to Hash.
+	Load func(ctx context.Context) ([]byte, error)
+	// Assets is the deployment's static assets, mounted read-only at
+	// /assets. Nil mounts nothing.
+	Assets fs.FS
+	// Modules holds the deployment's text, data and json modules, mounted
+	// read-only at /modules. Nil mounts nothing.
+	Modules fs.FS
+	// Env is the project's environment; see ValidateEnv.
+	Env map[string]string
+	// MemoryLimit overrides Config.MemoryLimit for this program when > 0.
+	MemoryLimit int64
+	// Name labels the program in logs, e.g. the project name.
+	Name string
+}
+
+// Request carries what the host knows about a request beyond the
+// *http.Request: the scheme and client address as seen through trusted
+// proxies, and the raw path and query as received. Empty fields are taken
+// from the *http.Request.
+type Request struct {
+	Scheme     string // "http" or "https"
+	Host       string // the Host header, with its port if any
+	RawPath    string // escaped path, e.g. "/a%20b"
+	RawQuery   string // query without "?"
+	RemoteAddr string // "ip:port" of the client
+}
+
+func (req Request) fill(r *http.Request) Request {
+	if req.Scheme == "" {
+		req.Scheme = "http"
+		if r.TLS != nil {
+			req.Scheme = "https"
+		}
+	}
+	if req.Host == "" {
+		req.Host = r.Host
+	}
+	if req.RawPath == "" {
+		req.RawPath = r.URL.EscapedPath()
+	}
+	if req.RawQuery == "" {
+		req.RawQuery = r.URL.RawQuery
+	}
+	if req.RemoteAddr == "" {
+		req.RemoteAddr = r.RemoteAddr
+	}
+	return req
+}
+
+// AssetHandoff serves a request from the deployment's static assets (never
+// the guest again, so hand-offs cannot loop). Serve calls it for a CGI local
+// redirect or an X-Accel-Redirect, with r rewritten to a GET (a HEAD stays a
+// HEAD) of the guest's path and query, without a body. w already adds the
+// guest's extra headers when the status is written, so the handoff only has
+// to run the asset pipeline: this is the guest's env.ASSETS.fetch().
+type AssetHandoff func(w http.ResponseWriter, r *http.Request)
+
+// Serve runs p's module for one request and writes its response. Failures
+// map to statuses as in spec §1.3.10: a body over MaxBody is 413, a full
+// queue 503, a guest that exits non-zero, traps, overflows stdout or prints
+// a malformed response 502 (with its stderr logged), a deadline 504. When
+// the client goes away nothing is written. assets may be nil, in which case
+// a hand-off is a 502.
+func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req Request, assets AssetHandoff) {
+	req = req.fill(r)
+	log := rt.cfg.Logger.With("program", p.Name, "module", shortHash(p.Hash), "method", r.Method, "path", req.RawPath)
+
+	body, status := rt.readBody(r)
+	if status != 0 {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+
+	if !rt.acquire(r.Context()) {
+		if r.Context().Err() != nil {
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "server code is overloaded", http.StatusServiceUnavailable)
+		return
+	}
+	defer rt.release()
+
+	res, err := rt.run(r, p, &req, body, log)
+	if err != nil {
+		var fail *runFailure
+		if errors.As(err, &fail) {
+			if fail.status != 0 {
+				http.Error(w, http.StatusText(fail.status), fail.status)
+			}
+			return
+		}
+		log.Error("server code", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	if res.handoff != "" {
+		rt.handoff(w, r, res, assets, log)
+		return
+	}
+	writeResponse(w, r, res)
+}
+
+// runFailure is a request that failed in a way already logged; status 0
+// means the client is gone and nothing is to be written.
+type runFailure struct{ status int }
+
+func (f *runFailure) Error() string { return fmt.Sprintf("server code failed with %d", f.status) }
+
+// readBody buffers the request body up to MaxBody; a positive status means
+// the request must be refused with it.
+func (rt *Runtime) readBody(r *http.Request) ([]byte, int) {
+	if r.ContentLength > rt.cfg.MaxBody {
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, 0
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, rt.cfg.MaxBody+1))
+	if n > rt.cfg.MaxBody {
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	if err != nil {
+		return nil, http.StatusBadRequest
+	}
+	return buf.Bytes(), 0
+}
+
+// acquire takes an execution slot, waiting in the bounded queue if need be.
+// It returns false when the queue is full, when the client goes away, or
+// when no slot frees up within the guest timeout.
+func (rt *Runtime) acquire(ctx context.Context) bool {
+	select {
+	case rt.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if rt.waiting.Add(1) > int64(rt.cfg.QueueSize) {
+		rt.waiting.Add(-1)
+		return false
+	}
+	defer rt.waiting.Add(-1)
+	t := time.NewTimer(rt.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case rt.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return false
+	}
+}
+
+func (rt *Runtime) release() { <-rt.slots }
+
+// run instantiates the module once and parses its output.
+func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, log *slog.Logger) (*response, error) {
+	ctx := r.Context()
+	mod, err := rt.modules.get(ctx, p.Hash, func(ctx context.Context) (wazero.CompiledModule, error) {
+		// Loading is shared by every request waiting for this module, so
+		// one client going away must not fail it for the others.
+		return rt.load(context.WithoutCancel(ctx), p)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &runFailure{}
+		}
+		return nil, fmt.Errorf("load server module: %w", err)
+	}
+	defer rt.modules.done(ctx, mod)
+
+	limit := rt.cfg.MemoryLimit
+	if p.MemoryLimit > 0 {
+		limit = p.MemoryLimit
+	}
+	alloc := &requestAllocator{pool: rt.pool(uint64(limit))}
+	defer alloc.release()
+
+	stdout := &cappedBuffer{limit: rt.cfg.MaxStdout}
+	stderr := &cappedBuffer{limit: rt.cfg.MaxStderr, truncate: true}
+
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs("server.wasm").
+		WithStdin(bytes.NewReader(body)).
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	for _, e := range buildEnv(r, req, len(body), &p) {
+		mc = mc.WithEnv(e.name, e.value)
+	}
+	if p.Assets != nil || p.Modules != nil {
+		fsc := wazero.NewFSConfig()
+		if p.Assets != nil {
+			fsc = fsc.WithFSMount(p.Assets, AssetsDir)
+		}
+		if p.Modules != nil {
+			fsc = fsc.WithFSMount(p.Modules, ModulesDir)
+		}
+		mc = mc.WithFSConfig(fsc)
+	}
+
+	runCtx, cancel := context.WithTimeout(ctx, rt.cfg.Timeout)
+	defer cancel()
+	runCtx = experimental.WithMemoryAllocator(runCtx, alloc)
+	inst, err := rt.rt.InstantiateModule(runCtx, mod.compiled, mc)
+	if inst != nil {
+		_ = inst.Close(ctx)
+	}
+	alloc.release()
+
+	if err != nil {
+		var exit *sys.ExitError
+		switch {
+		case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled,
+			ctx.Err() != nil:
+			return nil, &runFailure{} // the client is gone
+		case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+			log.Warn("server code timed out", "timeout", rt.cfg.Timeout, "stderr", stderr.String())
+			return nil, &runFailure{status: http.StatusGatewayTimeout}
+		case errors.As(err, &exit):
+			log.Warn("server code exited with an error", "exit_code", exit.ExitCode(),
+				"stdout_overflow", stdout.overflow, "stderr", stderr.String())
+			return nil, &runFailure{status: http.StatusBadGateway}
+		default:
+			if rt.closed.Load() {
+				return nil, &runFailure{status: http.StatusServiceUnavailable}
+			}
+			log.Warn("server code crashed", "err", err, "stderr", stderr.String())
+			return nil, &runFailure{status: http.StatusBadGateway}
+		}
+	}
+	if stdout.overflow {
+		log.Warn("server code response too large", "limit", rt.cfg.MaxStdout, "stderr", stderr.String())
+		return nil, &runFailure{status: http.StatusBadGateway}
+	}
+	res, err := parseResponse(stdout.Bytes())
+	if err != nil {
+		log.Warn("server code printed an invalid response", "err", err, "stderr", stderr.String())
+		return nil, &runFailure{status: http.StatusBadGateway}
+	}
+	if stderr.Len() > 0 {
+		log.Info("server code log", "stderr", stderr.String())
+	}
+	return res, nil
+}
+
+// load compiles a module that has dropped out of the loaded set; the bytes
+// come from the host and the machine code from the compilation cache.
+func (rt *Runtime) load(ctx context.Context, p Program) (wazero.CompiledModule, error) {
+	if p.Load == nil {
+		return nil, fmt.Errorf("module %s is not loaded and the program has no Load", shortHash(p.Hash))
+	}
+	wasm, err := p.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", shortHash(p.Hash), err)
+	}
+	if got := Hash(wasm); got != p.Hash {
+		return nil, fmt.Errorf("module %s: loaded bytes hash to %s", shortHash(p.Hash), shortHash(got))
+	}
+	compiled, err := rt.compile(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	return compiled, nil
+}
+
+// pool returns the memory pool for a limit, shared by every program with
+// that limit.
+func (rt *Runtime) pool(limit uint64) *memoryPool {
+	rt.poolsMu.Lock()
+	defer rt.poolsMu.Unlock()
+	p := rt.pools[limit]
+	if p == nil {
+		p = newMemoryPool(limit, rt.cfg.Concurrency)
+		if rt.pools != nil {
+			rt.pools[limit] = p
+		}
+	}
+	return p
+}
+
+// handoff serves the guest's local redirect from the static assets.
+func (rt *Runtime) handoff(w http.ResponseWriter, r *http.Request, res *response, assets AssetHandoff, log *slog.Logger) {
+	if assets == nil {
+		log.Warn("server code handed off to assets, but this deployment serves none", "target", res.handoff)
+		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+		return
+	}
+	r2, err := handoffRequest(r, res.handoff)
+	if err != nil {
+		log.Warn("server code handed off to an invalid path", "target", res.handoff, "err", err)
+		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+		return
+	}
+	assets(&extraHeaderWriter{ResponseWriter: w, extra: res.header}, r2)
+}
+
+// handoffRequest rewrites r into a body-less GET (HEAD stays HEAD) of target.
+func handoffRequest(r *http.Request, target string) (*http.Request, error) {
+	path, query, _ := strings.Cut(target, "?")
+	r2 := r.Clone(r.Context())
+	if r.Method != http.MethodHead {
+		r2.Method = http.MethodGet
+	}
+	u := *r.URL
+	u.RawQuery = query
+	if err := setEscapedPath(&u, path); err != nil {
+		return nil, err
+	}
+	r2.URL = &u
+	r2.RequestURI = u.RequestURI()
+	r2.Body = http.NoBody
+	r2.ContentLength = 0
+	r2.Header.Del("Content-Type")
+	r2.Header.Del("Content-Length")
+	r2.TransferEncoding = nil
+	return r2, nil
+}
+
+// extraHeaderWriter adds the guest's headers to the asset response just
+// before its status is written.
+type extraHeaderWriter struct {
+	http.ResponseWriter
+	extra       http.Header
+	wroteHeader bool
+}
+
+func (e *extraHeaderWriter) WriteHeader(code int) {
+	if !e.wroteHeader {
+		e.wroteHeader = true
+		h := e.ResponseWriter.Header()
+		for k, vs := range e.extra {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+	}
+	e.ResponseWriter.WriteHeader(code)
+}
+
+func (e *extraHeaderWriter) Write(b []byte) (int, error) {
+	if !e.wroteHeader {
+		e.WriteHeader(http.StatusOK)
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps sendfile for asset bodies.
+func (e *extraHeaderWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !e.wroteHeader {
+		e.WriteHeader(http.StatusOK)
+	}
+	if rf, ok := e.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{e.ResponseWriter}, src)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (e *extraHeaderWriter) Unwrap() http.ResponseWriter { return e.ResponseWriter }
+
+// writeResponse sends a parsed guest response. The host frames the body.
+func writeResponse(w http.ResponseWriter, r *http.Request, res *response) {
+	h := w.Header()
+	for k, vs := range res.header {
+		h[k] = vs
+	}
+	noBody := res.status == http.StatusNoContent || res.status == http.StatusNotModified
+	if !noBody {
+		h.Set("Content-Length", fmt.Sprint(len(res.body)))
+	}
+	w.WriteHeader(res.status)
+	if !noBody && r.Method != http.MethodHead {
+		_, _ = w.Write(res.body)
+	}
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
