@@ -62,8 +62,14 @@ func (c *Config) setDefaults() {
 		c.BaseDomain = "localhost"
 	}
 	c.BaseDomain = strings.ToLower(strings.Trim(c.BaseDomain, "."))
-	if c.Limits == (manifest.Limits{}) {
-		c.Limits = manifest.DefaultLimits
+	if c.Limits.MaxFileSize <= 0 {
+		c.Limits.MaxFileSize = manifest.DefaultLimits.MaxFileSize
+	}
+	if c.Limits.MaxFiles <= 0 {
+		c.Limits.MaxFiles = manifest.DefaultLimits.MaxFiles
+	}
+	if c.Limits.MaxBodyBytes <= 0 {
+		c.Limits.MaxBodyBytes = manifest.DefaultLimits.MaxBodyBytes
 	}
 	if c.GCGrace == 0 {
 		c.GCGrace = 24 * time.Hour

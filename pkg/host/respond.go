@@ -1,10 +1,12 @@
 package host
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/host/store"
@@ -42,15 +44,22 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	json.NewEncoder(w).Encode(api.NewErrorResponse(ae))
 }
 
-// decodeJSON reads a JSON body of at most limit bytes into v.
+// decodeJSON reads a JSON body of at most limit bytes into v. Invalid UTF-8
+// is refused rather than silently replaced, so that a path never changes
+// on its way in.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
 		return bodyError(err, limit)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return api.Errorf(api.CodeInvalid, "request body has data after the JSON value")
+	if len(bytes.TrimSpace(b)) == 0 {
+		return bodyError(io.EOF, limit)
+	}
+	if !utf8.Valid(b) {
+		return api.Errorf(api.CodeInvalid, "request body is not valid UTF-8")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return bodyError(err, limit)
 	}
 	return nil
 }
