@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/viper"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cfhost.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:1111\ndata_dir: /from/file\nbase_domain: file.test\ngc_grace: 2h\n"), 0o644)
+	cases := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		listen string
+		data   string
+		domain string
+	}{
+		{"defaults", nil, nil, "127.0.0.1:8788", "./cfhost-data", "localhost"},
+		{"file over default", []string{"--config", file}, nil, "127.0.0.1:1111", "/from/file", "file.test"},
+		{"config from env", nil, map[string]string{"CFHOST_CONFIG": file}, "127.0.0.1:1111", "/from/file", "file.test"},
+		{"env over file", []string{"--config", file}, map[string]string{"CFHOST_LISTEN": "127.0.0.1:2222", "CFHOST_DATA_DIR": "/from/env"}, "127.0.0.1:2222", "/from/env", "file.test"},
+		{"flag over env", []string{"--config", file, "--listen", "127.0.0.1:3333"}, map[string]string{"CFHOST_LISTEN": "127.0.0.1:2222"}, "127.0.0.1:3333", "/from/file", "file.test"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			cmd := newServeCmd()
+			if err := cmd.ParseFlags(c.args); err != nil {
+				t.Fatal(err)
+			}
+			o, err := loadServeOptions(cmd, viper.New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Listen != c.listen || o.DataDir != c.data || o.BaseDomain != c.domain {
+				t.Fatalf("got listen=%s data=%s domain=%s", o.Listen, o.DataDir, o.BaseDomain)
+			}
+		})
+	}
+}
+
+func TestBadServeOptions(t *testing.T) {
+	for _, args := range [][]string{
+		{"--tls-cert", "x.pem"},
+		{"--trust-proxy", "not-a-cidr"},
+		{"--gc-grace", "soon"},
+		{"--cache-bytes", "lots"},
+		{"--max-files", "0"},
+		{"--log-level", "loud"},
+		{"--config", "/does/not/exist.yaml"},
+	} {
+		cmd := newServeCmd()
+		if err := cmd.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"100": 100, "2KiB": 2048, "256 MiB": 256 << 20, "1GiB": 1 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "x", "1.5MiB", "10MB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
