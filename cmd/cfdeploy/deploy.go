@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/client"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// deployOptions is everything deploy needs, resolved from flags,
+// environment and cfdeploy.toml.
+type deployOptions struct {
+	Dir            string
+	ProjectID      string
+	Config         api.AssetConfig
+	RunWorkerFirst json.RawMessage
+	Server         string
+	Modules        []string
+	Env            map[string]string
+	Concurrency    int
+	DryRun         bool
+	CachePath      string
+}
+
+// deployOutput is the --json document of a deploy, as CONTRACT.md lists it
+// (plus warnings).
+type deployOutput struct {
+	Project        api.Project    `json:"project"`
+	Deployment     api.Deployment `json:"deployment"`
+	URL            string         `json:"url"`
+	DeployedAssets int            `json:"deployedAssets"`
+	NewAssets      int            `json:"newAssets"`
+	SkippedAssets  int            `json:"skippedAssets"`
+	UploadedBytes  int64          `json:"uploadedBytes"`
+	Warnings       []api.Warning  `json:"warnings"`
+}
+
+// dryRunOutput is the --json document of deploy --dry-run.
+type dryRunOutput struct {
+	DryRun      bool   `json:"dryRun"`
+	ProjectID   string `json:"projectId"`
+	Files       int    `json:"files"`
+	Bytes       int64  `json:"bytes"`
+	UploadFiles int    `json:"uploadFiles"`
+	UploadBytes int64  `json:"uploadBytes"`
+}
+
+func newDeployCmd(g *global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deploy [DIR]",
+		Short: "Deploy a directory",
+		Long: `Deploy DIR (default: dir from cfdeploy.toml) to the project.
+
+Files are hashed locally (unchanged files are not read again), only what the
+host lacks is uploaded, and the new deployment becomes active at once.
+_redirects and _headers at the root of DIR are sent as configuration;
+.assetsignore lists files to leave out.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := g.deployOptions(cmd, args)
+			if err != nil {
+				return err
+			}
+			return g.runDeploy(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+	f.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none")
+	f.String("not-found-handling", "", "single-page-application, 404-page or none")
+	f.String("run-worker-first", "", "true, false or PATTERN[,PATTERN…]: requests that go to server code before assets")
+	f.String("server", "", "server code entrypoint (a WASI .wasm file)")
+	f.StringArray("module", nil, "extra server module file (repeatable)")
+	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
+	f.Int("concurrency", 3, "parallel bucket uploads")
+	f.Bool("dry-run", false, "hash and report what would be uploaded; change nothing")
+	return cmd
+}
+
+// deployOptions resolves the deploy settings with their precedence.
+func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions, error) {
+	if err := g.bind(cmd, map[string]string{
+		"project_id":                "project",
+		"assets.html_handling":      "html-handling",
+		"assets.not_found_handling": "not-found-handling",
+		"assets.run_worker_first":   "run-worker-first",
+		"server.entrypoint":         "server",
+		"concurrency":               "concurrency",
+	}); err != nil {
+		return deployOptions{}, err
+	}
+	v := g.v
+	var o deployOptions
+	o.DryRun, _ = cmd.Flags().GetBool("dry-run")
+
+	if len(args) == 1 {
+		o.Dir = args[0]
+	} else {
+		o.Dir = g.resolve(v.GetString("dir"), g.fromFile(cmd, "dir", ""))
+	}
+	if o.Dir == "" {
+		return o, usageError{errors.New("no directory to deploy: pass DIR, or run 'cfdeploy init' to write it to cfdeploy.toml")}
+	}
+	o.ProjectID = v.GetString("project_id")
+	if o.ProjectID == "" {
+		return o, usageError{errors.New("no project: pass --project ID, set project_id in cfdeploy.toml, or run 'cfdeploy init'")}
+	}
+
+	o.Config.HTMLHandling = v.GetString("assets.html_handling")
+	o.Config.NotFoundHandling = v.GetString("assets.not_found_handling")
+	mc := manifest.Config{HTMLHandling: o.Config.HTMLHandling, NotFoundHandling: o.Config.NotFoundHandling}
+	if err := mc.Normalize(); err != nil {
+		return o, g.settingError(cmd, err, "assets.html_handling", "html-handling")
+	}
+	rwf, err := runWorkerFirstJSON(v.Get("assets.run_worker_first"))
+	if err != nil {
+		return o, g.settingError(cmd, err, "assets.run_worker_first", "run-worker-first")
+	}
+	o.RunWorkerFirst = rwf
+
+	o.Server = g.resolve(v.GetString("server.entrypoint"), g.fromFile(cmd, "server.entrypoint", "server"))
+	if mods := stringSliceFlag(cmd.Flags(), "module"); len(mods) > 0 {
+		o.Modules = mods
+	} else {
+		for _, m := range g.file.Server.Modules {
+			o.Modules = append(o.Modules, g.resolve(m, true))
+		}
+	}
+
+	o.Env = map[string]string{}
+	for k, val := range g.file.Env {
+		o.Env[k] = val
+	}
+	for _, kv := range stringSliceFlag(cmd.Flags(), "env") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return o, usageError{fmt.Errorf("--env %q: want KEY=VALUE", kv)}
+		}
+		o.Env[k] = val
+	}
+	if len(o.Env) == 0 {
+		o.Env = nil
+	}
+
+	o.Concurrency = v.GetInt("concurrency")
+	if o.Concurrency < 1 || o.Concurrency > 64 {
+		return o, g.settingError(cmd, fmt.Errorf("concurrency %d: want 1 to 64", o.Concurrency), "concurrency", "concurrency")
+	}
+	o.CachePath = manifest.CachePath(g.projectDir())
+	return o, nil
+}
+
+// settingError is a usage error when the bad value came from a flag, and a
+// plain failure (pointing at the file) when it came from cfdeploy.toml.
+func (g *global) settingError(cmd *cobra.Command, err error, key, flag string) error {
+	if g.fromFile(cmd, key, flag) {
+		return withHint(err, "fix "+key+" in "+g.configPath)
+	}
+	return usageError{err}
+}
+
+// runDeploy deploys and prints the result: the URL on stdout (or the JSON
+// document), the summary and warnings on stderr.
+func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(o.Dir)
+	if err != nil || !st.IsDir() {
+		if err == nil {
+			err = fs.ErrInvalid
+		}
+		return withHint(fmt.Errorf("site directory %s: %w", o.Dir, err), "pass the directory that holds your built site, e.g. 'cfdeploy deploy ./dist'")
+	}
+	for _, name := range []string{"_redirects", "_headers"} {
+		b, err := os.ReadFile(filepath.Join(o.Dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if name == "_redirects" {
+			o.Config.Redirects = string(b)
+		} else {
+			o.Config.Headers = string(b)
+		}
+	}
+	sc, err := client.LoadServerCode(o.Server, o.Modules)
+	if err != nil {
+		return err
+	}
+	var cfg *api.AssetConfig
+	if o.Config != (api.AssetConfig{}) {
+		cfg = &o.Config
+	}
+
+	progress := g.io.Progress()
+	res, err := c.Deploy(ctx, client.DeployOptions{
+		ProjectID:      o.ProjectID,
+		Dir:            o.Dir,
+		CachePath:      o.CachePath,
+		Concurrency:    o.Concurrency,
+		Config:         cfg,
+		ServerCode:     sc,
+		RunWorkerFirst: o.RunWorkerFirst,
+		Env:            o.Env,
+		DryRun:         o.DryRun,
+		Progress:       progress.Event,
+	})
+	progress.Close()
+	if err != nil {
+		return err
+	}
+	if o.DryRun {
+		if g.json {
+			return g.printJSON(dryRunOutput{DryRun: true, ProjectID: o.ProjectID, Files: res.Files, Bytes: res.Bytes, UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes})
+		}
+		fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
+		return nil
+	}
+	for _, w := range res.Warnings {
+		g.chatter("warning: %s line %d: %s (the line was skipped)", w.File, w.Line, w.Message)
+	}
+	u := g.projectURL(c.BaseURL(), res.Project.ID)
+	if g.json {
+		warnings := res.Warnings
+		if warnings == nil {
+			warnings = []api.Warning{}
+		}
+		return g.printJSON(deployOutput{
+			Project: res.Project, Deployment: res.Deployment, URL: u,
+			DeployedAssets: res.DeployedAssets, NewAssets: res.NewAssets, SkippedAssets: res.SkippedAssets,
+			UploadedBytes: res.UploadedBytes, Warnings: warnings,
+		})
+	}
+	fmt.Fprintln(g.io.Out, u)
+	return nil
+}
+
+// projectURL is where a project is served. With a base domain (--base-domain
+// or CFDEPLOY_BASE_DOMAIN) it is the subdomain form http://ID.DOMAIN:PORT/,
+// otherwise the path form HOST/__project/ID/, which reaches the project on
+// any host without DNS or /etc/hosts entries.
+func (g *global) projectURL(host, id string) string {
+	return projectURL(host, g.v.GetString("base_domain"), id)
+}
+
+func projectURL(host, baseDomain, id string) string {
+	u, err := url.Parse(host)
+	if err != nil || id == "" {
+		return host
+	}
+	u.RawQuery, u.Fragment = "", ""
+	if baseDomain != "" {
+		h := id + "." + strings.TrimPrefix(baseDomain, ".")
+		if port := u.Port(); port != "" {
+			h += ":" + port
+		}
+		u.Host, u.Path, u.RawPath = h, "/", ""
+		return u.String()
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/__project/" + id + "/"
+	u.RawPath = ""
+	return u.String()
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+func newDeploymentsCmd(g *global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deployments",
+		Short: "List a project's deployments",
+		Args:  exactArgs(0),
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	ls := &cobra.Command{
+		Use: "ls", Short: "List deployments, newest first", Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := g.projectID(cmd)
+			if err != nil {
+				return err
+			}
+			return g.runDeploymentsList(cmd.Context(), id)
+		},
+	}
+	ls.Flags().String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+// projectID resolves --project / CFDEPLOY_PROJECT_ID / project_id.
+func (g *global) projectID(cmd *cobra.Command) (string, error) {
+	if err := g.bind(cmd, map[string]string{"project_id": "project"}); err != nil {
+		return "", err
+	}
+	id := g.v.GetString("project_id")
+	if id == "" {
+		return "", usageError{errors.New("no project: pass --project ID, set project_id in cfdeploy.toml, or run 'cfdeploy init'")}
+	}
+	return id, nil
+}
+
+func (g *global) runDeploymentsList(ctx context.Context, projectID string) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	ds, err := c.ListDeployments(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(ds)
+	}
+	if len(ds) == 0 {
+		g.chatter("Project %s has no deployments yet. Deploy with 'cfdeploy deploy'.", projectID)
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCREATED\tASSETS\tSERVER CODE\tACTIVE")
+	for _, d := range ds {
+		active := ""
+		if d.Active {
+			active = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.ID, d.CreatedAt.Local().Format(time.DateTime), d.AssetsCount, yesNo(d.HasServerCode), active)
+	}
+	return tw.Flush()
+}
+
+func newRollbackCmd(g *global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rollback [DEPLOYMENT_ID]",
+		Short: "Make an earlier deployment active again",
+		Long:  "Make DEPLOYMENT_ID active again; without it, the deployment before the active one.",
+		Args:  maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := g.projectID(cmd)
+			if err != nil {
+				return err
+			}
+			target := ""
+			if len(args) == 1 {
+				target = args[0]
+			}
+			return g.runRollback(cmd.Context(), id, target)
+		},
+	}
+	cmd.Flags().String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+	return cmd
+}
+
+func (g *global) runRollback(ctx context.Context, projectID, target string) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	if target == "" {
+		ds, err := c.ListDeployments(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		if target, err = previousDeployment(ds); err != nil {
+			return err
+		}
+	}
+	res, err := c.Rollback(ctx, projectID, target)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(map[string]any{"project": res.Project, "deployment": res.Deployment})
+	}
+	g.chatter("Rolled back: deployment %s is active again.", res.Deployment.ID)
+	fmt.Fprintln(g.io.Out, g.projectURL(c.BaseURL(), projectID))
+	return nil
+}
+
+// previousDeployment picks the deployment made just before the active one
+// (the list is newest first).
+func previousDeployment(ds []api.Deployment) (string, error) {
+	active := activeOf(ds)
+	for i, d := range ds {
+		if d.ID != active {
+			continue
+		}
+		if i+1 < len(ds) {
+			return ds[i+1].ID, nil
+		}
+		return "", withHint(errors.New("the active deployment is the oldest one; there is nothing to roll back to"), "list deployments with 'cfdeploy deployments ls' and pass an ID")
+	}
+	if len(ds) == 0 {
+		return "", withHint(errors.New("the project has no deployments"), "deploy first with 'cfdeploy deploy'")
+	}
+	return "", withHint(errors.New("no deployment is active"), "pass the deployment ID to activate; list them with 'cfdeploy deployments ls'")
+}

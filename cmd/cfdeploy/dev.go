@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/spf13/cobra"
+
+	"github.com/cfdeploy/cfdeploy/pkg/client"
+	"github.com/cfdeploy/cfdeploy/pkg/host"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// devOptions are the inputs of dev.
+type devOptions struct {
+	Dir      string
+	Port     int
+	Name     string
+	Debounce time.Duration
+	deploy   deployOptions
+	// ready, if set, hears the project URL once the first deploy is live
+	// (tests use it instead of parsing output).
+	ready func(url string)
+	// deployed, if set, hears the result of every deploy after the first.
+	deployed func(*client.DeployResult, error)
+}
+
+func newDevCmd(g *global) *cobra.Command {
+	var o devOptions
+	cmd := &cobra.Command{
+		Use:   "dev [DIR]",
+		Short: "Serve DIR locally on an embedded host and redeploy on change",
+		Long: `Start a cfhost inside this process (with a temporary data directory), deploy
+DIR to it, serve it on 127.0.0.1:PORT and redeploy whenever a file changes.
+Server code, _redirects, _headers and [assets] settings apply as on a real
+host. Stop with Ctrl-C.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.bind(cmd, map[string]string{
+				"assets.html_handling":      "html-handling",
+				"assets.not_found_handling": "not-found-handling",
+				"server.entrypoint":         "server",
+			}); err != nil {
+				return err
+			}
+			o.Dir = "."
+			if len(args) == 1 {
+				o.Dir = args[0]
+			} else if d := g.v.GetString("dir"); d != "" {
+				o.Dir = g.resolve(d, g.fromFile(cmd, "dir", ""))
+			}
+			// Reuse deploy's resolution of asset, server and env settings;
+			// the project is the embedded host's own.
+			g.v.Set("project_id", "dev")
+			d, err := g.deployOptions(cmd, []string{o.Dir})
+			if err != nil {
+				return err
+			}
+			o.deploy = d
+			o.Name = g.v.GetString("name")
+			return g.runDev(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Port, "port", 8787, "port to serve on (0 picks a free one)")
+	f.DurationVar(&o.Debounce, "debounce", 200*time.Millisecond, "quiet time after a change before redeploying")
+	// The deploy settings that make sense locally.
+	f.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none")
+	f.String("not-found-handling", "", "single-page-application, 404-page or none")
+	f.String("run-worker-first", "", "true, false or PATTERN[,PATTERN…]")
+	f.String("server", "", "server code entrypoint (a WASI .wasm file)")
+	f.StringArray("module", nil, "extra server module file (repeatable)")
+	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
+	f.Int("concurrency", 3, "parallel bucket uploads")
+	f.Bool("dry-run", false, "")
+	f.String("project", "", "")
+	f.MarkHidden("dry-run") //nolint:errcheck // flag exists
+	f.MarkHidden("project") //nolint:errcheck // flag exists
+	return cmd
+}
+
+// runDev runs the embedded host until ctx ends.
+func (g *global) runDev(ctx context.Context, o devOptions) error {
+	if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+		return withHint(fmt.Errorf("site directory %s does not exist or is not a directory", o.Dir), "pass the directory that holds your site, e.g. 'cfdeploy dev ./public'")
+	}
+	dataDir, err := os.MkdirTemp("", "cfdeploy-dev-*")
+	if err != nil {
+		return fmt.Errorf("create temporary data directory: %w", err)
+	}
+	defer os.RemoveAll(dataDir)
+	token := make([]byte, 16)
+	rand.Read(token)
+	h, err := host.New(ctx, host.Config{
+		DataDir:    dataDir,
+		APIToken:   hex.EncodeToString(token),
+		BaseDomain: "localhost",
+		Version:    "cfdeploy-dev/" + version(),
+		Logger:     slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return fmt.Errorf("start embedded host: %w", err)
+	}
+	defer h.Close()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	if err != nil {
+		return withHint(fmt.Errorf("listen on port %d: %w", o.Port, err), "pick another port with --port N (0 picks a free one)")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) //nolint:errcheck // best effort on the way out
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+
+	c, err := client.New(base, client.Options{Token: hex.EncodeToString(token)})
+	if err != nil {
+		return err
+	}
+	name := o.Name
+	if name == "" {
+		abs, _ := filepath.Abs(o.Dir)
+		name = filepath.Base(abs)
+	}
+	p, err := c.CreateProject(ctx, name)
+	if err != nil {
+		return fmt.Errorf("create dev project: %w", err)
+	}
+	o.deploy.ProjectID = p.ID
+
+	deploy := func() (*client.DeployResult, error) {
+		if err := g.refreshConfigFiles(&o.deploy); err != nil {
+			return nil, err
+		}
+		sc, err := client.LoadServerCode(o.deploy.Server, o.deploy.Modules)
+		if err != nil {
+			return nil, err
+		}
+		progress := g.io.Progress()
+		defer progress.Close()
+		cfg := o.deploy.Config
+		return c.Deploy(ctx, client.DeployOptions{
+			ProjectID: p.ID, Dir: o.Dir, CachePath: o.deploy.CachePath, Concurrency: o.deploy.Concurrency,
+			Config: &cfg, ServerCode: sc, RunWorkerFirst: o.deploy.RunWorkerFirst, Env: o.deploy.Env,
+			Progress: progress.Event,
+		})
+	}
+	if _, err := deploy(); err != nil {
+		return err
+	}
+	sub := projectURL(base, "localhost", p.ID)
+	pathURL := projectURL(base, "", p.ID)
+	fmt.Fprintln(g.io.Out, sub)
+	g.chatter("Serving %s at %s (or %s)", o.Dir, sub, pathURL)
+	g.chatter("Watching for changes; press Ctrl-C to stop.")
+	if o.ready != nil {
+		o.ready(pathURL)
+	}
+
+	changes, err := watchTree(ctx, o.Dir, o.Debounce, func(err error) { g.chatter("watch: %v", err) })
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			g.chatter("Stopped.")
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case <-changes:
+			res, err := deploy()
+			if err != nil && ctx.Err() == nil {
+				g.chatter("Redeploy failed: %v (fix it and save again)", err)
+			}
+			if o.deployed != nil && ctx.Err() == nil {
+				o.deployed(res, err)
+			}
+		}
+	}
+}
+
+// refreshConfigFiles rereads _redirects and _headers, which may be what
+// changed.
+func (g *global) refreshConfigFiles(o *deployOptions) error {
+	o.Config.Redirects, o.Config.Headers = "", ""
+	for _, name := range []string{"_redirects", "_headers"} {
+		b, err := os.ReadFile(filepath.Join(o.Dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if name == "_redirects" {
+			o.Config.Redirects = string(b)
+		} else {
+			o.Config.Headers = string(b)
+		}
+	}
+	return nil
+}
+
+// watchTree watches dir and its subdirectories (new ones too) and sends one
+// signal per burst of changes, after quiet time debounce. Changes under
+// always-ignored names (.git, node_modules, .cfdeploy) do not count.
+func watchTree(ctx context.Context, dir string, debounce time.Duration, logf func(error)) (<-chan struct{}, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", dir, err)
+	}
+	ig := &manifest.Ignorer{}
+	root, _ := filepath.Abs(dir)
+	addTree := func(p string) {
+		filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error { //nolint:errcheck // best effort
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			if rel, _ := filepath.Rel(root, q); rel != "." && ig.Ignored(filepath.ToSlash(rel), true) {
+				return filepath.SkipDir
+			}
+			if err := w.Add(q); err != nil {
+				logf(err)
+			}
+			return nil
+		})
+	}
+	addTree(root)
+	out := make(chan struct{}, 1)
+	go func() {
+		defer w.Close()
+		var timer <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				rel, err := filepath.Rel(root, ev.Name)
+				if err != nil || ig.Ignored(filepath.ToSlash(rel), false) || ignoredDirIn(ig, filepath.ToSlash(rel)) {
+					continue
+				}
+				if ev.Has(fsnotify.Create) {
+					if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+						addTree(ev.Name)
+					}
+				}
+				timer = time.After(debounce)
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				logf(err)
+			case <-timer:
+				timer = nil
+				select {
+				case out <- struct{}{}:
+				default: // a redeploy is already pending
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// ignoredDirIn reports whether any directory on rel's path is ignored.
+func ignoredDirIn(ig *manifest.Ignorer, rel string) bool {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' && ig.Ignored(rel[:i], true) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+// initOptions are the inputs of init; empty values are asked for on a
+// terminal and defaulted otherwise.
+type initOptions struct {
+	Name  string
+	Dir   string
+	Force bool
+}
+
+// initOutput is the --json document of init.
+type initOutput struct {
+	Project api.Project `json:"project"`
+	Config  string      `json:"config"`
+}
+
+func newInitCmd(g *global) *cobra.Command {
+	var o initOptions
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a project on the host and write cfdeploy.toml",
+		Long: `Create a project on the host and write cfdeploy.toml in the current directory
+(or at --config). On a terminal, missing values are asked for; elsewhere
+--name defaults to the current directory's name and --dir to the first of
+dist, public, build, out or . that exists.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runInit(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Name, "name", "", "project name")
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "site directory to deploy")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing cfdeploy.toml")
+	return cmd
+}
+
+func (g *global) runInit(ctx context.Context, o initOptions) error {
+	if _, err := os.Stat(g.configPath); err == nil && !o.Force {
+		return withHint(fmt.Errorf("%s already exists", g.configPath), "pass --force to create a new project and overwrite it, or deploy with 'cfdeploy deploy'")
+	}
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	cwd, _ := os.Getwd()
+	defName := filepath.Base(cwd)
+	defDir := guessSiteDir()
+	if g.io.CanPrompt() {
+		in := bufio.NewReader(g.io.In)
+		if o.Name == "" {
+			if o.Name, err = g.ask(in, "Project name", defName); err != nil {
+				return err
+			}
+		}
+		if o.Dir == "" {
+			if o.Dir, err = g.ask(in, "Site directory", defDir); err != nil {
+				return err
+			}
+		}
+	}
+	if o.Name == "" {
+		o.Name = defName
+	}
+	if o.Dir == "" {
+		o.Dir = defDir
+	}
+	p, err := c.CreateProject(ctx, o.Name)
+	if err != nil {
+		return err
+	}
+	if err := writeProjectFile(g.configPath, p, o.Dir); err != nil {
+		return fmt.Errorf("project %s was created, but %w", p.ID, err)
+	}
+	if g.json {
+		return g.printJSON(initOutput{Project: *p, Config: g.configPath})
+	}
+	g.chatter("Created project %s (%s) and wrote %s.", p.Name, p.ID, g.configPath)
+	g.chatter("Deploy with: cfdeploy deploy")
+	fmt.Fprintln(g.io.Out, p.ID)
+	return nil
+}
+
+// ask prompts on stderr and reads one line; an empty answer takes def.
+func (g *global) ask(in *bufio.Reader, question, def string) (string, error) {
+	fmt.Fprintf(g.io.Err, "%s [%s]: ", question, def)
+	line, err := in.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read answer: %w", err)
+	}
+	if line = strings.TrimSpace(line); line != "" {
+		return line, nil
+	}
+	return def, nil
+}
+
+// guessSiteDir picks the usual build output directory if there is one.
+func guessSiteDir() string {
+	for _, d := range []string{"dist", "public", "build", "out"} {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return "./" + d
+		}
+	}
+	return "."
+}
+
+// writeProjectFile writes cfdeploy.toml with the project and commented
+// defaults, so the file documents what can be set.
+func writeProjectFile(path string, p *api.Project, dir string) error {
+	body := fmt.Sprintf(`# cfdeploy project file: see 'cfdeploy deploy --help'.
+project_id = %s
+name = %s
+dir = %s
+
+[assets]
+# html_handling = "auto-trailing-slash"   # force-trailing-slash, drop-trailing-slash, none
+# not_found_handling = "none"             # single-page-application, 404-page
+# run_worker_first = false                # or ["/api/*"]
+
+# [server]
+# entrypoint = "server/app.wasm"
+# modules = ["server/data.json"]
+
+# [env]
+# GREETING = "hello"
+`, tomlString(p.ID), tomlString(p.Name), tomlString(filepath.ToSlash(dir)))
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

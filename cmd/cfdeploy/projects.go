@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+func newProjectsCmd(g *global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "projects",
+		Short: "List, create, inspect and delete projects",
+		Args:  exactArgs(0),
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use: "ls", Short: "List projects", Args: exactArgs(0),
+			RunE: func(cmd *cobra.Command, args []string) error { return g.runProjectsList(cmd.Context()) },
+		},
+		&cobra.Command{
+			Use: "create NAME", Short: "Create a project", Args: exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error { return g.runProjectsCreate(cmd.Context(), args[0]) },
+		},
+		&cobra.Command{
+			Use: "info ID", Short: "Show a project", Args: exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error { return g.runProjectsInfo(cmd.Context(), args[0]) },
+		},
+		newProjectsRmCmd(g),
+	)
+	return cmd
+}
+
+func (g *global) runProjectsList(ctx context.Context) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	ps, err := c.AllProjects(ctx)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(ps)
+	}
+	if len(ps) == 0 {
+		g.chatter("No projects yet. Create one with 'cfdeploy init' or 'cfdeploy projects create NAME'.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tASSETS\tSERVER CODE\tUPDATED")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.ID, p.Name, p.AssetsCount, yesNo(p.HasServerCode), ago(p.UpdatedAt))
+	}
+	return tw.Flush()
+}
+
+func (g *global) runProjectsCreate(ctx context.Context, name string) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	p, err := c.CreateProject(ctx, name)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(p)
+	}
+	g.chatter("Created project %s.", p.Name)
+	fmt.Fprintln(g.io.Out, p.ID)
+	return nil
+}
+
+func (g *global) runProjectsInfo(ctx context.Context, id string) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	p, err := c.GetProject(ctx, id)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(p)
+	}
+	active := "none"
+	if p.ActiveDeploymentID != nil {
+		active = *p.ActiveDeploymentID
+	}
+	tw := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%s\n", p.ID)
+	fmt.Fprintf(tw, "Name\t%s\n", p.Name)
+	fmt.Fprintf(tw, "URL\t%s\n", g.projectURL(c.BaseURL(), p.ID))
+	fmt.Fprintf(tw, "Assets\t%d\n", p.AssetsCount)
+	fmt.Fprintf(tw, "Server code\t%s\n", yesNo(p.HasServerCode))
+	fmt.Fprintf(tw, "Active deployment\t%s\n", active)
+	fmt.Fprintf(tw, "Created\t%s\n", p.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Updated\t%s\n", p.UpdatedAt.Format(time.RFC3339))
+	return tw.Flush()
+}
+
+func newProjectsRmCmd(g *global) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use: "rm ID", Short: "Delete a project and all its deployments", Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runProjectsRm(cmd.Context(), args[0], yes)
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "delete without asking")
+	return cmd
+}
+
+func (g *global) runProjectsRm(ctx context.Context, id string, yes bool) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	if !yes {
+		if !g.io.CanPrompt() {
+			return usageError{fmt.Errorf("deleting project %s needs confirmation: pass --yes", id)}
+		}
+		fmt.Fprintf(g.io.Err, "Delete project %s and all its deployments? Type the ID to confirm: ", id)
+		line, _ := bufio.NewReader(g.io.In).ReadString('\n')
+		if strings.TrimSpace(line) != id {
+			return withHint(fmt.Errorf("not deleted"), "type the project ID exactly, or pass --yes")
+		}
+	}
+	if err := c.DeleteProject(ctx, id); err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(map[string]any{"deleted": true, "projectId": id})
+	}
+	g.chatter("Deleted project %s.", id)
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// ago renders a time relative to now for tables.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.Format("2006-01-02")
+}
+
+// activeOf returns the active deployment's ID, or "".
+func activeOf(ds []api.Deployment) string {
+	for _, d := range ds {
+		if d.Active {
+			return d.ID
+		}
+	}
+	return ""
+}

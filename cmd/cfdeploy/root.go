@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/cfdeploy/cfdeploy/pkg/client"
+)
+
+// DefaultHost is where cfhost listens by default.
+const DefaultHost = "http://127.0.0.1:8788"
+
+// DefaultConfigFile is the project file read from the current directory.
+const DefaultConfigFile = "cfdeploy.toml"
+
+// global holds what every command shares: the streams, the layered settings
+// and the parsed cfdeploy.toml.
+type global struct {
+	io *IOStreams
+	v  *viper.Viper
+	// json is --json: exactly one JSON document on stdout.
+	json bool
+	// configPath is the cfdeploy.toml in use (it may not exist);
+	// configLoaded says whether it was read.
+	configPath   string
+	configLoaded bool
+	file         fileConfig
+	// ran is set once a command's own code starts, so that errors before
+	// it (flag parsing, arguments) are told apart as usage errors.
+	ran bool
+}
+
+// run executes one cfdeploy invocation and returns its exit status.
+func run(ctx context.Context, args []string, streams *IOStreams) int {
+	g := &global{io: streams, v: viper.New()}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	return g.report(err)
+}
+
+func newRootCmd(g *global) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cfdeploy",
+		Short: "Deploy static sites and server code to a cfhost",
+		Long: `cfdeploy deploys a directory to a cfhost, a self-hosted Cloudflare-Pages-like
+platform, and manages its projects and deployments.
+
+Settings come from flags, then CFDEPLOY_* environment variables, then
+cfdeploy.toml, then defaults.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Without subcommand: show help. Unknown subcommands are errors.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return g.load(cmd)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.String("host", DefaultHost, "URL of the cfhost (env CFDEPLOY_HOST)")
+	pf.String("token", "", "management API token (env CFDEPLOY_TOKEN)")
+	pf.String("config", DefaultConfigFile, "project file (env CFDEPLOY_CONFIG)")
+	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout and nothing else there")
+	pf.String("base-domain", "", "the host's base domain, to print project URLs as http://ID.DOMAIN/ (env CFDEPLOY_BASE_DOMAIN)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+
+	root.AddCommand(
+		newInitCmd(g),
+		newDeployCmd(g),
+		newProjectsCmd(g),
+		newDeploymentsCmd(g),
+		newRollbackCmd(g),
+		newDevCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+// load layers settings for the command about to run: flags bound now (not
+// at construction, as several commands bind the same key), CFDEPLOY_*
+// environment, then cfdeploy.toml.
+func (g *global) load(cmd *cobra.Command) error {
+	g.ran = true
+	v := g.v
+	v.SetEnvPrefix("CFDEPLOY")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	v.SetDefault("host", DefaultHost)
+	v.SetDefault("config", DefaultConfigFile)
+	v.SetDefault("concurrency", 3)
+	for key, flag := range map[string]string{"host": "host", "token": "token", "config": "config", "base_domain": "base-domain"} {
+		if err := v.BindPFlag(key, cmd.Flags().Lookup(flag)); err != nil {
+			return fmt.Errorf("bind --%s: %w", flag, err)
+		}
+	}
+	g.configPath = v.GetString("config")
+	explicit := cmd.Flags().Changed("config") || os.Getenv("CFDEPLOY_CONFIG") != ""
+	fc, err := readFileConfig(g.configPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		// No project file: fine for most commands.
+	case err != nil:
+		return withHint(err, "fix or remove "+g.configPath+", or point --config at another file")
+	default:
+		g.file, g.configLoaded = fc, true
+		v.SetConfigFile(g.configPath)
+		v.SetConfigType("toml")
+		if err := v.ReadInConfig(); err != nil {
+			return withHint(fmt.Errorf("read %s: %w", g.configPath, err), "fix the TOML syntax of "+g.configPath)
+		}
+	}
+	return nil
+}
+
+// bind makes the named flags of cmd override the given keys.
+func (g *global) bind(cmd *cobra.Command, keys map[string]string) error {
+	for key, flag := range keys {
+		f := cmd.Flags().Lookup(flag)
+		if f == nil {
+			return fmt.Errorf("bind %s: no flag --%s", key, flag)
+		}
+		if err := g.v.BindPFlag(key, f); err != nil {
+			return fmt.Errorf("bind --%s: %w", flag, err)
+		}
+	}
+	return nil
+}
+
+// fromFile reports whether key's value comes from cfdeploy.toml (not from a
+// flag or the environment), so relative paths in it are resolved against
+// the file's directory rather than the current one.
+func (g *global) fromFile(cmd *cobra.Command, key, flag string) bool {
+	if flag != "" {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+			return false
+		}
+	}
+	env := "CFDEPLOY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+	if _, ok := os.LookupEnv(env); ok {
+		return false
+	}
+	return g.configLoaded && g.v.InConfig(key)
+}
+
+// projectDir is the directory of cfdeploy.toml: relative paths in it, and
+// the .cfdeploy cache, live there.
+func (g *global) projectDir() string {
+	dir := filepath.Dir(g.configPath)
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
+// resolve turns a path from the project file into one usable from the
+// current directory.
+func (g *global) resolve(p string, fromFile bool) string {
+	if p == "" || filepath.IsAbs(p) || !fromFile {
+		return p
+	}
+	return filepath.Join(filepath.Dir(g.configPath), p)
+}
+
+// client returns an API client; needToken makes a missing token an error
+// with instructions, before any request is sent.
+func (g *global) client(needToken bool) (*client.Client, error) {
+	host := g.v.GetString("host")
+	token := g.v.GetString("token")
+	if needToken && token == "" {
+		return nil, withHint(errors.New("no API token"), tokenHint)
+	}
+	c, err := client.New(host, client.Options{Token: token, UserAgent: "cfdeploy/" + version()})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--host: %w", err)}
+	}
+	return c, nil
+}
+
+// printJSON writes v as the single JSON document on stdout.
+func (g *global) printJSON(v any) error {
+	enc := json.NewEncoder(g.io.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
+// chatter writes a line for people to stderr.
+func (g *global) chatter(format string, args ...any) {
+	fmt.Fprintf(g.io.Err, format+"\n", args...)
+}
+
+// noArgs, exactArgs and maxArgs are cobra argument checks whose errors
+// count as usage errors (exit 2).
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MaximumNArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// stringSliceFlag reads a repeatable flag's values.
+func stringSliceFlag(fs *pflag.FlagSet, name string) []string {
+	v, _ := fs.GetStringArray(name)
+	return v
+}
