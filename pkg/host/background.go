@@ -25,6 +25,7 @@ func (h *Host) kickCompression() {
 // more than hashing, decoding and one write.
 func (h *Host) compressLoop(ctx context.Context) {
 	defer h.wg.Done()
+	c := newCompressor()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
@@ -40,7 +41,7 @@ func (h *Host) compressLoop(ctx context.Context) {
 				break
 			}
 			for _, hash := range hashes {
-				if err := h.compressBlob(ctx, hash); err != nil && ctx.Err() == nil {
+				if err := h.compressBlob(ctx, c, hash); err != nil && ctx.Err() == nil {
 					h.log.Error("compress blob", "hash", hash, "err", err)
 				}
 			}
@@ -54,10 +55,48 @@ func (h *Host) compressLoop(ctx context.Context) {
 	}
 }
 
-// minSaving is the fraction a variant must save to be worth storing.
-const minSaving = 0.9
+// A variant is stored only for blobs of at least minCompressSize bytes and
+// only when it is smaller than minSaving times the original.
+const (
+	minCompressSize = 256
+	minSaving       = 0.9
+)
 
-func (h *Host) compressBlob(ctx context.Context, hash string) error {
+// compressor keeps its encoders between blobs: a brotli writer at high
+// quality allocates megabytes of tables, which would otherwise dominate the
+// cost of compressing small files.
+type compressor struct {
+	gz  *gzip.Writer
+	br  *brotli.Writer
+	buf bytes.Buffer
+}
+
+func newCompressor() *compressor {
+	gz, _ := gzip.NewWriterLevel(io.Discard, gzip.BestCompression)
+	return &compressor{gz: gz, br: brotli.NewWriterLevel(io.Discard, brotli.BestCompression)}
+}
+
+// variant compresses data with the encoding and keeps the result when it
+// saves enough to be worth a second copy.
+func (c *compressor) variant(encoding string, data []byte) (store.Variant, bool) {
+	c.buf.Reset()
+	var w interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	} = c.gz
+	if encoding == "br" {
+		w = c.br
+	}
+	w.Reset(&c.buf)
+	w.Write(data)
+	w.Close()
+	if float64(c.buf.Len()) >= float64(len(data))*minSaving {
+		return store.Variant{}, false
+	}
+	return store.Variant{Encoding: encoding, Data: bytes.Clone(c.buf.Bytes())}, true
+}
+
+func (h *Host) compressBlob(ctx context.Context, c *compressor, hash string) error {
 	ra, size, err := h.store.OpenBlob(ctx, hash, "")
 	if err != nil {
 		return err
@@ -67,20 +106,11 @@ func (h *Host) compressBlob(ctx context.Context, hash string) error {
 		return err
 	}
 	var variants []store.Variant
-	if size >= 256 {
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		zw.Write(data)
-		zw.Close()
-		if float64(gz.Len()) < float64(size)*minSaving {
-			variants = append(variants, store.Variant{Encoding: "gzip", Data: gz.Bytes()})
-		}
-		var br bytes.Buffer
-		bw := brotli.NewWriterLevel(&br, brotli.BestCompression)
-		bw.Write(data)
-		bw.Close()
-		if float64(br.Len()) < float64(size)*minSaving {
-			variants = append(variants, store.Variant{Encoding: "br", Data: br.Bytes()})
+	if size >= minCompressSize {
+		for _, enc := range []string{"gzip", "br"} {
+			if v, ok := c.variant(enc, data); ok {
+				variants = append(variants, v)
+			}
 		}
 	}
 	if err := h.store.PutVariants(ctx, hash, variants); err != nil {

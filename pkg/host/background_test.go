@@ -1,0 +1,60 @@
+package host
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+)
+
+func TestBackgroundCompression(t *testing.T) {
+	th := newTestHost(t)
+	p := th.createProject("c")
+	page := strings.Repeat("<p>compress me</p>\n", 200)
+	png := string(bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 200))
+	th.deploy(p.ID, siteFiles{"/index.html": page, "/img.png": png, "/tiny.css": "a{}"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, err := th.h.store.BlobsToCompress(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d blobs still uncompressed", len(left))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for enc, decode := range map[string]func(io.Reader) (io.Reader, error){
+		"gzip": func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
+		"br":   func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil },
+	} {
+		ra, size, err := th.h.store.OpenBlob(t.Context(), sha([]byte(page)), enc)
+		if err != nil {
+			t.Fatalf("%s variant of the page: %v", enc, err)
+		}
+		if size >= int64(len(page)) {
+			t.Fatalf("%s variant is %d bytes, not smaller than %d", enc, size, len(page))
+		}
+		r, err := decode(io.NewSectionReader(ra, 0, size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != page {
+			t.Fatalf("%s variant does not decode to the page: %v", enc, err)
+		}
+		// Images are not compressible and tiny files are not worth it.
+		for _, other := range []string{png, "a{}"} {
+			if _, _, err := th.h.store.OpenBlob(t.Context(), sha([]byte(other)), enc); err == nil {
+				t.Errorf("unexpected %s variant of a %d-byte file", enc, len(other))
+			}
+		}
+	}
+}
