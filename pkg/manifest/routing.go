@@ -194,3 +194,22 @@ func (g glob) match(s string) bool {
 	}
 	return true
 }
+
+// NavigationPrefersAssets reports whether the compatibility flag
+// assets_navigation_prefers_asset_serving is in effect (spec §9): set
+// explicitly, or implied by a compatibility date of 2025-04-01 or later
+// unless assets_navigation_has_no_effect is set. With it, a navigation
+// request (Sec-Fetch-Mode: navigate) gets the SPA or 404 page even when
+// server code exists.
+func NavigationPrefersAssets(compatibilityDate string, flags []string) bool {
+	on := compatibilityDate >= "2025-04-01"
+	for _, f := range flags {
+		switch f {
+		case "assets_navigation_prefers_asset_serving":
+			return true
+		case "assets_navigation_has_no_effect":
+			on = false
+		}
+	}
+	return on
+}

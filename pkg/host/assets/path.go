@@ -212,8 +212,8 @@ func isCanonical(d, p string) bool {
 // and has no "." or ".." segment. Asset paths are validated the same way at
 // deploy time, so a key failing this is never looked up; that keeps every
 // lookup inside the deployment whatever a request decodes to.
-func isSafeKey(d string) bool {
-	if d == "" || d[0] != '/' {
+func isSafeKey[T string | []byte](d T) bool {
+	if len(d) == 0 || d[0] != '/' {
 		return false
 	}
 	for i := 0; i < len(d); i++ {
@@ -221,7 +221,7 @@ func isSafeKey(d string) bool {
 			continue
 		}
 		rest := d[i+1:]
-		if rest == "" || rest[0] == '/' || rest[0] == '.' && (len(rest) == 1 || rest[1] == '/') {
+		if len(rest) == 0 || rest[0] == '/' || rest[0] == '.' && (len(rest) == 1 || rest[1] == '/') {
 			return false
 		}
 	}

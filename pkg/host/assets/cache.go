@@ -1,0 +1,292 @@
+package assets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"sync"
+)
+
+// BlobSource is where blob bytes live; the host implements it over its
+// store (SQLite, chunked). encoding is "" (identity), "gzip" or "br". A
+// missing variant is reported as an error wrapping fs.ErrNotExist. The
+// returned ReaderAt must serve concurrent ReadAt calls and needs no closing;
+// the cache keeps small blobs in memory and calls OpenBlob again for every
+// request of a blob larger than LargeBlob.
+type BlobSource interface {
+	OpenBlob(ctx context.Context, hash, encoding string) (io.ReaderAt, int64, error)
+}
+
+// Defaults of NewCache.
+const (
+	// DefaultCacheBudget bounds the bytes of blobs held in memory.
+	DefaultCacheBudget = 256 << 20
+	// LargeBlob is the size above which a representation is streamed from
+	// the BlobSource on every request instead of being held in memory (a
+	// quarter of the budget when that is smaller).
+	LargeBlob = 1 << 20
+	// entryOverhead is what a cache entry costs beyond its bytes; it bounds
+	// the number of entries for blobs that are large or absent.
+	entryOverhead = 256
+)
+
+// encoding indexes the representations of a blob.
+type encoding uint8
+
+const (
+	encIdentity encoding = iota
+	encGzip
+	encBr
+	numEncodings
+)
+
+var encodingNames = [numEncodings]string{"", "gzip", "br"}
+
+// rep is one representation of a blob as the cache knows it. A rep is
+// immutable once published, so requests read it without locking.
+type rep struct {
+	missing  bool   // the variant does not exist
+	size     int64  // bytes
+	data     []byte // the bytes, unless streamed
+	streamed bool   // too large to hold: read from the BlobSource per request
+	length   []string
+}
+
+// Cache holds blob bytes in memory in front of a BlobSource: a byte-bounded
+// LRU of whole small representations, plus what is known about large and
+// absent ones, so that serving a hot asset takes no store query. One Cache
+// serves every deployment of a host; blobs are content-addressed, so
+// entries never go stale, except when a compressed variant is added
+// (Invalidate).
+type Cache struct {
+	src    BlobSource
+	budget int64
+	large  int64 // representations above this size are streamed
+
+	mu       sync.Mutex
+	entries  map[string]*cacheEntry
+	inflight map[flightKey]*flight
+	used     int64
+	head     *cacheEntry // most recently used
+	tail     *cacheEntry
+}
+
+type cacheEntry struct {
+	hash       string
+	reps       [numEncodings]*rep
+	cost       int64
+	prev, next *cacheEntry
+}
+
+type flightKey struct {
+	hash string
+	enc  encoding
+}
+
+// flight is one load in progress; concurrent requests for the same
+// representation wait for it instead of loading the blob again.
+type flight struct {
+	done  chan struct{}
+	rep   *rep
+	err   error
+	stale bool // invalidated while loading: do not store the result
+}
+
+// NewCache returns a cache over blobs holding at most budgetBytes of blob
+// data in memory; budgetBytes <= 0 means DefaultCacheBudget.
+func NewCache(blobs BlobSource, budgetBytes int64) *Cache {
+	if budgetBytes <= 0 {
+		budgetBytes = DefaultCacheBudget
+	}
+	return &Cache{
+		src:      blobs,
+		budget:   budgetBytes,
+		large:    min(LargeBlob, budgetBytes/4),
+		entries:  map[string]*cacheEntry{},
+		inflight: map[flightKey]*flight{},
+	}
+}
+
+// Invalidate forgets what the cache knows about hash. The host calls it
+// when background compression adds a gzip or br variant of the blob, so
+// that the next request sees the variant.
+func (c *Cache) Invalidate(hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[hash]; e != nil {
+		c.remove(e)
+	}
+	for enc := range numEncodings {
+		if f := c.inflight[flightKey{hash, enc}]; f != nil {
+			f.stale = true
+		}
+	}
+}
+
+// Used reports the bytes the cache currently accounts for.
+func (c *Cache) Used() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
+}
+
+// reps returns every representation of hash, loading or probing the ones
+// not yet known. The identity representation's error is returned; a
+// variant that fails to load for another reason than not existing is
+// reported as missing for this call and not remembered.
+func (c *Cache) reps(ctx context.Context, hash string) ([numEncodings]*rep, error) {
+	c.mu.Lock()
+	if e := c.entries[hash]; e != nil && e.reps[0] != nil && e.reps[1] != nil && e.reps[2] != nil {
+		c.touch(e)
+		reps := e.reps
+		c.mu.Unlock()
+		return reps, nil
+	}
+	c.mu.Unlock()
+	var reps [numEncodings]*rep
+	for enc := range numEncodings {
+		r, err := c.get(ctx, hash, enc)
+		if err != nil {
+			if enc == encIdentity {
+				return reps, err
+			}
+			r = &rep{missing: true}
+		}
+		reps[enc] = r
+	}
+	return reps, nil
+}
+
+// get returns one representation, loading it at most once at a time.
+func (c *Cache) get(ctx context.Context, hash string, enc encoding) (*rep, error) {
+	key := flightKey{hash, enc}
+	c.mu.Lock()
+	if e := c.entries[hash]; e != nil && e.reps[enc] != nil {
+		c.touch(e)
+		r := e.reps[enc]
+		c.mu.Unlock()
+		return r, nil
+	}
+	if f := c.inflight[key]; f != nil {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.rep, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	c.inflight[key] = f
+	c.mu.Unlock()
+
+	// The load is shared, so one client going away must not fail the others.
+	r, err := c.load(context.WithoutCancel(ctx), hash, enc)
+
+	c.mu.Lock()
+	delete(c.inflight, key)
+	if err == nil && !f.stale {
+		c.store(hash, enc, r)
+	}
+	c.mu.Unlock()
+	f.rep, f.err = r, err
+	close(f.done)
+	return r, err
+}
+
+func (c *Cache) load(ctx context.Context, hash string, enc encoding) (*rep, error) {
+	ra, size, err := c.src.OpenBlob(ctx, hash, encodingNames[enc])
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && enc != encIdentity:
+		return &rep{missing: true}, nil
+	case err != nil:
+		return nil, fmt.Errorf("open blob %s %q: %w", hash, encodingNames[enc], err)
+	case size < 0:
+		return nil, fmt.Errorf("open blob %s %q: negative size %d", hash, encodingNames[enc], size)
+	}
+	r := &rep{size: size, length: one(strconv.FormatInt(size, 10))}
+	r.streamed = size > c.large
+	if !r.streamed {
+		r.data = make([]byte, size)
+		if n, err := ra.ReadAt(r.data, 0); n < len(r.data) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("read blob %s %q: %w", hash, encodingNames[enc], err)
+		}
+	}
+	return r, nil
+}
+
+// open returns a reader over a large representation that the cache does
+// not hold in memory.
+func (c *Cache) open(ctx context.Context, hash string, enc encoding) (io.ReaderAt, error) {
+	ra, _, err := c.src.OpenBlob(ctx, hash, encodingNames[enc])
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s %q: %w", hash, encodingNames[enc], err)
+	}
+	return ra, nil
+}
+
+// store publishes r; c.mu is held.
+func (c *Cache) store(hash string, enc encoding, r *rep) {
+	e := c.entries[hash]
+	if e == nil {
+		e = &cacheEntry{hash: hash}
+		c.entries[hash] = e
+		c.pushFront(e)
+		e.cost = entryOverhead
+		c.used += entryOverhead
+	} else {
+		c.touch(e)
+	}
+	e.reps[enc] = r
+	cost := int64(len(r.data))
+	e.cost += cost
+	c.used += cost
+	for c.used > c.budget && c.tail != nil && c.tail != e {
+		c.remove(c.tail)
+	}
+}
+
+func (c *Cache) remove(e *cacheEntry) {
+	delete(c.entries, e.hash)
+	c.used -= e.cost
+	c.unlink(e)
+}
+
+func (c *Cache) touch(e *cacheEntry) {
+	if c.head == e {
+		return
+	}
+	c.unlink(e)
+	c.pushFront(e)
+}
+
+func (c *Cache) pushFront(e *cacheEntry) {
+	e.prev, e.next = nil, c.head
+	if c.head != nil {
+		c.head.prev = e
+	}
+	c.head = e
+	if c.tail == nil {
+		c.tail = e
+	}
+}
+
+func (c *Cache) unlink(e *cacheEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else if c.head == e {
+		c.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else if c.tail == e {
+		c.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}

@@ -1,0 +1,291 @@
+package assets
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// redirectRule is a compiled _redirects rule.
+type redirectRule struct {
+	status  int
+	to      string            // the target template
+	pattern *manifest.Pattern // nil for a static rule
+	subst   bool              // to has placeholders this pattern captures
+	target  target            // the parsed target, when !subst
+}
+
+// target is a redirect target resolved against the request URL's syntax:
+// an origin of its own (abs) or the request's, and a normalised path.
+type target struct {
+	abs      bool
+	scheme   string // "" for a scheme-relative target: the request's scheme
+	host     string // lower-case, default port dropped
+	path     string
+	query    string // without "?"
+	fragment string // without "#"
+}
+
+func compileRedirect(r manifest.RedirectRule) (*redirectRule, error) {
+	rr := &redirectRule{status: r.Status, to: r.To}
+	if !r.Static {
+		p, err := manifest.CompilePattern(r.From)
+		if err != nil {
+			return nil, err
+		}
+		rr.pattern = p
+		rr.subst = manifest.HasSubstitution(r.To, p.Names())
+		if !rr.subst {
+			rr.to = dynamicTarget(r.To)
+		}
+	}
+	if !rr.subst {
+		rr.target = parseTarget(rr.to)
+	}
+	return rr, nil
+}
+
+// dynamicTarget finishes a substituted dynamic-rule target as upstream
+// does: trimmed, and with runs of "/" collapsed unless it is absolute, so
+// "/files/* /:splat" cannot be turned into "//evil.example".
+func dynamicTarget(to string) string {
+	to = strings.TrimSpace(to)
+	if hasProto(to) || !strings.Contains(to, "//") {
+		return to
+	}
+	b := make([]byte, 0, len(to))
+	for i := 0; i < len(to); i++ {
+		if to[i] == '/' && len(b) > 0 && b[len(b)-1] == '/' {
+			continue
+		}
+		b = append(b, to[i])
+	}
+	return string(b)
+}
+
+// hasProto mirrors upstream's /^(\w+:\/\/)/.
+func hasProto(s string) bool {
+	i := 0
+	for i < len(s) && (s[i] == '_' || 'a' <= s[i] && s[i] <= 'z' || 'A' <= s[i] && s[i] <= 'Z' || '0' <= s[i] && s[i] <= '9') {
+		i++
+	}
+	return i > 0 && strings.HasPrefix(s[i:], "://")
+}
+
+// parseTarget resolves a rule target the way new URL(to, requestURL) does
+// for the shapes a target can have: https://host/…, a scheme-relative
+// //host/… (or with backslashes), or a path.
+func parseTarget(to string) target {
+	var t target
+	rest := to
+	isSlash := func(c byte) bool { return c == '/' || c == '\\' }
+	switch {
+	case len(to) >= 6 && strings.EqualFold(to[:6], "https:"):
+		t.abs, t.scheme, rest = true, "https", to[6:]
+	case len(to) >= 5 && strings.EqualFold(to[:5], "http:"):
+		t.abs, t.scheme, rest = true, "http", to[5:]
+	case len(to) >= 2 && isSlash(to[0]) && isSlash(to[1]):
+		t.abs = true
+	}
+	if t.abs {
+		for rest != "" && isSlash(rest[0]) {
+			rest = rest[1:]
+		}
+		end := strings.IndexAny(rest, `/\?#`)
+		if end < 0 {
+			end = len(rest)
+		}
+		t.host, rest = rest[:end], rest[end:]
+		if at := strings.LastIndexByte(t.host, '@'); at >= 0 {
+			t.host = t.host[at+1:]
+		}
+		t.host = strings.ToLower(t.host)
+	}
+	path := rest
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		path = rest[:i]
+		if rest[i] == '?' {
+			t.query = rest[i+1:]
+			if j := strings.IndexByte(t.query, '#'); j >= 0 {
+				t.fragment = t.query[j+1:]
+				t.query = t.query[:j]
+			}
+		} else {
+			t.fragment = rest[i+1:]
+		}
+	}
+	t.path = manifest.NormalizePathname(path)
+	return t
+}
+
+// sameOrigin reports whether t points at the request's own origin.
+func (t *target) sameOrigin(req *Request) bool {
+	if !t.abs {
+		return true
+	}
+	scheme := req.scheme()
+	if t.scheme != "" && t.scheme != scheme {
+		return false
+	}
+	return withoutDefaultPort(t.host, scheme) == withoutDefaultPort(strings.ToLower(req.Host), scheme)
+}
+
+func withoutDefaultPort(host, scheme string) string {
+	switch {
+	case strings.HasSuffix(host, ":"):
+		return host[:len(host)-1]
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return host[:len(host)-4]
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return host[:len(host)-3]
+	}
+	return host
+}
+
+// location builds the Location of a _redirects 3xx (spec §7.3): relative
+// for the request's own origin (with the path-mode prefix), absolute for
+// another; the target's query, or else the request's, then its fragment.
+func (t *target) location(req *Request) string {
+	var b strings.Builder
+	if t.sameOrigin(req) {
+		b.WriteString(req.Prefix)
+	} else {
+		scheme := t.scheme
+		if scheme == "" {
+			scheme = req.scheme()
+		}
+		b.WriteString(scheme)
+		b.WriteString("://")
+		b.WriteString(withoutDefaultPort(t.host, scheme))
+	}
+	b.WriteString(t.path)
+	if t.query != "" {
+		b.WriteByte('?')
+		b.WriteString(t.query)
+	} else {
+		b.WriteString(req.Search)
+	}
+	if t.fragment != "" {
+		b.WriteByte('#')
+		b.WriteString(t.fragment)
+	}
+	return b.String()
+}
+
+// matchRedirect finds the rule for a raw pathname (spec §7.2): the static
+// rule of that exact path, else the first dynamic rule that matches. It
+// returns the rule and the target resolved for this request.
+func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
+	if rr := s.static[pathname]; rr != nil {
+		return rr, rr.target, true
+	}
+	var buf [8]string
+	for _, rr := range s.dynamic {
+		caps, ok := rr.pattern.Match(pathname, buf[:0])
+		if !ok {
+			continue
+		}
+		if !rr.subst {
+			return rr, rr.target, true
+		}
+		to := dynamicTarget(manifest.Substitute(rr.to, rr.pattern.Names(), caps))
+		return rr, parseTarget(to), true
+	}
+	return nil, target{}, false
+}
+
+// headerRule is a compiled _headers block.
+type headerRule struct {
+	pattern *manifest.Pattern
+	abs     bool     // matched against https://<hostname><pathname>
+	unset   []string // canonical names
+	set     []headerSet
+}
+
+type headerSet struct {
+	key      string   // canonical name
+	value    []string // the value, when it has no placeholders
+	template string
+}
+
+func compileHeaderRule(r manifest.HeaderRule) (*headerRule, error) {
+	p, err := manifest.CompilePattern(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	hr := &headerRule{pattern: p, abs: strings.HasPrefix(r.Path, "https://")}
+	for _, name := range r.Unset {
+		hr.unset = append(hr.unset, canonicalKey(name))
+	}
+	for _, f := range r.Set {
+		hs := headerSet{key: canonicalKey(f.Name)}
+		if manifest.HasSubstitution(f.Value, p.Names()) {
+			hs.template = f.Value
+		} else {
+			hs.value = one(f.Value)
+		}
+		hr.set = append(hr.set, hs)
+	}
+	return hr, nil
+}
+
+// applyHeaders applies every matching _headers block to h, in file order
+// (spec §8.2): unset names first, then each set name replaces what the
+// response had, unless an earlier block set it, in which case it appends
+// (Set-Cookie as another field, anything else comma-joined into one).
+// pathname is the original request pathname, never a rewrite target.
+func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
+	if len(s.headers) == 0 {
+		return
+	}
+	var absURL string
+	if s.absHeaders {
+		absURL = "https://" + hostname(req.Host) + pathname
+	}
+	var setBuf [16]string
+	set := setBuf[:0]
+	var capBuf [8]string
+	for _, hr := range s.headers {
+		subject := pathname
+		if hr.abs {
+			subject = absURL
+		}
+		caps, ok := hr.pattern.Match(subject, capBuf[:0])
+		if !ok {
+			continue
+		}
+		for _, k := range hr.unset {
+			delete(h, k)
+		}
+		for _, hs := range hr.set {
+			value := hs.value
+			if value == nil {
+				value = one(manifest.Substitute(hs.template, hr.pattern.Names(), caps))
+			}
+			if !contains(set, hs.key) {
+				h[hs.key] = value
+				set = append(set, hs.key)
+				continue
+			}
+			old := h[hs.key]
+			switch {
+			case len(old) == 0:
+				h[hs.key] = value
+			case hs.key == "Set-Cookie":
+				h[hs.key] = append(old[:len(old):len(old)], value[0])
+			default:
+				h[hs.key] = one(strings.Join(old, ", ") + ", " + value[0])
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,165 @@
+// Package assets serves a deployment's static files with the semantics of
+// Cloudflare's asset worker (spec/asset-serving.md): _redirects, WHATWG
+// path handling, html_handling, not_found_handling, canonical 307s, ETags
+// and 304s, and _headers, plus Range requests and precompressed variants.
+//
+// The host compiles each deployment once (Compile) into a Site, keeps the
+// active Sites in memory and calls Site.Serve per request. The package knows
+// nothing about SQL or project routing: blob bytes come through a
+// BlobSource, behind a shared in-memory Cache.
+package assets
+
+import (
+	"fmt"
+	"log/slog"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+)
+
+// Asset is one file of a deployment.
+type Asset struct {
+	// Hash is the SHA-256 of the file, 64 lowercase hex characters. Its
+	// first 32 characters are the ETag.
+	Hash string
+	// Size is the file's length in bytes.
+	Size int64
+	// ContentType is sent as is; "" sends no Content-Type at all, as
+	// Cloudflare does for unknown extensions. Use manifest.ContentType.
+	ContentType string
+}
+
+// Deployment is everything the pipeline needs of one deployment.
+type Deployment struct {
+	ID string
+	// Assets maps asset paths ("/index.html") to assets. Paths are
+	// byte-exact and must satisfy manifest.ValidatePath.
+	Assets map[string]Asset
+	// Config is the html_handling and not_found_handling; empty fields take
+	// their defaults.
+	Config manifest.Config
+	// Redirects and Headers are the parsed _redirects and _headers, or nil.
+	Redirects *manifest.Redirects
+	Headers   *manifest.Headers
+	// Logger receives blob read failures; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Site is a compiled deployment, ready to serve: its path table, its rules
+// compiled, and every per-asset header value computed once. A Site is
+// immutable and safe for concurrent use.
+type Site struct {
+	id         string
+	html       string
+	notFound   string
+	assets     map[string]*asset
+	cache      *Cache
+	static     map[string]*redirectRule
+	dynamic    []*redirectRule
+	headers    []*headerRule
+	absHeaders bool // some _headers rule is an https:// URL
+	logger     *slog.Logger
+}
+
+// asset is an Asset with its response header values precomputed. The
+// []string values are assigned directly into response header maps, so they
+// have capacity 1: an append made by anyone later copies instead of writing
+// into the shared array.
+type asset struct {
+	path        string
+	hash        string
+	contentType []string // nil: send no Content-Type
+	etag        [numEncodings][]string
+}
+
+// Compile builds the Site of a deployment; call it once when a deployment
+// becomes active, and share the Cache between all Sites of a host. It
+// rejects what would make serving wrong: an unknown mode, an asset path or
+// hash that is not valid.
+func Compile(d Deployment, c *Cache) (*Site, error) {
+	cfg := d.Config
+	if err := cfg.Normalize(); err != nil {
+		return nil, fmt.Errorf("compile deployment %s: %w", d.ID, err)
+	}
+	s := &Site{
+		id:       d.ID,
+		html:     cfg.HTMLHandling,
+		notFound: cfg.NotFoundHandling,
+		assets:   make(map[string]*asset, len(d.Assets)),
+		cache:    c,
+		static:   map[string]*redirectRule{},
+		logger:   d.Logger,
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	for p, a := range d.Assets {
+		if err := manifest.ValidatePath(p); err != nil {
+			return nil, fmt.Errorf("compile deployment %s: %w", d.ID, err)
+		}
+		if err := manifest.ValidateHash(a.Hash); err != nil {
+			return nil, fmt.Errorf("compile deployment %s: asset %s: %w", d.ID, p, err)
+		}
+		ca := &asset{path: p, hash: a.Hash}
+		if a.ContentType != "" {
+			ca.contentType = one(a.ContentType)
+		}
+		h32 := a.Hash[:32]
+		ca.etag[encIdentity] = one(`"` + h32 + `"`)
+		ca.etag[encGzip] = one(`"` + h32 + `-gzip"`)
+		ca.etag[encBr] = one(`"` + h32 + `-br"`)
+		s.assets[p] = ca
+	}
+	if d.Redirects != nil {
+		for _, r := range d.Redirects.Rules {
+			rr, err := compileRedirect(r)
+			if err != nil {
+				continue // upstream drops a rule whose pattern does not compile
+			}
+			if r.Static {
+				s.static[r.From] = rr
+			} else {
+				s.dynamic = append(s.dynamic, rr)
+			}
+		}
+	}
+	if d.Headers != nil {
+		for _, r := range d.Headers.Rules {
+			hr, err := compileHeaderRule(r)
+			if err != nil {
+				continue
+			}
+			s.headers = append(s.headers, hr)
+			s.absHeaders = s.absHeaders || hr.abs
+		}
+	}
+	return s, nil
+}
+
+// ID returns the deployment ID the Site was compiled from.
+func (s *Site) ID() string { return s.id }
+
+// one returns a single-value header slice of capacity 1.
+func one(v string) []string { return []string{v}[:1:1] }
+
+// canonicalKey is the net/http form of a header name.
+func canonicalKey(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }
+
+// formatLength is a Content-Length value.
+func formatLength(n int64) string { return strconv.FormatInt(n, 10) }
+
+// hostname returns the host of a Host header value, lower-cased, without
+// port or IPv6 brackets' port.
+func hostname(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i >= 0 {
+			return strings.ToLower(host[:i+1])
+		}
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.ToLower(host)
+}
