@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -20,17 +21,22 @@ const wasmPageSize = 64 << 10
 // garbage), and freeing drops the pages with madvise(MADV_DONTNEED), which
 // also scrubs the previous request's data. Elsewhere memories live on the
 // Go heap.
+//
+// A pool may start every memory from a module's memory image (image.go):
+// the region then begins with a private copy-on-write mapping of the image,
+// and freeing it brings the image's pages back instead of zeroes.
 type memoryPool struct {
-	limit   uint64 // bytes, a multiple of the wasm page size
-	maxFree int    // regions kept for reuse
+	limit   uint64    // bytes, a multiple of the wasm page size
+	maxFree int       // regions kept for reuse
+	image   *memImage // nil for zeroed memories
 
 	mu   sync.Mutex
 	free []region
 }
 
-func newMemoryPool(limit uint64, maxFree int) *memoryPool {
+func newMemoryPool(limit uint64, maxFree int, image *memImage) *memoryPool {
 	limit = limit / wasmPageSize * wasmPageSize
-	return &memoryPool{limit: limit, maxFree: maxFree}
+	return &memoryPool{limit: limit, maxFree: maxFree, image: image}
 }
 
 // linearMemory is one guest's memory, taken from a pool.
@@ -51,11 +57,20 @@ type requestAllocator struct {
 
 var _ experimental.MemoryAllocator = (*requestAllocator)(nil)
 
-// Allocate implements experimental.MemoryAllocator.
+// newRequestAllocator takes a region from the pool up front: wazero cannot
+// handle an allocator that fails to provide the initial memory.
+func newRequestAllocator(p *memoryPool) (*requestAllocator, error) {
+	r := p.get()
+	if !r.ok() {
+		return nil, fmt.Errorf("reserve %d MiB of address space for a linear memory", p.limit>>20)
+	}
+	return &requestAllocator{pool: p, mem: &linearMemory{pool: p, reg: r}}, nil
+}
+
+// Allocate implements experimental.MemoryAllocator. wazero calls it once,
+// for the module's only memory.
 func (a *requestAllocator) Allocate(_, _ uint64) experimental.LinearMemory {
-	m := &linearMemory{pool: a.pool, reg: a.pool.get()}
-	a.mem = m
-	return m
+	return a.mem
 }
 
 // release returns the memory to the pool if wazero has not done so. It must
@@ -99,7 +114,7 @@ func (p *memoryPool) get() region {
 		return r
 	}
 	p.mu.Unlock()
-	return newRegion(p.limit)
+	return newRegion(p.limit, p.image)
 }
 
 func (p *memoryPool) put(r region, used uint64) {

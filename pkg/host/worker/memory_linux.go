@@ -1,15 +1,59 @@
 package worker
 
-import "syscall"
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// imagesSupported tells whether memory images can back linear memories.
+const imagesSupported = true
+
+// memImage is a module's initial memory contents in a sealed memfd, mapped
+// copy-on-write at the start of every linear memory of that module.
+type memImage struct {
+	f    *os.File
+	size uint64 // a multiple of the wasm page size
+}
+
+// newMemImage writes image to a memfd and seals it, so nothing can change
+// the pages every instance starts from.
+func newMemImage(image []byte) (*memImage, error) {
+	fd, err := unix.MemfdCreate("cfhost-wasm-image", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "cfhost-wasm-image")
+	if _, err := f.Write(image); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write memory image: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal memory image: %w", err)
+	}
+	return &memImage{f: f, size: uint64(len(image))}, nil
+}
+
+func (im *memImage) close() {
+	if im != nil {
+		im.f.Close()
+	}
+}
 
 // region is address space reserved for one linear memory. Pages are only
-// backed by RAM once the guest touches them.
+// backed by RAM once the guest touches them; with an image, reads of its
+// pages share the page cache and writes copy.
 type region struct {
 	mem []byte // the whole reservation; nil if mmap failed
 }
 
-func newRegion(limit uint64) region {
-	if limit == 0 {
+func newRegion(limit uint64, image *memImage) region {
+	if limit == 0 || (image != nil && image.size > limit) {
 		return region{}
 	}
 	mem, err := syscall.Mmap(-1, 0, int(limit),
@@ -18,8 +62,18 @@ func newRegion(limit uint64) region {
 	if err != nil {
 		return region{}
 	}
+	if image != nil && image.size > 0 {
+		_, err := unix.MmapPtr(int(image.f.Fd()), 0, unsafe.Pointer(&mem[0]), uintptr(image.size),
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+		if err != nil {
+			_ = syscall.Munmap(mem)
+			return region{}
+		}
+	}
 	return region{mem: mem}
 }
+
+func (r region) ok() bool { return r.mem != nil }
 
 // grow returns the first size bytes, or nil when they do not fit.
 func (r region) grow(size uint64) []byte {
@@ -29,7 +83,8 @@ func (r region) grow(size uint64) []byte {
 	return r.mem[:size:size]
 }
 
-// reset zeroes the first used bytes by dropping their pages, and reports
+// reset restores the first used bytes by dropping their private pages: the
+// image's pages read as the image again, the rest as zeroes. It reports
 // whether the region can be reused.
 func (r region) reset(used uint64) bool {
 	if r.mem == nil {

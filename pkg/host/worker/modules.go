@@ -8,6 +8,44 @@ import (
 	"github.com/tetratelabs/wazero"
 )
 
+// compiledProgram is a module ready to instantiate: its machine code, the
+// memory image lifted from its data segments (nil when it keeps them) and
+// the pools of linear memories that start from that image.
+type compiledProgram struct {
+	compiled  wazero.CompiledModule
+	image     *memImage
+	minMemory uint64 // bytes of memory at start
+	maxFree   int
+
+	poolsMu sync.Mutex
+	pools   map[uint64]*memoryPool
+}
+
+// pool returns the memory pool for a limit.
+func (cp *compiledProgram) pool(limit uint64) *memoryPool {
+	cp.poolsMu.Lock()
+	defer cp.poolsMu.Unlock()
+	p := cp.pools[limit]
+	if p == nil {
+		p = newMemoryPool(limit, cp.maxFree, cp.image)
+		cp.pools[limit] = p
+	}
+	return p
+}
+
+// close releases the machine code, the pooled memories and the image. No
+// instance may be running.
+func (cp *compiledProgram) close(ctx context.Context) {
+	_ = cp.compiled.Close(ctx)
+	cp.poolsMu.Lock()
+	for _, p := range cp.pools {
+		p.close()
+	}
+	cp.pools = nil
+	cp.poolsMu.Unlock()
+	cp.image.close()
+}
+
 // moduleCache keeps the most recently used compiled modules loaded. A
 // loaded Go guest costs about 44 MB of machine code and metadata, so only a
 // bounded number stay; the others are compiled again on demand, which reads
@@ -26,11 +64,11 @@ type moduleCache struct {
 
 // loadedModule is one compiled module and its users.
 type loadedModule struct {
-	hash     string
-	compiled wazero.CompiledModule
-	refs     int
-	evicted  bool
-	elem     *list.Element
+	hash    string
+	prog    *compiledProgram
+	refs    int
+	evicted bool
+	elem    *list.Element
 
 	ready chan struct{} // closed when loading ends
 	err   error         // the load error, if any
@@ -41,12 +79,12 @@ func newModuleCache(capacity int) *moduleCache {
 }
 
 // put adds a freshly compiled module, replacing any entry for the hash.
-func (c *moduleCache) put(ctx context.Context, hash string, compiled wazero.CompiledModule) {
+func (c *moduleCache) put(ctx context.Context, hash string, prog *compiledProgram) {
 	ready := make(chan struct{})
 	close(ready)
-	m := &loadedModule{hash: hash, compiled: compiled, ready: ready}
+	m := &loadedModule{hash: hash, prog: prog, ready: ready}
 	c.mu.Lock()
-	var toClose []wazero.CompiledModule
+	var toClose []*compiledProgram
 	if old := c.entries[hash]; old != nil {
 		toClose = append(toClose, c.removeLocked(old)...)
 	}
@@ -59,7 +97,7 @@ func (c *moduleCache) put(ctx context.Context, hash string, compiled wazero.Comp
 
 // get returns the loaded module for hash with a reference taken, loading it
 // with load on a miss. Callers must call done.
-func (c *moduleCache) get(ctx context.Context, hash string, load func(context.Context) (wazero.CompiledModule, error)) (*loadedModule, error) {
+func (c *moduleCache) get(ctx context.Context, hash string, load func(context.Context) (*compiledProgram, error)) (*loadedModule, error) {
 	c.mu.Lock()
 	m := c.entries[hash]
 	if m == nil {
@@ -90,8 +128,8 @@ func (c *moduleCache) get(ctx context.Context, hash string, load func(context.Co
 }
 
 // fill runs load for a new entry and publishes the result.
-func (c *moduleCache) fill(ctx context.Context, m *loadedModule, load func(context.Context) (wazero.CompiledModule, error)) (*loadedModule, error) {
-	compiled, err := load(ctx)
+func (c *moduleCache) fill(ctx context.Context, m *loadedModule, load func(context.Context) (*compiledProgram, error)) (*loadedModule, error) {
+	prog, err := load(ctx)
 	c.mu.Lock()
 	if err != nil {
 		m.err = err
@@ -104,8 +142,8 @@ func (c *moduleCache) fill(ctx context.Context, m *loadedModule, load func(conte
 		close(m.ready)
 		return nil, err
 	}
-	m.compiled = compiled
-	var toClose []wazero.CompiledModule
+	m.prog = prog
+	var toClose []*compiledProgram
 	if c.entries[m.hash] == m {
 		m.elem = c.lru.PushFront(m)
 		toClose = c.evictLocked()
@@ -122,20 +160,20 @@ func (c *moduleCache) fill(ctx context.Context, m *loadedModule, load func(conte
 func (c *moduleCache) done(ctx context.Context, m *loadedModule) {
 	c.mu.Lock()
 	m.refs--
-	var toClose wazero.CompiledModule
-	if m.refs == 0 && m.evicted && m.compiled != nil {
-		toClose, m.compiled = m.compiled, nil
+	var toClose *compiledProgram
+	if m.refs == 0 && m.evicted && m.prog != nil {
+		toClose, m.prog = m.prog, nil
 	}
 	c.mu.Unlock()
 	if toClose != nil {
-		_ = toClose.Close(ctx)
+		toClose.close(ctx)
 	}
 }
 
 // evictLocked drops least recently used entries beyond capacity and returns
 // the modules nobody uses any more, to be closed outside the lock.
-func (c *moduleCache) evictLocked() []wazero.CompiledModule {
-	var out []wazero.CompiledModule
+func (c *moduleCache) evictLocked() []*compiledProgram {
+	var out []*compiledProgram
 	for c.lru.Len() > c.capacity {
 		m := c.lru.Back().Value.(*loadedModule)
 		out = append(out, c.removeLocked(m)...)
@@ -143,7 +181,7 @@ func (c *moduleCache) evictLocked() []wazero.CompiledModule {
 	return out
 }
 
-func (c *moduleCache) removeLocked(m *loadedModule) []wazero.CompiledModule {
+func (c *moduleCache) removeLocked(m *loadedModule) []*compiledProgram {
 	if m.elem != nil {
 		c.lru.Remove(m.elem)
 		m.elem = nil
@@ -152,10 +190,10 @@ func (c *moduleCache) removeLocked(m *loadedModule) []wazero.CompiledModule {
 		delete(c.entries, m.hash)
 	}
 	m.evicted = true
-	if m.refs == 0 && m.compiled != nil {
-		cm := m.compiled
-		m.compiled = nil
-		return []wazero.CompiledModule{cm}
+	if m.refs == 0 && m.prog != nil {
+		cm := m.prog
+		m.prog = nil
+		return []*compiledProgram{cm}
 	}
 	return nil
 }
@@ -170,7 +208,7 @@ func (c *moduleCache) loaded() int {
 // closeAll closes every module; used when the runtime shuts down.
 func (c *moduleCache) closeAll(ctx context.Context) {
 	c.mu.Lock()
-	var toClose []wazero.CompiledModule
+	var toClose []*compiledProgram
 	for _, m := range c.entries {
 		toClose = append(toClose, c.removeLocked(m)...)
 	}
@@ -178,8 +216,8 @@ func (c *moduleCache) closeAll(ctx context.Context) {
 	closeAll(ctx, toClose)
 }
 
-func closeAll(ctx context.Context, ms []wazero.CompiledModule) {
+func closeAll(ctx context.Context, ms []*compiledProgram) {
 	for _, m := range ms {
-		_ = m.Close(ctx)
+		m.close(ctx)
 	}
 }

@@ -21,8 +21,8 @@ var (
 )
 
 const (
-	sectionCustom = 0
 	sectionImport = 2
+	sectionMemory = 5
 )
 
 // wasmImport is one entry of the import section.
@@ -44,6 +44,7 @@ func (im wasmImport) kindName() string {
 type wasmSection struct {
 	id      byte
 	start   int // offset of the id byte in the module
+	end     int // offset just past the payload
 	payload []byte
 }
 
@@ -78,8 +79,8 @@ func readSections(b []byte) ([]wasmSection, error) {
 		if uint64(off)+uint64(size) > uint64(len(b)) {
 			return nil, errTruncated
 		}
-		out = append(out, wasmSection{id: id, start: start, payload: b[off : off+int(size)]})
 		off += int(size)
+		out = append(out, wasmSection{id: id, start: start, end: off, payload: b[off-int(size) : off]})
 	}
 	return out, nil
 }
@@ -201,4 +202,33 @@ func readU64(p []byte) (uint64, int, error) {
 		}
 	}
 	return 0, 0, errTruncated
+}
+
+// initialMemory returns the initial size in bytes of the module's own
+// memory, from its memory section; ok is false when it has none or the
+// section cannot be read.
+func initialMemory(wasm []byte) (bytes uint64, ok bool) {
+	sections, err := readSections(wasm)
+	if err != nil {
+		return 0, false
+	}
+	for _, s := range sections {
+		if s.id != sectionMemory {
+			continue
+		}
+		p := s.payload
+		count, n, err := readU32(p)
+		if err != nil || count == 0 || len(p) < n+1 {
+			return 0, false
+		}
+		if p[n]&^1 != 0 { // only plain 32-bit, unshared limits
+			return 0, false
+		}
+		min, _, err := readU32(p[n+1:])
+		if err != nil {
+			return 0, false
+		}
+		return uint64(min) * wasmPageSize, true
+	}
+	return 0, false
 }

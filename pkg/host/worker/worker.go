@@ -136,9 +136,6 @@ type Runtime struct {
 	compileMu sync.Mutex // one compilation at a time: each takes ~100 MB
 	modules   *moduleCache
 
-	poolsMu sync.Mutex
-	pools   map[uint64]*memoryPool
-
 	closed atomic.Bool
 }
 
@@ -173,7 +170,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache: cache,
 		wasi:  wasi,
 		slots: make(chan struct{}, cfg.Concurrency),
-		pools: map[uint64]*memoryPool{},
 	}
 	r.modules = newModuleCache(cfg.LoadedModules)
 	return r, nil
@@ -193,12 +189,6 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	if e := rt.cache.Close(ctx); err == nil {
 		err = e
 	}
-	rt.poolsMu.Lock()
-	for _, p := range rt.pools {
-		p.close()
-	}
-	rt.pools = nil
-	rt.poolsMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("close wasm runtime: %w", err)
 	}
@@ -239,15 +229,15 @@ func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error 
 	if err := checkImports(wasm); err != nil {
 		return err
 	}
-	compiled, err := rt.compile(ctx, wasm)
+	prog, err := rt.build(ctx, wasm)
 	if err != nil {
 		return err
 	}
-	if err := rt.checkCompiled(compiled, rt.cfg.MemoryLimit); err != nil {
-		_ = compiled.Close(ctx)
+	if err := rt.checkCompiled(prog.compiled, rt.cfg.MemoryLimit); err != nil {
+		prog.close(ctx)
 		return err
 	}
-	rt.modules.put(ctx, hash, compiled)
+	rt.modules.put(ctx, hash, prog)
 	return nil
 }
 
@@ -299,6 +289,36 @@ func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledMod
 		return nil, invalidf("server module does not compile: %v", err)
 	}
 	return compiled, nil
+}
+
+// build turns module bytes into a compiledProgram. Where memory images are
+// supported and the module's data segments allow it, the data section is
+// lifted into an image first (image.go) and the rewritten module compiled;
+// the rewrite is deterministic, so the on-disk cache still hits.
+func (rt *Runtime) build(ctx context.Context, wasm []byte) (*compiledProgram, error) {
+	code, image := wasm, []byte(nil)
+	if imagesSupported {
+		if minMem, ok := initialMemory(wasm); ok {
+			if c, img, err := liftData(wasm, minMem); err == nil {
+				code, image = c, img
+			}
+		}
+	}
+	compiled, err := rt.compile(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	prog := &compiledProgram{compiled: compiled, maxFree: rt.cfg.Concurrency, pools: map[uint64]*memoryPool{}}
+	if mem, ok := compiled.ExportedMemories()["memory"]; ok {
+		prog.minMemory = uint64(mem.Min()) * wasmPageSize
+	}
+	if image != nil {
+		if prog.image, err = newMemImage(image); err != nil {
+			_ = compiled.Close(ctx)
+			return nil, fmt.Errorf("server module memory image: %w", err)
+		}
+	}
+	return prog, nil
 }
 
 // checkCompiled enforces the WASI command contract on a compiled module.
@@ -522,7 +542,7 @@ func (rt *Runtime) release() { <-rt.slots }
 // run instantiates the module once and parses its output.
 func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, log *slog.Logger) (*response, error) {
 	ctx := r.Context()
-	mod, err := rt.modules.get(ctx, p.Hash, func(ctx context.Context) (wazero.CompiledModule, error) {
+	mod, err := rt.modules.get(ctx, p.Hash, func(ctx context.Context) (*compiledProgram, error) {
 		// Loading is shared by every request waiting for this module, so
 		// one client going away must not fail it for the others.
 		return rt.load(context.WithoutCancel(ctx), p)
@@ -539,7 +559,14 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, lo
 	if p.MemoryLimit > 0 {
 		limit = p.MemoryLimit
 	}
-	alloc := &requestAllocator{pool: rt.pool(uint64(limit))}
+	if mod.prog.minMemory > uint64(limit) {
+		log.Warn("server module needs more memory at start than its limit", "needs", mod.prog.minMemory, "limit", limit)
+		return nil, &runFailure{status: http.StatusBadGateway}
+	}
+	alloc, err := newRequestAllocator(mod.prog.pool(uint64(limit)))
+	if err != nil {
+		return nil, err
+	}
 	defer alloc.release()
 
 	stdout := &cappedBuffer{limit: rt.cfg.MaxStdout}
@@ -572,7 +599,7 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, lo
 	runCtx, cancel := context.WithTimeout(ctx, rt.cfg.Timeout)
 	defer cancel()
 	runCtx = experimental.WithMemoryAllocator(runCtx, alloc)
-	inst, err := rt.rt.InstantiateModule(runCtx, mod.compiled, mc)
+	inst, err := rt.rt.InstantiateModule(runCtx, mod.prog.compiled, mc)
 	if inst != nil {
 		_ = inst.Close(ctx)
 	}
@@ -616,7 +643,7 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, lo
 
 // load compiles a module that has dropped out of the loaded set; the bytes
 // come from the host and the machine code from the compilation cache.
-func (rt *Runtime) load(ctx context.Context, p Program) (wazero.CompiledModule, error) {
+func (rt *Runtime) load(ctx context.Context, p Program) (*compiledProgram, error) {
 	if p.Load == nil {
 		return nil, fmt.Errorf("module %s is not loaded and the program has no Load", shortHash(p.Hash))
 	}
@@ -627,26 +654,7 @@ func (rt *Runtime) load(ctx context.Context, p Program) (wazero.CompiledModule, 
 	if got := Hash(wasm); got != p.Hash {
 		return nil, fmt.Errorf("module %s: loaded bytes hash to %s", shortHash(p.Hash), shortHash(got))
 	}
-	compiled, err := rt.compile(ctx, wasm)
-	if err != nil {
-		return nil, err
-	}
-	return compiled, nil
-}
-
-// pool returns the memory pool for a limit, shared by every program with
-// that limit.
-func (rt *Runtime) pool(limit uint64) *memoryPool {
-	rt.poolsMu.Lock()
-	defer rt.poolsMu.Unlock()
-	p := rt.pools[limit]
-	if p == nil {
-		p = newMemoryPool(limit, rt.cfg.Concurrency)
-		if rt.pools != nil {
-			rt.pools[limit] = p
-		}
-	}
-	return p
+	return rt.build(ctx, wasm)
 }
 
 // handoff serves the guest's local redirect from the static assets.

@@ -640,3 +640,29 @@ func TestServeConcurrent(t *testing.T) {
 		t.Errorf("wrong response %q: requests leaked into each other", e)
 	}
 }
+
+// Linear memories are pooled and, for Go guests, start from a copy-on-write
+// image of the data segments. No write of one request may be visible to the
+// next, in the image or beyond it.
+func TestMemoryIsFreshPerRequest(t *testing.T) {
+	rt, _ := newRuntime(t, Config{Concurrency: 1})
+	p, _ := program(t, rt, "app")
+	if imagesSupported {
+		mod, err := rt.modules.get(context.Background(), p.Hash, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasImage := mod.prog.image != nil
+		rt.modules.done(context.Background(), mod)
+		if !hasImage {
+			t.Fatal("the Go guest's data segments were not lifted into a memory image")
+		}
+	}
+	srv, _ := serveProgram(t, rt, p)
+	for i := range 3 {
+		res, body := get(t, srv.URL+"/raw/state")
+		if res.StatusCode != 200 || body != "original 0000000000000000" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+	}
+}

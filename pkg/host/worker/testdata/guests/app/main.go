@@ -97,11 +97,23 @@ func readFile(w http.ResponseWriter, r *http.Request) {
 
 var sink [][]byte
 
+// initialized lives in the data segments, scratch in zeroed memory. The
+// /raw/state route prints both and then overwrites them: a later request
+// must still see the originals.
+var (
+	initialized = [8]byte{'o', 'r', 'i', 'g', 'i', 'n', 'a', 'l'}
+	scratch     [8]byte
+)
+
 // raw handles the routes that bypass net/http, and reports whether it did.
 func raw(path string) bool {
 	switch {
 	case path == "/raw/local-redirect":
 		os.Stdout.WriteString("Location: /static.txt?v=1\r\nX-Extra: kept\r\nSet-Cookie: s=1\r\n\r\nignored body")
+	case path == "/raw/state":
+		fmt.Printf("Content-Type: text/plain\r\n\r\n%s %x", initialized[:], scratch[:])
+		copy(initialized[:], "mutated!")
+		copy(scratch[:], "secret!!")
 	case path == "/raw/client-redirect":
 		os.Stdout.WriteString("Location: https://example.test/x\r\n\r\n")
 	case path == "/raw/malformed":
