@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -151,5 +153,17 @@ func (h *Host) CollectGarbage(ctx context.Context) (store.GCResult, error) {
 	return res, nil
 }
 
-// blobsChanged tells the caches that a blob gained variants.
-func (h *Host) blobsChanged(hash string) {}
+// blobsChanged tells the asset cache that a blob gained variants.
+func (h *Host) blobsChanged(hash string) { h.cache.Invalidate(hash) }
+
+// blobSource adapts the store to the asset cache: a missing blob or variant
+// is fs.ErrNotExist there.
+type blobSource struct{ st store.Store }
+
+func (b blobSource) OpenBlob(ctx context.Context, hash, encoding string) (io.ReaderAt, int64, error) {
+	ra, n, err := b.st.OpenBlob(ctx, hash, encoding)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, fs.ErrNotExist
+	}
+	return ra, n, err
+}

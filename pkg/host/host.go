@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
 	"github.com/cfdeploy/cfdeploy/pkg/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -80,6 +81,9 @@ func (c *Config) setDefaults() {
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour
 	}
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = 256 << 20
+	}
 	if c.Version == "" {
 		c.Version = "dev"
 	}
@@ -97,6 +101,7 @@ type Host struct {
 	tokens *tokens
 	worker *worker.Runtime
 	sites  *siteCache
+	cache  *assets.Cache
 
 	compressNow chan struct{}
 	stop        context.CancelFunc
@@ -146,6 +151,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		compressNow: make(chan struct{}, 1),
 	}
 	h.sites = newSiteCache(h)
+	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
 	h.wg.Add(2)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,6 +31,9 @@ type testHost struct {
 func newTestHost(t *testing.T, mod ...func(*Config)) *testHost {
 	t.Helper()
 	cfg := Config{DataDir: t.TempDir(), APIToken: testToken}
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	for _, m := range mod {
 		m(&cfg)
 	}

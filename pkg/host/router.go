@@ -1,6 +1,7 @@
 package host
 
 import (
+	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,14 +21,21 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("api", "method", r.Method, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		return
 	}
+	// Project paths are normalised as a browser would (dot segments,
+	// backslashes) before the /__project/ prefix is looked at, so the
+	// prefix decision and the path the project sees always agree.
+	pathname, search := assets.ParseTarget(requestTarget(r))
 	if id, ok := h.projectFromHost(r.Host); ok {
-		h.serveProject(w, r, id, "")
+		h.serveProject(w, r, id, "", pathname, search)
 		return
 	}
-	if rest, ok := strings.CutPrefix(path, "/__project/"); ok {
-		id, _, _ := strings.Cut(rest, "/")
+	if rest, ok := strings.CutPrefix(pathname, "/__project/"); ok {
+		id, sub, slash := strings.Cut(rest, "/")
 		if id != "" {
-			h.serveProject(w, r, id, "/__project/"+id)
+			if !slash {
+				sub = ""
+			}
+			h.serveProject(w, r, id, "/__project/"+id, "/"+sub, search)
 			return
 		}
 	}
@@ -37,18 +45,53 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"/ or under the path /__project/<project-id>/.\n"))
 }
 
+// requestTarget is the request's path and query as sent, before any
+// decoding.
+func requestTarget(r *http.Request) string {
+	t := r.RequestURI
+	if t == "" || !strings.HasPrefix(t, "/") {
+		// Absolute-form targets ("http://host/x") carry the path in the
+		// parsed URL.
+		t = r.URL.RequestURI()
+	}
+	return t
+}
+
 // rawPath is the request's path as sent, before any decoding.
 func rawPath(r *http.Request) string {
-	p := r.RequestURI
-	if p == "" || p == "*" || !strings.HasPrefix(p, "/") {
-		// Absolute-form targets ("http://host/x") and HTTP/2 requests carry
-		// the path in the parsed URL.
-		p = r.URL.EscapedPath()
-	}
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
+	p, _, _ := strings.Cut(requestTarget(r), "?")
 	return p
+}
+
+// clientAddr is the client's "ip:port"; behind a trusted proxy, the address
+// the proxy reports in X-Forwarded-For.
+func (h *Host) clientAddr(r *http.Request) string {
+	if len(h.cfg.TrustProxy) == 0 || !h.fromTrustedProxy(r) {
+		return r.RemoteAddr
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 {
+		return r.RemoteAddr
+	}
+	parts := strings.Split(xff[len(xff)-1], ",")
+	ip, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1]))
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return netip.AddrPortFrom(ip, 0).String()
+}
+
+func (h *Host) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range h.cfg.TrustProxy {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // projectFromHost returns the project id when host is exactly one label
@@ -75,14 +118,8 @@ func (h *Host) scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
-	if len(h.cfg.TrustProxy) > 0 && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-			for _, p := range h.cfg.TrustProxy {
-				if p.Contains(ap.Addr().Unmap()) {
-					return "https"
-				}
-			}
-		}
+	if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") && h.fromTrustedProxy(r) {
+		return "https"
 	}
 	return "http"
 }

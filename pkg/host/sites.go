@@ -2,11 +2,16 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 
+	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
 	"github.com/cfdeploy/cfdeploy/pkg/host/store"
+	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
 // site is what the host keeps in memory for a project's active deployment,
@@ -14,7 +19,13 @@ import (
 type site struct {
 	projectID  string
 	deployment string // "" when nothing is deployed
-	snapshot   store.Snapshot
+	assets     *assets.Site
+	// program is the deployment's server code, nil without.
+	program *worker.Program
+	rwf     manifest.RunWorkerFirst
+	// navigation is the assets_navigation_prefers_asset_serving flag of
+	// spec/asset-serving.md §9.
+	navigation bool
 }
 
 // siteCache maps project ids to their compiled active deployment. Entries are
@@ -43,7 +54,7 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 	if ok {
 		return s, nil
 	}
-	s, err := c.build(ctx, projectID)
+	s, err := c.h.buildSite(ctx, projectID)
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +66,20 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 	return s, nil
 }
 
-func (c *siteCache) build(ctx context.Context, projectID string) (*site, error) {
-	snap, err := c.h.store.ActiveSnapshot(ctx, projectID)
+// forget drops a project's entry after its active deployment changed.
+func (c *siteCache) forget(projectID string) {
+	c.mu.Lock()
+	delete(c.m, projectID)
+	c.gen[projectID]++
+	c.mu.Unlock()
+}
+
+// buildSite loads the active deployment and compiles it: path table,
+// rules, and the server-code program.
+func (h *Host) buildSite(ctx context.Context, projectID string) (*site, error) {
+	snap, err := h.store.ActiveSnapshot(ctx, projectID)
 	if errors.Is(err, store.ErrNotFound) {
-		if _, perr := c.h.store.Project(ctx, projectID); errors.Is(perr, store.ErrNotFound) {
+		if _, perr := h.store.Project(ctx, projectID); errors.Is(perr, store.ErrNotFound) {
 			return nil, errNoProject
 		} else if perr != nil {
 			return nil, perr
@@ -68,20 +89,92 @@ func (c *siteCache) build(ctx context.Context, projectID string) (*site, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &site{projectID: projectID, deployment: snap.Deployment.ID, snapshot: snap}, nil
+	d := snap.Deployment
+	var cfg manifest.Config
+	if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
+		return nil, fmt.Errorf("deployment %s config: %w", d.ID, err)
+	}
+	ad := assets.Deployment{ID: d.ID, Config: cfg, Assets: make(map[string]assets.Asset, len(snap.Assets)), Logger: h.log}
+	// The texts were validated at deploy; parsing again only rebuilds the
+	// rules, and warnings were reported then.
+	if d.Redirects != "" {
+		if ad.Redirects, _, err = manifest.ParseRedirects(d.Redirects, cfg.HTMLHandling); err != nil {
+			return nil, fmt.Errorf("deployment %s _redirects: %w", d.ID, err)
+		}
+	}
+	if d.Headers != "" {
+		if ad.Headers, _, err = manifest.ParseHeaders(d.Headers); err != nil {
+			return nil, fmt.Errorf("deployment %s _headers: %w", d.ID, err)
+		}
+	}
+	files := make(map[string]blobFile, len(snap.Assets))
+	for _, a := range snap.Assets {
+		ad.Assets[a.Path] = assets.Asset{Hash: a.Hash, Size: a.Size, ContentType: a.ContentType}
+		files[a.Path] = blobFile{hash: a.Hash, size: a.Size}
+	}
+	s := &site{projectID: projectID, deployment: d.ID}
+	if s.assets, err = assets.Compile(ad, h.cache); err != nil {
+		return nil, fmt.Errorf("compile deployment %s: %w", d.ID, err)
+	}
+	if s.rwf, err = manifest.ParseRunWorkerFirst(json.RawMessage(d.RunWorkerFirst)); err != nil {
+		return nil, fmt.Errorf("deployment %s run_worker_first: %w", d.ID, err)
+	}
+	if d.HasServerCode() {
+		s.program, err = h.program(snap, files)
+		if err != nil {
+			return nil, err
+		}
+		s.navigation = manifest.NavigationPrefersAssets(d.CompatibilityDate, d.CompatibilityFlags)
+	}
+	return s, nil
 }
 
-// forget drops a project's entry after its active deployment changed.
-func (c *siteCache) forget(projectID string) {
-	c.mu.Lock()
-	delete(c.m, projectID)
-	c.gen[projectID]++
-	c.mu.Unlock()
+// program builds the worker program of a deployment with server code.
+func (h *Host) program(snap store.Snapshot, files map[string]blobFile) (*worker.Program, error) {
+	d := snap.Deployment
+	var entry store.Module
+	modules := map[string]blobFile{}
+	for _, m := range snap.Modules {
+		if m.Name == d.Entrypoint {
+			entry = m
+			continue
+		}
+		modules[m.Name] = blobFile{hash: m.Hash}
+	}
+	if entry.Hash == "" {
+		return nil, fmt.Errorf("deployment %s: entrypoint %q is not among its modules", d.ID, d.Entrypoint)
+	}
+	// Module sizes are needed for Stat; they are small, so read them once.
+	for name, f := range modules {
+		_, size, err := h.store.OpenBlob(context.Background(), f.hash, "")
+		if err != nil {
+			return nil, fmt.Errorf("deployment %s module %s: %w", d.ID, name, err)
+		}
+		f.size = size
+		modules[name] = f
+	}
+	return &worker.Program{
+		Hash: entry.Hash,
+		Load: func(ctx context.Context) ([]byte, error) {
+			ra, size, err := h.store.OpenBlob(ctx, entry.Hash, "")
+			if err != nil {
+				return nil, err
+			}
+			b := make([]byte, size)
+			_, err = ra.ReadAt(b, 0)
+			return b, err
+		},
+		Assets:  newBlobFS(h.store, d.CreatedAt, files),
+		Modules: newBlobFS(h.store, d.CreatedAt, modules),
+		Env:     d.Env,
+		Name:    snap.Deployment.ProjectID,
+	}, nil
 }
 
-// serveProject serves a request for project id; prefix is "/__project/<id>"
-// in path mode and "" in subdomain mode.
-func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix string) {
+// serveProject serves a request for project id. pathname and search are the
+// request target after WHATWG normalisation, with the /__project/<id>
+// prefix (passed in prefix) already removed in path mode.
+func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, pathname, search string) {
 	s, err := h.sites.get(r.Context(), id)
 	switch {
 	case errors.Is(err, errNoProject):
@@ -95,8 +188,64 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix s
 		textError(w, http.StatusNotFound, "Project "+id+" has nothing deployed yet. Deploy with: cfdeploy deploy ./dist --project "+id+"\n")
 		return
 	}
-	textError(w, http.StatusNotFound, "Not found\n")
+	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
+	if s.program == nil || !h.routeToWorker(s, r, req) {
+		s.assets.Serve(w, r, req)
+		return
+	}
+	if prefix != "" {
+		w = &prefixLocation{ResponseWriter: w, prefix: prefix}
+	}
+	wreq := worker.Request{Scheme: req.Scheme, Host: r.Host, RawPath: pathname, RawQuery: trimQuestion(search), RemoteAddr: h.clientAddr(r)}
+	h.worker.Serve(w, r, *s.program, wreq, func(w http.ResponseWriter, r *http.Request) {
+		// The guest's env.ASSETS.fetch(): the rewritten request's target is
+		// a project path.
+		// Its Locations stay project-relative here: w adds the prefix.
+		pn, se := assets.ParseTarget(r.RequestURI)
+		s.assets.Serve(w, r, assets.Request{Pathname: pn, Search: se, Host: req.Host, Scheme: req.Scheme})
+	})
 }
+
+// routeToWorker decides between server code and assets (spec §9).
+func (h *Host) routeToWorker(s *site, r *http.Request, req assets.Request) bool {
+	return s.assets.Route(r, req, assets.RouteOptions{
+		HasWorker: true, RunWorkerFirst: s.rwf, NavigationPrefersAssets: s.navigation,
+	}) == manifest.RouteWorker
+}
+
+func trimQuestion(search string) string {
+	if len(search) > 0 && search[0] == '?' {
+		return search[1:]
+	}
+	return search
+}
+
+// prefixLocation gives path-mode responses of server code their
+// /__project/<id> prefix back in Location, so redirects stay in the project.
+type prefixLocation struct {
+	http.ResponseWriter
+	prefix string
+	done   bool
+}
+
+func (p *prefixLocation) WriteHeader(code int) {
+	if !p.done {
+		p.done = true
+		if loc := p.Header().Get("Location"); len(loc) > 0 && loc[0] == '/' && (len(loc) == 1 || loc[1] != '/') {
+			p.Header().Set("Location", p.prefix+loc)
+		}
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *prefixLocation) Write(b []byte) (int, error) {
+	if !p.done {
+		p.WriteHeader(http.StatusOK)
+	}
+	return p.ResponseWriter.Write(b)
+}
+
+func (p *prefixLocation) Unwrap() http.ResponseWriter { return p.ResponseWriter }
 
 func textError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
