@@ -36,6 +36,9 @@ type Config struct {
 	JWTSecret string
 	// BaseDomain serves project <id> at <id>.<BaseDomain>; default "localhost".
 	BaseDomain string
+	// DefaultProject, when set, serves requests that name no project (a
+	// bare IP or localhost): what `cfdeploy dev` wants for its one site.
+	DefaultProject string
 	// TrustProxy lists the networks whose X-Forwarded-Proto is believed.
 	TrustProxy []netip.Prefix
 	// Limits bound uploads; default manifest.DefaultLimits.

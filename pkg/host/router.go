@@ -39,6 +39,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h.cfg.DefaultProject != "" {
+		h.serveProject(w, r, h.cfg.DefaultProject, "", pathname, search)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
 	w.Write([]byte("No project here. Address a project as http://<project-id>." + h.cfg.BaseDomain +

@@ -89,6 +89,21 @@ func TestServeDeployedSite(t *testing.T) {
 	}
 }
 
+func TestDefaultProject(t *testing.T) {
+	th := newTestHost(t)
+	p := th.createProject("dev")
+	th.deploy(p.ID, siteFiles{"/index.html": "dev site"})
+	th.h.cfg.DefaultProject = p.ID
+	if resp, body := th.fetch("127.0.0.1", "/"); resp.StatusCode != 200 || body != "dev site" {
+		t.Fatalf("default project: %d %q", resp.StatusCode, body)
+	}
+	other := th.createProject("other")
+	th.deploy(other.ID, siteFiles{"/index.html": "other site"})
+	if _, body := th.fetch("127.0.0.1", "/__project/"+other.ID+"/"); body != "other site" {
+		t.Fatalf("path mode must still reach other projects: %q", body)
+	}
+}
+
 // TestRedeployIsAtomicForReaders keeps fetching two pages that must always
 // come from the same deployment while the site is redeployed many times.
 func TestRedeployIsAtomicForReaders(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	cfapi "github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
 func TestValidateEnvName(t *testing.T) {
@@ -121,6 +123,37 @@ func TestBuildEnv(t *testing.T) {
 				if v, ok := env[k]; ok {
 					t.Errorf("%s = %q, want absent", k, v)
 				}
+			}
+		})
+	}
+}
+
+func TestValidateModuleType(t *testing.T) {
+	tests := []struct {
+		typ        string
+		entrypoint bool
+		ok         bool
+		says       string
+	}{
+		{"wasm", true, true, ""},
+		{"wasm", false, true, ""},
+		{"text", false, true, ""},
+		{"data", false, true, ""},
+		{"json", false, true, ""},
+		{"json", true, false, "must be a wasm module"},
+		{"js", true, false, "compile your server code to WebAssembly"},
+		{"cjs", false, false, "compile your server code to WebAssembly"},
+		{"py", false, false, "compile your server code to WebAssembly"},
+		{"exe", false, false, "unknown type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			err := ValidateModuleType("m", tt.typ, tt.entrypoint)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && (cfapi.ErrorCode(err) != cfapi.CodeInvalid || !strings.Contains(err.Error(), tt.says)) {
+				t.Errorf("err %v (code %s), want invalid saying %q", err, cfapi.ErrorCode(err), tt.says)
 			}
 		})
 	}

@@ -241,6 +241,26 @@ func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error 
 	return nil
 }
 
+// ValidateModuleType checks the type of a deployment module at deploy time:
+// "wasm" may be the entrypoint; "text", "data" and "json" become read-only
+// files under /modules; JavaScript and Python cannot run here yet, and the
+// error says what to do instead.
+func ValidateModuleType(name, typ string, entrypoint bool) error {
+	switch typ {
+	case "wasm":
+		return nil
+	case "text", "data", "json":
+		if entrypoint {
+			return invalidf("entrypoint %q has type %q; the entrypoint must be a wasm module", name, typ)
+		}
+		return nil
+	case "js", "esm", "cjs", "py":
+		return invalidf("module %q has type %q, which this host cannot run: compile your server code to WebAssembly (WASI preview 1), e.g. GOOS=wasip1 GOARCH=wasm go build", name, typ)
+	default:
+		return invalidf("module %q has unknown type %q (want wasm, text, data or json)", name, typ)
+	}
+}
+
 func invalidf(format string, args ...any) error {
 	return cfapi.Errorf(cfapi.CodeInvalid, format, args...)
 }
@@ -443,6 +463,10 @@ type AssetHandoff func(w http.ResponseWriter, r *http.Request)
 // the client goes away nothing is written. assets may be nil, in which case
 // a hand-off is a 502.
 func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req Request, assets AssetHandoff) {
+	if rt.closed.Load() {
+		http.Error(w, "server code is shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	req = req.fill(r)
 	log := rt.cfg.Logger.With("program", p.Name, "module", shortHash(p.Hash), "method", r.Method, "path", req.RawPath)
 
