@@ -12,6 +12,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/host/store"
+	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
@@ -73,7 +74,7 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) e
 		}
 		d.RunWorkerFirst = string(req.RunWorkerFirst)
 	}
-	if err := manifest.ValidateEnv(req.Env); err != nil {
+	if err := worker.ValidateEnv(req.Env); err != nil {
 		return api.Errorf(api.CodeInvalid, "env: %v", err)
 	}
 	d.Env = req.Env

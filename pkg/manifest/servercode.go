@@ -134,34 +134,3 @@ func validDate(s string) bool {
 	}
 	return true
 }
-
-// ValidateEnv checks server-code environment names per spec/server-code.md
-// §1.2: [A-Z][A-Z0-9_]*, no HTTP_, X_ or CFHOST_ prefix, no CGI name.
-func ValidateEnv(env map[string]string) error {
-	for k, v := range env {
-		if k == "" || k[0] < 'A' || k[0] > 'Z' {
-			return fmt.Errorf("env name %q must start with an upper-case letter", k)
-		}
-		for _, c := range k {
-			if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-				return fmt.Errorf("env name %q may hold only A-Z, 0-9 and _", k)
-			}
-		}
-		for _, p := range []string{"HTTP_", "X_", "CFHOST_"} {
-			if strings.HasPrefix(k, p) {
-				return fmt.Errorf("env name %q must not start with %s (reserved)", k, p)
-			}
-		}
-		if slices.Contains(cgiNames, k) {
-			return fmt.Errorf("env name %q is a CGI variable the host sets", k)
-		}
-		if strings.ContainsRune(v, 0) {
-			return fmt.Errorf("env value of %q contains a NUL byte", k)
-		}
-	}
-	return nil
-}
-
-var cgiNames = []string{"GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_PROTOCOL", "SERVER_NAME", "SERVER_PORT",
-	"REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED", "QUERY_STRING",
-	"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_PORT", "AUTH_TYPE", "REMOTE_USER", "HTTPS"}
