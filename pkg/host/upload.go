@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -40,7 +41,7 @@ func (h *Host) validateManifest(m api.Manifest) error {
 		return api.Errorf(api.CodeTooLarge, "manifest has %d files; the limit is %d", len(m), h.cfg.Limits.MaxFiles)
 	}
 	sizes := make(map[string]int64, len(m))
-	for _, p := range slices.Sorted(mapsKeys(m)) {
+	for _, p := range slices.Sorted(maps.Keys(m)) {
 		e := m[p]
 		if err := manifest.ValidatePath(p); err != nil {
 			return api.Errorf(api.CodeInvalid, "manifest: %v", err)
@@ -62,16 +63,6 @@ func (h *Host) validateManifest(m api.Manifest) error {
 	return nil
 }
 
-func mapsKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // makeBuckets groups the missing hashes, in path order, into buckets of at
 // most maxBucketFiles files and maxBucketBytes bytes.
 func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.SessionHash) {
@@ -80,7 +71,7 @@ func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.S
 	var cur []string
 	var curBytes int64
 	seen := make(map[string]bool, len(missing))
-	for _, p := range slices.Sorted(mapsKeys(m)) {
+	for _, p := range slices.Sorted(maps.Keys(m)) {
 		e := m[p]
 		if !missing[e.Hash] || seen[e.Hash] {
 			continue

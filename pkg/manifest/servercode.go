@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -71,13 +72,7 @@ func DecodeServerCode(sc *api.ServerCode) ([]DecodedModule, error) {
 	if sc.CompatibilityDate != "" && !validDate(sc.CompatibilityDate) {
 		return nil, fmt.Errorf("serverCode.compatibilityDate %q is not a YYYY-MM-DD date", sc.CompatibilityDate)
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range sc.Modules {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(sc.Modules))
 	out := make([]DecodedModule, 0, len(names))
 	for _, name := range names {
 		m := sc.Modules[name]
