@@ -21,6 +21,14 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("api", "method", r.Method, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		return
 	}
+	if h.cfg.AccessLog {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		w = rec
+		defer func() {
+			h.log.Info("request", "method", r.Method, "host", r.Host, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
+		}()
+	}
 	// Project paths are normalised as a browser would (dot segments,
 	// backslashes) before the /__project/ prefix is looked at, so the
 	// prefix decision and the path the project sees always agree.
