@@ -1,0 +1,290 @@
+package manifest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+func TestParseRedirectsLines(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want *RedirectRule // nil: skipped with a warning
+	}{
+		{"default status", "/a /b", &RedirectRule{From: "/a", To: "/b", Status: 302, Static: true}},
+		{"explicit status", "/a /b 301", &RedirectRule{From: "/a", To: "/b", Status: 301, Static: true}},
+		{"rewrite", "/a /b 200", &RedirectRule{From: "/a", To: "/b", Status: 200, Static: true}},
+		{"JS Number decimal", "/a /b 301.0", &RedirectRule{From: "/a", To: "/b", Status: 301, Static: true}},
+		{"JS Number hex", "/a /b 0x12D", &RedirectRule{From: "/a", To: "/b", Status: 301, Static: true}},
+		{"JS Number exponent", "/a /b 3.07e2", &RedirectRule{From: "/a", To: "/b", Status: 307, Static: true}},
+		{"status not permitted", "/a /b 404", nil},
+		{"status not a number", "/a /b abc", nil},
+		{"one token", "/a", nil},
+		{"four tokens", "/a /b 301 extra", nil},
+		{"inline comment", "/a /b 301 # moved", &RedirectRule{From: "/a", To: "/b", Status: 301, Static: true}},
+		{"bare inline comment", "/a /b #", &RedirectRule{From: "/a", To: "/b", Status: 302, Static: true}},
+		{"fragment is not a comment", "/a /b#frag", &RedirectRule{From: "/a", To: "/b#frag", Status: 302, Static: true}},
+		{"tabs and CR", "\t/a\t\t/b\t308\r", &RedirectRule{From: "/a", To: "/b", Status: 308, Static: true}},
+		{"from without slash gets one", "yeah.com /b", &RedirectRule{From: "/yeah.com", To: "/b", Status: 302, Static: true}},
+		{"absolute from", "https://x.com/a /b", nil},
+		{"from loses query and fragment", "/q?a=1#x /b", &RedirectRule{From: "/q", To: "/b", Status: 302, Static: true}},
+		{"from normalised", "/a/../caf\u00e9/x%20y /b", &RedirectRule{From: "/caf%C3%A9/x%20y", To: "/b", Status: 302, Static: true}},
+		{"to keeps query and fragment", "/a /b?c=1#d", &RedirectRule{From: "/a", To: "/b?c=1#d", Status: 302, Static: true}},
+		{"to absolute", "/a https://Example.com", &RedirectRule{From: "/a", To: "https://Example.com/", Status: 302, Static: true}},
+		{"to absolute with port", "/a https://example.com:8443/x", &RedirectRule{From: "/a", To: "https://example.com:8443/x", Status: 302, Static: true}},
+		{"to http rejected", "/a http://example.com/", nil},
+		{"to relative without slash rejected", "/a b", nil},
+		{"rewrite to another host rejected", "/a https://example.com/ 200", nil},
+		{"splat to index loops", "/* /index.html 200", nil},
+		{"splat to index loops, any character for the dot", "/app/* /indexXhtml", nil},
+		{"root to index loops", "/ /index 301", nil},
+		{"root to absolute index is fine", "/ https://x.com/index", &RedirectRule{From: "/", To: "https://x.com/index", Status: 302, Static: true}},
+		{"splat", "/blog/* /p/:splat 301", &RedirectRule{From: "/blog/*", To: "/p/:splat", Status: 301}},
+		{"placeholder", "/u/:id /users/:id", &RedirectRule{From: "/u/:id", To: "/users/:id", Status: 302}},
+		{"long line", "/a /" + strings.Repeat("b", MaxRuleLineLength), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, warns, err := ParseRedirects(tt.line, AutoTrailingSlash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil {
+				if len(r.Rules) != 0 || len(warns) != 1 || warns[0].Line != 1 || warns[0].File != "_redirects" {
+					t.Fatalf("rules %+v, warnings %+v; want one warning and no rule", r.Rules, warns)
+				}
+				return
+			}
+			want := *tt.want
+			want.Line = 1
+			if len(r.Rules) != 1 || r.Rules[0] != want || len(warns) != 0 {
+				t.Fatalf("rules %+v, warnings %+v; want %+v", r.Rules, warns, want)
+			}
+		})
+	}
+}
+
+func TestParseRedirectsFile(t *testing.T) {
+	text := strings.Join([]string{
+		"# comment",
+		"",
+		"/a /b",
+		"/a /c",        // duplicate: ignored
+		"/d/* /e",      // first dynamic rule
+		"/static /f",   // static in form, dynamic by position
+		"/ /index 301", // loop only when html handling is on
+	}, "\n")
+	r, warns, err := ParseRedirects(text, AutoTrailingSlash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rule := range r.Rules {
+		got = append(got, fmt.Sprintf("%d:%s:%v", rule.Line, rule.From, rule.Static))
+	}
+	if want := "3:/a:true 5:/d/*:false 6:/static:false"; strings.Join(got, " ") != want {
+		t.Errorf("rules = %s, want %s", strings.Join(got, " "), want)
+	}
+	if len(warns) != 2 || warns[0].Line != 4 || warns[1].Line != 7 {
+		t.Errorf("warnings = %+v, want lines 4 and 7", warns)
+	}
+	r, _, _ = ParseRedirects(text, HTMLHandlingNone)
+	if n := len(r.Rules); n != 4 {
+		t.Errorf("with html_handling none, %d rules, want 4 (the / → /index rule is allowed)", n)
+	}
+	// The parsed form survives JSON, so the host may store it.
+	b, _ := json.Marshal(r)
+	var back Redirects
+	if err := json.Unmarshal(b, &back); err != nil || fmt.Sprint(back) != fmt.Sprint(*r) {
+		t.Errorf("JSON round trip: %v, %+v", err, back)
+	}
+}
+
+func TestParseRedirectsLimits(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < MaxStaticRedirects+3; i++ {
+		fmt.Fprintf(&b, "/s%d /t\n", i)
+	}
+	r, warns, err := ParseRedirects(b.String(), AutoTrailingSlash)
+	if len(r.Rules) != MaxStaticRedirects || len(warns) != 3 || api.ErrorCode(err) != api.CodeInvalid {
+		t.Errorf("static: %d rules, %d warnings, err %v", len(r.Rules), len(warns), err)
+	}
+
+	b.Reset()
+	for i := 0; i < MaxDynamicRedirects+5; i++ {
+		fmt.Fprintf(&b, "/d%d/* /t\n", i)
+	}
+	b.WriteString("/after /t\n")
+	r, warns, err = ParseRedirects(b.String(), AutoTrailingSlash)
+	if len(r.Rules) != MaxDynamicRedirects || len(warns) != 1 || api.ErrorCode(err) != api.CodeInvalid {
+		t.Errorf("dynamic: %d rules, %d warnings, err %v; parsing must stop at the 101st", len(r.Rules), len(warns), err)
+	}
+
+	// An invalid line still counts toward the limit, as upstream.
+	b.Reset()
+	for i := 0; i < MaxStaticRedirects; i++ {
+		fmt.Fprintf(&b, "/s%d /t 999\n", i)
+	}
+	b.WriteString("/last /t\n")
+	r, _, _ = ParseRedirects(b.String(), AutoTrailingSlash)
+	if len(r.Rules) != 0 {
+		t.Errorf("invalid lines did not count toward the static limit: %d rules", len(r.Rules))
+	}
+
+	if _, _, err := ParseRedirects(strings.Repeat("#", MaxRulesFileBytes+1), AutoTrailingSlash); api.ErrorCode(err) != api.CodeInvalid {
+		t.Errorf("oversized text: err %v", err)
+	}
+}
+
+func TestJSNumber(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"301", 301, true}, {"301.", 301, true}, {".5", 0.5, true}, {"+301", 301, true},
+		{"3.01e2", 301, true}, {"0x12D", 301, true}, {"0o455", 301, true}, {"0b100101101", 301, true},
+		{"Infinity", math.Inf(1), true}, {"", 0, true}, {"1_0", 0, false}, {"0x", 0, false},
+		{"-0x12D", 0, false}, {"3e", 0, false}, {"abc", 0, false}, {"inf", 0, false}, {"0x1p3", 0, false},
+		{"++1", 0, false}, {".", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := jsNumber(tt.in)
+		if ok != tt.ok || ok && got != tt.want {
+			t.Errorf("jsNumber(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestNormalizePathname(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/", "/"},
+		{"", "/"},
+		{"/a/./b/../c", "/a/c"},
+		{"/%2e%2E/x", "/x"},
+		{"/a/%2e", "/a/"},
+		{`/a\b`, "/a/b"},
+		{"/sp ace", "/sp%20ace"},
+		{"/\u00e9", "/%C3%A9"},
+		{"/%zz", "/%zz"},
+		{"//x", "//x"},
+		{"/a\x7fb", "/a%7Fb"},
+	}
+	for _, tt := range tests {
+		if got := NormalizePathname(tt.in); got != tt.want {
+			t.Errorf("NormalizePathname(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPattern(t *testing.T) {
+	tests := []struct {
+		pattern, subject string
+		match            bool
+		caps             string
+	}{
+		{"/a", "/a", true, ""},
+		{"/a", "/a/", false, ""},
+		{"/blog/*", "/blog/", true, ""},
+		{"/blog/*", "/blog/x/y", true, "x/y"},
+		{"/blog/*", "/blog", false, ""},
+		{"/*.js", "/a/b.js", true, "a/b"},
+		{"/users/:id", "/users/42", true, "42"},
+		{"/users/:id", "/users/42/", false, ""},
+		{"/users/:id", "/users/", false, ""},
+		{"/p:x", "/pfoo", true, "foo"},
+		{"/:a/:b/*", "/1/2/3/4", true, "1 2 3/4"},
+		{"/a.b", "/aXb", false, ""},
+		{"/(x)+", "/(x)+", true, ""},
+		{"/p/:id/:id_2", "/p/1/2", true, "1 2"},
+		{"https://:sub.example.com/*", "https://api.example.com/x", true, "api x"},
+		{"https://:sub.example.com/*", "https://a.b.example.com/x", false, ""},
+		{"/:name", "/a.b", true, "a.b"},
+	}
+	for _, tt := range tests {
+		p, err := CompilePattern(tt.pattern)
+		if err != nil {
+			t.Fatalf("CompilePattern(%q): %v", tt.pattern, err)
+		}
+		caps, ok := p.Match(tt.subject, nil)
+		if ok != tt.match || ok && strings.Join(caps, " ") != tt.caps {
+			t.Errorf("%q on %q = %v %q, want %v %q", tt.pattern, tt.subject, ok, caps, tt.match, tt.caps)
+		}
+	}
+	for _, bad := range []string{"/*/*", "/:a/:a", "/:splat/*"} {
+		if _, err := CompilePattern(bad); err == nil {
+			t.Errorf("CompilePattern(%q) accepted a pattern upstream cannot compile", bad)
+		}
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	tests := []struct {
+		template string
+		names    []string
+		values   []string
+		want     string
+		has      bool
+	}{
+		{"/u/:id", []string{"id"}, []string{"42"}, "/u/42", true},
+		{"/u/:id/:idx", []string{"id"}, []string{"42"}, "/u/42/:idx", true},
+		{"/u/:idx", []string{"id"}, []string{"42"}, "/u/:idx", false},
+		{"/:id_2-:id", []string{"id", "id_2"}, []string{"1", "2"}, "/2-1", true},
+		{"/:splat", []string{"splat"}, []string{":id"}, "/:id", true},
+		{"https://x.com/", []string{"splat"}, []string{"s"}, "https://x.com/", false},
+	}
+	for _, tt := range tests {
+		if got := Substitute(tt.template, tt.names, tt.values); got != tt.want {
+			t.Errorf("Substitute(%q) = %q, want %q", tt.template, got, tt.want)
+		}
+		if got := HasSubstitution(tt.template, tt.names); got != tt.has {
+			t.Errorf("HasSubstitution(%q) = %v, want %v", tt.template, got, tt.has)
+		}
+	}
+}
+
+func FuzzParseRedirects(f *testing.F) {
+	for _, s := range []string{
+		"/a /b 301\n/c/* /d/:splat\n/u/:id /x/:id 200\n",
+		"# c\n/a https://x.com/y?q#h 0x12D\n/ /index\n",
+		"/a /b\r\n/a /c\n/*/* /x\n/:a/:a /y\n",
+		"/caf\u00e9 /\u00e9 3.02e2 # comment\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		r, warns, _ := ParseRedirects(text, AutoTrailingSlash)
+		seen := map[string]bool{}
+		for _, rule := range r.Rules {
+			if !strings.HasPrefix(rule.From, "/") {
+				t.Fatalf("from %q is not a path", rule.From)
+			}
+			if !strings.HasPrefix(rule.To, "/") && !strings.HasPrefix(rule.To, "https://") {
+				t.Fatalf("to %q", rule.To)
+			}
+			if _, ok := redirectStatuses[float64(rule.Status)]; !ok {
+				t.Fatalf("status %d", rule.Status)
+			}
+			if seen[rule.From] {
+				t.Fatalf("duplicate from %q kept", rule.From)
+			}
+			seen[rule.From] = true
+			if NormalizePathname(rule.From) != rule.From && !strings.Contains(rule.From, `\`) {
+				t.Fatalf("from %q is not normal", rule.From)
+			}
+			if p, err := CompilePattern(rule.From); err == nil {
+				p.Match(rule.From, nil)
+			}
+		}
+		for _, w := range warns {
+			if w.Line < 0 || w.File != "_redirects" {
+				t.Fatalf("warning %+v", w)
+			}
+		}
+	})
+}
