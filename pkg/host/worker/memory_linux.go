@@ -88,12 +88,12 @@ func (r region) grow(size uint64) []byte {
 	return r.mem[:size:size]
 }
 
-// keepResident is how much of a memory beyond its image stays mapped
+// keepResident is how much of a memory beyond its image stays resident
 // between requests, zeroed by the CPU: a typical Go guest touches a few
 // MiB past its image, and zeroing those is cheaper than dropping them and
 // taking ~250 page faults (and TLB shootdowns) to get them back on the next
 // request. Anything past it is returned to the kernel.
-const keepResident = 8 << 20
+const keepResident = 4 << 20
 
 // reset makes the first used bytes read as at instantiation: the image's
 // pages are dropped so they read as the image again, up to keepResident

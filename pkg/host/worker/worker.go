@@ -195,6 +195,22 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	return nil
 }
 
+// Stats is a snapshot of the runtime's load, for metrics and health checks.
+type Stats struct {
+	Running int // guests executing now
+	Waiting int // requests queued for a slot
+	Loaded  int // compiled modules kept in memory
+}
+
+// Stats reports the runtime's current load.
+func (rt *Runtime) Stats() Stats {
+	return Stats{
+		Running: len(rt.slots),
+		Waiting: int(rt.waiting.Load()),
+		Loaded:  rt.modules.loaded(),
+	}
+}
+
 // ErrClosed is returned by Prepare after Close.
 var ErrClosed = errors.New("worker runtime closed")
 

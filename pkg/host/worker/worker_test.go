@@ -420,7 +420,7 @@ func TestServeLimits(t *testing.T) {
 				statuses[i], _ = fetch(http.NewRequest(http.MethodGet, srv.URL+"/sleep", nil))
 			}()
 			// Wait until the first runs and the second waits.
-			waitFor(t, func() bool { return len(rt.slots) == 1 && rt.waiting.Load() == int64(i) })
+			waitFor(t, func() bool { return rt.Stats() == Stats{Running: 1, Waiting: i, Loaded: 1} })
 		}
 		res, _ := get(t, srv.URL+"/sleep")
 		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
@@ -582,7 +582,7 @@ func TestModuleCacheReloads(t *testing.T) {
 		if plainLoads.count() != s.plainLoads || appLoads.count() != s.appLoads {
 			t.Fatalf("step %d: loads plain=%d app=%d, want %d %d", i, plainLoads.count(), appLoads.count(), s.plainLoads, s.appLoads)
 		}
-		if n := rt.modules.loaded(); n != 1 {
+		if n := rt.Stats().Loaded; n != 1 {
 			t.Fatalf("step %d: %d modules loaded, want 1", i, n)
 		}
 	}
