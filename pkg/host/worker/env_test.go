@@ -5,8 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	cfapi "github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
 func TestValidateEnvName(t *testing.T) {
@@ -128,32 +126,22 @@ func TestBuildEnv(t *testing.T) {
 	}
 }
 
-func TestValidateModuleType(t *testing.T) {
+func TestRequestFill(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://h.test/__project/p/x%20y?q=1", nil)
 	tests := []struct {
-		typ        string
-		entrypoint bool
-		ok         bool
-		says       string
+		name           string
+		in             Request
+		path, rawQuery string
 	}{
-		{"wasm", true, true, ""},
-		{"wasm", false, true, ""},
-		{"text", false, true, ""},
-		{"data", false, true, ""},
-		{"json", false, true, ""},
-		{"json", true, false, "must be a wasm module"},
-		{"js", true, false, "compile your server code to WebAssembly"},
-		{"cjs", false, false, "compile your server code to WebAssembly"},
-		{"py", false, false, "compile your server code to WebAssembly"},
-		{"exe", false, false, "unknown type"},
+		{"all from the request", Request{}, "/__project/p/x%20y", "q=1"},
+		{"host's path and query", Request{RawPath: "/x%20y", RawQuery: "q=1"}, "/x%20y", "q=1"},
+		{"host's path without a query", Request{RawPath: "/x%20y"}, "/x%20y", ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.typ, func(t *testing.T) {
-			err := ValidateModuleType("m", tt.typ, tt.entrypoint)
-			if (err == nil) != tt.ok {
-				t.Fatalf("err %v, want ok=%v", err, tt.ok)
-			}
-			if err != nil && (cfapi.ErrorCode(err) != cfapi.CodeInvalid || !strings.Contains(err.Error(), tt.says)) {
-				t.Errorf("err %v (code %s), want invalid saying %q", err, cfapi.ErrorCode(err), tt.says)
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in.fill(r)
+			if got.RawPath != tt.path || got.RawQuery != tt.rawQuery || got.Scheme != "http" || got.Host != "h.test" {
+				t.Errorf("fill = %+v", got)
 			}
 		})
 	}

@@ -257,26 +257,6 @@ func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error 
 	return nil
 }
 
-// ValidateModuleType checks the type of a deployment module at deploy time:
-// "wasm" may be the entrypoint; "text", "data" and "json" become read-only
-// files under /modules; JavaScript and Python cannot run here yet, and the
-// error says what to do instead.
-func ValidateModuleType(name, typ string, entrypoint bool) error {
-	switch typ {
-	case "wasm":
-		return nil
-	case "text", "data", "json":
-		if entrypoint {
-			return invalidf("entrypoint %q has type %q; the entrypoint must be a wasm module", name, typ)
-		}
-		return nil
-	case "js", "esm", "cjs", "py":
-		return invalidf("module %q has type %q, which this host cannot run: compile your server code to WebAssembly (WASI preview 1), e.g. GOOS=wasip1 GOARCH=wasm go build", name, typ)
-	default:
-		return invalidf("module %q has unknown type %q (want wasm, text, data or json)", name, typ)
-	}
-}
-
 func invalidf(format string, args ...any) error {
 	return cfapi.Errorf(cfapi.CodeInvalid, format, args...)
 }
@@ -432,8 +412,10 @@ type Program struct {
 
 // Request carries what the host knows about a request beyond the
 // *http.Request: the scheme and client address as seen through trusted
-// proxies, and the raw path and query as received. Empty fields are taken
-// from the *http.Request.
+// proxies, and the path and query the guest should see (e.g. without a
+// mount prefix). Empty fields are taken from the *http.Request; RawPath and
+// RawQuery go together: when RawPath is empty both come from r.URL, so an
+// empty RawQuery with a RawPath means "no query".
 type Request struct {
 	Scheme     string // "http" or "https"
 	Host       string // the Host header, with its port if any
@@ -453,10 +435,7 @@ func (req Request) fill(r *http.Request) Request {
 		req.Host = r.Host
 	}
 	if req.RawPath == "" {
-		req.RawPath = r.URL.EscapedPath()
-	}
-	if req.RawQuery == "" {
-		req.RawQuery = r.URL.RawQuery
+		req.RawPath, req.RawQuery = r.URL.EscapedPath(), r.URL.RawQuery
 	}
 	if req.RemoteAddr == "" {
 		req.RemoteAddr = r.RemoteAddr
