@@ -48,3 +48,26 @@ func serveOnce(b *testing.B, rt *Runtime, p Program, req *http.Request) {
 		b.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 }
+
+// BenchmarkWorkerRequestParallel runs go-hello from GOMAXPROCS goroutines at
+// once, as a loaded host does; ns/op is wall time per request across all.
+func BenchmarkWorkerRequestParallel(b *testing.B) {
+	rt, _ := newRuntime(b, Config{})
+	p, _ := program(b, rt, "hello")
+	req := httptest.NewRequest(http.MethodGet, "http://bench.test/", nil)
+	for range 5 {
+		serveOnce(b, rt, p, req)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			rt.Serve(w, req, p, Request{}, nil)
+			if w.Code != http.StatusOK {
+				b.Errorf("status %d", w.Code)
+				return
+			}
+		}
+	})
+}
