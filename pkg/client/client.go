@@ -155,11 +155,12 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 		r.body = func() (io.Reader, int64, error) { return bytes.NewReader(b), int64(len(b)), nil }
 	}
 	u := *c.base
-	u.Path += r.path
-	u.RawPath = ""
-	if esc := c.base.EscapedPath() + r.path; esc != u.EscapedPath() {
-		u.RawPath = esc
+	esc := c.base.EscapedPath() + r.path
+	unesc, err := url.PathUnescape(esc)
+	if err != nil {
+		return 0, fmt.Errorf("build URL: %w", err)
 	}
+	u.Path, u.RawPath = unesc, esc
 	if r.query != nil {
 		u.RawQuery = r.query.Encode()
 	}
