@@ -61,10 +61,12 @@ mkdir -p "$site/assets" "$site/img"
 # A 4 KiB HTML page, a 100 KiB script, a 2 MiB image (random, incompressible).
 {
 	printf '<!doctype html>\n<html><head><meta charset="utf-8"><title>bench</title></head><body>\n'
-	for i in $(seq 1 200); do printf '<p>line %03d</p>\n' "$i"; done
-} | head -c 4096 >"$site/index.html"
-for i in $(seq 1 6400); do printf 'console.log(%05d);\n' "$i"; done | head -c 102400 >"$site/assets/app.js"
-head -c 2097152 /dev/urandom >"$site/img/photo.jpg"
+	for i in $(seq 1 300); do printf '<p>line %03d</p>\n' "$i"; done
+} >"$site/index.html"
+truncate -s 4096 "$site/index.html"
+for i in $(seq 1 6400); do printf 'console.log(%05d);\n' "$i"; done >"$site/assets/app.js"
+truncate -s 102400 "$site/assets/app.js"
+dd if=/dev/urandom of="$site/img/photo.jpg" bs=1M count=2 status=none
 cat >"$site/_headers" <<'EOF'
 /*
   X-Frame-Options: DENY
