@@ -81,10 +81,6 @@ func (s *Site) tryRedirect(file *asset, to string, try bool, nf string) (intent,
 	return intent{}, false
 }
 
-// concat joins two strings for a redirect target; targets are rare enough
-// that their allocation does not matter.
-func concat(a, b string) string { return a + b }
-
 func (s *Site) resolveAuto(p string, try bool, nf string) intent {
 	exact := s.lookup(p)
 	switch {
@@ -120,7 +116,7 @@ func (s *Site) resolveAuto(p string, try bool, nf string) intent {
 		if in, ok := s.tryRedirect(exact, base, try, nf); ok {
 			return in
 		}
-		if in, ok := s.tryRedirect(s.lookup2(base, "/index.html"), concat(base, "/"), try, nf); ok {
+		if in, ok := s.tryRedirect(s.lookup2(base, "/index.html"), base+"/", try, nf); ok {
 			return in
 		}
 	}
@@ -130,7 +126,7 @@ func (s *Site) resolveAuto(p string, try bool, nf string) intent {
 	if a := s.lookup2(p, ".html"); a != nil {
 		return serve(a)
 	}
-	if in, ok := s.tryRedirect(s.lookup2(p, "/index.html"), concat(p, "/"), try, nf); ok {
+	if in, ok := s.tryRedirect(s.lookup2(p, "/index.html"), p+"/", try, nf); ok {
 		return in
 	}
 	return intent{}
@@ -167,23 +163,23 @@ func (s *Site) resolveForce(p string, try bool, nf string) intent {
 		}
 	case strings.HasSuffix(p, ".html"):
 		base := p[:len(p)-len(".html")]
-		if in, ok := s.tryRedirect(exact, concat(base, "/"), try, nf); ok {
+		if in, ok := s.tryRedirect(exact, base+"/", try, nf); ok {
 			return in
 		}
 		if exact != nil {
 			return serve(exact)
 		}
-		if in, ok := s.tryRedirect(s.lookup2(base, "/index.html"), concat(base, "/"), try, nf); ok {
+		if in, ok := s.tryRedirect(s.lookup2(base, "/index.html"), base+"/", try, nf); ok {
 			return in
 		}
 	}
 	if exact != nil {
 		return serve(exact)
 	}
-	if in, ok := s.tryRedirect(s.lookup2(p, ".html"), concat(p, "/"), try, nf); ok {
+	if in, ok := s.tryRedirect(s.lookup2(p, ".html"), p+"/", try, nf); ok {
 		return in
 	}
-	if in, ok := s.tryRedirect(s.lookup2(p, "/index.html"), concat(p, "/"), try, nf); ok {
+	if in, ok := s.tryRedirect(s.lookup2(p, "/index.html"), p+"/", try, nf); ok {
 		return in
 	}
 	return intent{}

@@ -41,7 +41,7 @@ func compileRedirect(r manifest.RedirectRule) (*redirectRule, error) {
 		}
 	}
 	if !rr.subst {
-		rr.target = parseTarget(rr.to)
+		rr.target = resolveTarget(rr.to)
 	}
 	return rr, nil
 }
@@ -73,10 +73,10 @@ func hasProto(s string) bool {
 	return i > 0 && strings.HasPrefix(s[i:], "://")
 }
 
-// parseTarget resolves a rule target the way new URL(to, requestURL) does
+// resolveTarget resolves a rule target the way new URL(to, requestURL) does
 // for the shapes a target can have: https://host/…, a scheme-relative
 // //host/… (or with backslashes), or a path.
-func parseTarget(to string) target {
+func resolveTarget(to string) target {
 	var t target
 	rest := to
 	isSlash := func(c byte) bool { return c == '/' || c == '\\' }
@@ -190,7 +190,7 @@ func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 			return rr, rr.target, true
 		}
 		to := dynamicTarget(manifest.Substitute(rr.to, rr.pattern.Names(), caps))
-		return rr, parseTarget(to), true
+		return rr, resolveTarget(to), true
 	}
 	return nil, target{}, false
 }
