@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +26,18 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"cfdeploy": func() { os.Exit(mainRun()) },
 	})
+}
+
+// hostStartMu serialises host.New: wazero v1.12.0 fills its version string
+// lazily without synchronisation (internal/version.GetWazeroVersion), so two
+// hosts starting at once in one process race under -race.
+var hostStartMu sync.Mutex
+
+// newHost starts a host for a test.
+func newHost(cfg host.Config) (*host.Host, error) {
+	hostStartMu.Lock()
+	defer hostStartMu.Unlock()
+	return host.New(context.Background(), cfg)
 }
 
 // testToken is the management token of every script's host.
@@ -46,7 +59,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			h, err := host.New(context.Background(), host.Config{DataDir: env.WorkDir + "/.hostdata", APIToken: testToken})
+			h, err := newHost(host.Config{DataDir: env.WorkDir + "/.hostdata", APIToken: testToken})
 			if err != nil {
 				return err
 			}
