@@ -144,6 +144,11 @@ type Runtime struct {
 // freeze the whole process at the next garbage collection (spec §5.5).
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg = cfg.withDefaults()
+	// wazero v1.12.0 fills its version string lazily without
+	// synchronisation (internal/version), so runtimes created at once in one
+	// process race; creating them one at a time is cheap.
+	newRuntimeMu.Lock()
+	defer newRuntimeMu.Unlock()
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -210,6 +215,8 @@ func (rt *Runtime) Stats() Stats {
 		Loaded:  rt.modules.loaded(),
 	}
 }
+
+var newRuntimeMu sync.Mutex
 
 // ErrClosed is returned by Prepare after Close.
 var ErrClosed = errors.New("worker runtime closed")
