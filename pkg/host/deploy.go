@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -31,8 +32,7 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
-	sess, err := h.liveSession(r, id, sid)
-	if err != nil {
+	if _, err := h.liveSession(r, id, sid); err != nil {
 		return err
 	}
 	if req.ProjectName != nil {
@@ -107,9 +107,13 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) e
 		d.CompatibilityFlags = req.ServerCode.CompatibilityFlags
 	}
 
-	var m api.Manifest
-	if err := json.Unmarshal(sess.Manifest, &m); err != nil {
+	manifestJSON, err := h.store.SessionManifest(r.Context(), sid)
+	if err != nil {
 		return err
+	}
+	var m api.Manifest
+	if err := json.Unmarshal(manifestJSON, &m); err != nil {
+		return fmt.Errorf("read session manifest: %w", err)
 	}
 	assets := make([]store.Asset, 0, len(m))
 	for p, e := range m {

@@ -17,12 +17,12 @@ func benchSite(n, size int) siteFiles {
 	return files
 }
 
-// BenchmarkFirstDeploy measures a whole three-phase deploy of 1,000 files of
+// BenchmarkFirstDeploy measures a whole three-phase deploy of 10,000 files of
 // 4 KiB over real HTTP into a fresh project.
 func BenchmarkFirstDeploy(b *testing.B) {
 	th := newTestHost(&testing.T{})
-	files := benchSite(1000, 4096)
-	b.SetBytes(1000 * 4096)
+	files := benchSite(10000, 4096)
+	b.SetBytes(10000 * 4096)
 	for b.Loop() {
 		p := th.createProject("bench")
 		th.deploy(p.ID, files)

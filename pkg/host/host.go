@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
@@ -107,6 +108,7 @@ type Host struct {
 	cache  *assets.Cache
 
 	compressNow chan struct{}
+	lastUpload  atomic.Int64 // unix nanoseconds of the last bucket upload
 	stop        context.CancelFunc
 	wg          sync.WaitGroup
 }

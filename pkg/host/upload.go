@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -70,6 +69,12 @@ func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.S
 	var hashes []store.SessionHash
 	var cur []string
 	var curBytes int64
+	compressible := make(map[string]bool)
+	for p, e := range m {
+		if missing[e.Hash] && isCompressible(manifest.ContentType(p)) {
+			compressible[e.Hash] = true
+		}
+	}
 	seen := make(map[string]bool, len(missing))
 	for _, p := range slices.Sorted(maps.Keys(m)) {
 		e := m[p]
@@ -83,7 +88,7 @@ func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.S
 		}
 		cur = append(cur, e.Hash)
 		curBytes += e.Size
-		hashes = append(hashes, store.SessionHash{Hash: e.Hash, Size: e.Size})
+		hashes = append(hashes, store.SessionHash{Hash: e.Hash, Size: e.Size, Compressible: compressible[e.Hash]})
 	}
 	if len(cur) > 0 {
 		buckets = append(buckets, cur)
@@ -178,10 +183,6 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
-	want, err := h.store.SessionHashes(r.Context(), sid)
-	if err != nil {
-		return err
-	}
 	files, err := h.readUploadBody(w, r)
 	if err != nil {
 		return err
@@ -189,11 +190,10 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 	if len(files) == 0 {
 		return api.Errorf(api.CodeInvalid, "upload body holds no files; send {\"<hash>\": \"<base64>\"}")
 	}
-	var m api.Manifest
-	if err := json.Unmarshal(sess.Manifest, &m); err != nil {
-		return fmt.Errorf("read session manifest: %w", err)
+	want, err := h.store.SessionHashes(r.Context(), sess.ID, slices.Collect(maps.Keys(files)))
+	if err != nil {
+		return err
 	}
-	compressible := compressibleHashes(m)
 	blobs := make([]store.BlobInput, 0, len(files))
 	for hash, b64 := range files {
 		sh, ok := want[hash]
@@ -211,7 +211,7 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 		if hex.EncodeToString(sum[:]) != hash {
 			return api.Errorf(api.CodeInvalid, "content does not match its hash %s (SHA-256 of the bytes is %x)", hash, sum)
 		}
-		blobs = append(blobs, store.BlobInput{Hash: hash, Data: data, Compressible: compressible[hash]})
+		blobs = append(blobs, store.BlobInput{Hash: hash, Data: data, Compressible: sh.Compressible})
 	}
 	res, err := h.store.PutBlobs(r.Context(), sid, blobs)
 	if errors.Is(err, store.ErrNotFound) {
@@ -279,18 +279,6 @@ func multipartError(err error, limit int64) error {
 		return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", limit)
 	}
 	return api.Errorf(api.CodeInvalid, "malformed multipart body: %v", err)
-}
-
-// compressibleHashes marks the hashes that some path serves with a
-// compressible content type.
-func compressibleHashes(m api.Manifest) map[string]bool {
-	out := make(map[string]bool)
-	for p, e := range m {
-		if isCompressible(manifest.ContentType(p)) {
-			out[e.Hash] = true
-		}
-	}
-	return out
 }
 
 // isCompressible reports whether a content type gains from gzip or brotli:

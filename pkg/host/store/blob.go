@@ -36,18 +36,21 @@ func (s *SQLite) MissingHashes(ctx context.Context, projectID string, hashes []s
 // CreateSession implements Store.
 func (s *SQLite) CreateSession(ctx context.Context, sess Session, missing []SessionHash) error {
 	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions(id, project_id, manifest, created_at, expires_at, completion_jwt)
-			VALUES (?, ?, ?, ?, ?, nullif(?, ''))`,
-			sess.ID, sess.ProjectID, string(sess.Manifest), nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.CompletionJWT); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions(id, project_id, created_at, expires_at, completion_jwt, remaining)
+			VALUES (?, ?, ?, ?, nullif(?, ''), ?)`,
+			sess.ID, sess.ProjectID, nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.CompletionJWT, len(missing)); err != nil {
 			return domainError(err)
 		}
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO session_hashes(session_id, hash, size) VALUES (?, ?, ?)")
+		if _, err := tx.ExecContext(ctx, "INSERT INTO upload_session_manifests(session_id, manifest) VALUES (?, ?)", sess.ID, string(sess.Manifest)); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO session_hashes(session_id, hash, size, compressible) VALUES (?, ?, ?, ?)")
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, m := range missing {
-			if _, err := stmt.ExecContext(ctx, sess.ID, m.Hash, m.Size); err != nil {
+			if _, err := stmt.ExecContext(ctx, sess.ID, m.Hash, m.Size, boolInt(m.Compressible)); err != nil {
 				return err
 			}
 		}
@@ -62,39 +65,59 @@ func (s *SQLite) CreateSession(ctx context.Context, sess Session, missing []Sess
 // Session implements Store.
 func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
 	var sess Session
-	var manifest string
 	var created, expires int64
 	var used int
-	err := s.r.QueryRowContext(ctx, `SELECT id, project_id, manifest, created_at, expires_at, coalesce(completion_jwt, ''), used
+	err := s.r.QueryRowContext(ctx, `SELECT id, project_id, created_at, expires_at, coalesce(completion_jwt, ''), used
 		FROM upload_sessions WHERE id = ?`, id).
-		Scan(&sess.ID, &sess.ProjectID, &manifest, &created, &expires, &sess.CompletionJWT, &used)
+		Scan(&sess.ID, &sess.ProjectID, &created, &expires, &sess.CompletionJWT, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, ErrNotFound
 	}
 	if err != nil {
 		return sess, fmt.Errorf("read upload session: %w", err)
 	}
-	sess.Manifest = []byte(manifest)
 	sess.CreatedAt, sess.ExpiresAt, sess.Used = fromNanos(created), fromNanos(expires), used != 0
 	return sess, nil
 }
 
+// SessionManifest implements Store.
+func (s *SQLite) SessionManifest(ctx context.Context, id string) ([]byte, error) {
+	var m []byte
+	err := s.r.QueryRowContext(ctx, "SELECT manifest FROM upload_session_manifests WHERE session_id = ?", id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session manifest: %w", err)
+	}
+	return m, nil
+}
+
 // SessionHashes implements Store.
-func (s *SQLite) SessionHashes(ctx context.Context, sessionID string) (map[string]SessionHash, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT hash, size FROM session_hashes WHERE session_id = ?", sessionID)
+func (s *SQLite) SessionHashes(ctx context.Context, sessionID string, hashes []string) (map[string]SessionHash, error) {
+	out := make(map[string]SessionHash, len(hashes))
+	conn, err := s.r.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read session hashes: %w", err)
 	}
-	defer rows.Close()
-	out := make(map[string]SessionHash)
-	for rows.Next() {
-		var h SessionHash
-		if err := rows.Scan(&h.Hash, &h.Size); err != nil {
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, "SELECT size, compressible FROM session_hashes WHERE session_id = ? AND hash = ?")
+	if err != nil {
+		return nil, fmt.Errorf("read session hashes: %w", err)
+	}
+	defer stmt.Close()
+	for _, h := range hashes {
+		sh := SessionHash{Hash: h}
+		err := stmt.QueryRowContext(ctx, sessionID, h).Scan(&sh.Size, &sh.Compressible)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
 			return nil, fmt.Errorf("read session hashes: %w", err)
 		}
-		out[h.Hash] = h
+		out[h] = sh
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // putBlob stores a blob unless the host has it already.
@@ -133,6 +156,7 @@ func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInp
 			return err
 		}
 		now := nanos(time.Now())
+		var arrived int64
 		for _, b := range blobs {
 			if err := putBlob(ctx, tx, b, now); err != nil {
 				return err
@@ -140,11 +164,19 @@ func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInp
 			if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING", projectID, b.Hash); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND hash = ?", sessionID, b.Hash); err != nil {
+			r, err := tx.ExecContext(ctx, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND hash = ? AND received = 0", sessionID, b.Hash)
+			if err != nil {
+				return err
+			}
+			n, _ := r.RowsAffected()
+			arrived += n
+		}
+		if arrived > 0 {
+			if _, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET remaining = remaining - ? WHERE id = ?", arrived, sessionID); err != nil {
 				return err
 			}
 		}
-		return tx.QueryRowContext(ctx, "SELECT count(*) FROM session_hashes WHERE session_id = ? AND received = 0", sessionID).Scan(&res.Remaining)
+		return tx.QueryRowContext(ctx, "SELECT remaining FROM upload_sessions WHERE id = ?", sessionID).Scan(&res.Remaining)
 	})
 	if err != nil {
 		return res, fmt.Errorf("store blobs: %w", domainError(err))

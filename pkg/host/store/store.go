@@ -74,7 +74,7 @@ type Snapshot struct {
 type Session struct {
 	ID            string
 	ProjectID     string
-	Manifest      []byte // JSON api.Manifest, as validated
+	Manifest      []byte // JSON api.Manifest, as validated; only CreateSession and SessionManifest carry it
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	CompletionJWT string
@@ -83,8 +83,9 @@ type Session struct {
 
 // SessionHash is one hash a session asked the client to upload.
 type SessionHash struct {
-	Hash string
-	Size int64
+	Hash         string
+	Size         int64
+	Compressible bool
 }
 
 // BlobInput is verified content to store.
@@ -140,9 +141,14 @@ type Store interface {
 	// MissingHashes returns those of hashes that the project has not uploaded.
 	MissingHashes(ctx context.Context, projectID string, hashes []string) (map[string]bool, error)
 	CreateSession(ctx context.Context, s Session, missing []SessionHash) error
+	// Session returns a session's state without its manifest.
 	Session(ctx context.Context, id string) (Session, error)
-	// SessionHashes returns what the session asked for, keyed by hash.
-	SessionHashes(ctx context.Context, sessionID string) (map[string]SessionHash, error)
+	// SessionManifest returns the manifest a session was created with.
+	SessionManifest(ctx context.Context, id string) ([]byte, error)
+	// SessionHashes returns those of hashes that the session asked for,
+	// keyed by hash. It reads only the rows asked about, so a bucket costs
+	// the same however large the deployment.
+	SessionHashes(ctx context.Context, sessionID string, hashes []string) (map[string]SessionHash, error)
 	// PutBlobs stores verified blobs, records them for the session's
 	// project and marks them received. It is idempotent.
 	PutBlobs(ctx context.Context, sessionID string, blobs []BlobInput) (UploadResult, error)

@@ -82,20 +82,29 @@ CREATE INDEX deployment_modules_hash ON deployment_modules(hash);
 CREATE TABLE upload_sessions (
     id             TEXT PRIMARY KEY,
     project_id     TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    manifest       TEXT NOT NULL, -- JSON api.Manifest
     created_at     INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL,
     completion_jwt TEXT,
+    remaining      INTEGER NOT NULL DEFAULT 0, -- hashes not yet received
     used           INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX upload_sessions_project ON upload_sessions(project_id);
+
+-- The manifest lives apart from the session row, which every bucket
+-- updates: SQLite rewrites (and compares) a row's overflow pages on update,
+-- and a 100,000-file manifest is megabytes.
+CREATE TABLE upload_session_manifests (
+    session_id TEXT PRIMARY KEY REFERENCES upload_sessions(id) ON DELETE CASCADE,
+    manifest   TEXT NOT NULL -- JSON api.Manifest
+);
 
 -- The hashes a session asked for, and whether each has arrived.
 CREATE TABLE session_hashes (
     session_id TEXT NOT NULL REFERENCES upload_sessions(id) ON DELETE CASCADE,
     hash       TEXT NOT NULL,
-    size       INTEGER NOT NULL,
-    received   INTEGER NOT NULL DEFAULT 0,
+    size         INTEGER NOT NULL,
+    compressible INTEGER NOT NULL DEFAULT 0, -- some path serves it with a compressible type
+    received     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (session_id, hash)
 ) WITHOUT ROWID;
 

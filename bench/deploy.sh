@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Deploy throughput, end to end through the real binaries on loopback, beside
+# a baseline run in the same script on the same files:
+#   baseline = sha256sum over the files + one curl upload of the same bytes
+#              (as a tar stream) to a plain Go server that writes them to disk.
+# Prints files/s, MB/s and the ratio cfdeploy/baseline (target: first deploy
+# within 2x of the baseline), and the one-file-changed redeploy time of the
+# 10,000-file site (target: under 1.5 s end to end).
+#
+# Usage: bench/deploy.sh            (needs curl and coreutils; installs curl if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+bin=$work/bin
+go build -o "$bin/" ./cmd/cfhost ./cmd/cfdeploy ./bench/sink
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# --- the sites -------------------------------------------------------------
+small=$work/small   # 10,000 files of 1-8 KiB
+large=$work/large   # 100 files of 2 MiB
+mkdir -p "$small" "$large"
+python3 - "$small" <<'PY'
+import os, random, sys
+random.seed(42)
+root = sys.argv[1]
+for i in range(10000):
+    d = os.path.join(root, "d%d" % (i % 100))
+    os.makedirs(d, exist_ok=True)
+    n = random.randint(1024, 8192)
+    with open(os.path.join(d, "f%d.html" % i), "wb") as f:
+        f.write(("<!-- %d -->" % i).encode() + random.randbytes(n)[: n - 12].hex().encode()[: n - 12])
+PY
+for i in $(seq 1 100); do head -c $((2 << 20)) /dev/urandom > "$large/blob$i.bin"; done
+
+mb() { du -sb "$1" | awk '{ printf "%.1f", $1 / 1048576 }'; }
+
+# --- baseline ----------------------------------------------------------------
+mkdir -p "$work/sinkdata"
+"$bin/sink" -listen 127.0.0.1:18790 -dir "$work/sinkdata" &
+sleep 0.5
+baseline() {
+  sync; local t0; t0=$(now)
+  find "$1" -type f -print0 | xargs -0 sha256sum > /dev/null
+  tar -C "$1" -cf - . | curl -s -o /dev/null --data-binary @- http://127.0.0.1:18790/upload
+  secs "$t0" "$(now)"
+}
+
+# --- cfhost + cfdeploy -----------------------------------------------------
+"$bin/cfhost" serve --listen 127.0.0.1:18788 --data-dir "$work/hostdata" --api-token bench --access-log=false 2>"$work/cfhost.log" &
+for _ in $(seq 50); do curl -sf http://127.0.0.1:18788/__api/health >/dev/null && break; sleep 0.1; done
+export CFDEPLOY_HOST=http://127.0.0.1:18788 CFDEPLOY_TOKEN=bench
+deploy() { # dir project -> seconds; clears cfdeploy's local hash cache so the first deploy hashes everything
+  local t0; t0=$(now)
+  "$bin/cfdeploy" deploy "$1" --project "$2" --json > "$work/last.json" 2>>"$work/cfdeploy.log"
+  secs "$t0" "$(now)"
+}
+project() { "$bin/cfdeploy" projects create "$1" --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1; }
+
+report() { # name files dir seconds baseline
+  awk -v name="$1" -v n="$2" -v mb="$(mb "$3")" -v t="$4" -v b="$5" 'BEGIN {
+    printf "%-28s %8.0f files/s %8.1f MB/s   %.3f s   baseline %.3f s   ratio %.2fx\n", name, n / t, mb / t, t, b, t / b }'
+}
+
+echo "== deploy throughput (lower ratio is better; target <= 2.00x) =="
+for site in small large; do
+  dir=${!site}
+  n=$(find "$dir" -type f | wc -l)
+  b=$(baseline "$dir")
+  rm -rf "$dir/.cfdeploy"
+  p=$(project "bench-$site")
+  t=$(deploy "$dir" "$p")
+  report "first deploy ($site, $n files)" "$n" "$dir" "$t" "$b"
+done
+
+echo "== one file changed, 10,000-file site (target < 1.5 s) =="
+p=$(project bench-redeploy)
+deploy "$small" "$p" > /dev/null
+echo "changed $(date +%s%N)" >> "$small/d0/f0.html"
+t=$(deploy "$small" "$p")
+new=$(sed -n 's/.*"newAssets": *\([0-9]*\).*/\1/p' "$work/last.json" | head -1)
+echo "redeploy: ${t} s, newAssets=${new}"
