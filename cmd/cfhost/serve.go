@@ -33,6 +33,7 @@ type serveOptions struct {
 	TLSKey     string
 	TrustProxy []netip.Prefix
 	GCGrace    time.Duration
+	GCInterval time.Duration
 	CacheBytes int64
 	MaxFile    int64
 	MaxFiles   int
@@ -53,6 +54,7 @@ var serveFlags = []struct{ flag, key, def, usage string }{
 	{"tls-key", "tls_key", "", "TLS key file"},
 	{"trust-proxy", "trust_proxy", "", "comma-separated CIDRs of proxies whose X-Forwarded-Proto is believed"},
 	{"gc-grace", "gc_grace", "24h", "how long blobs no deployment uses are kept"},
+	{"gc-interval", "gc_interval", "1h", "how often garbage (expired sessions, unused blobs) is collected"},
 	{"cache-bytes", "cache_bytes", "268435456", "memory budget for cached asset bytes"},
 	{"max-file-size", "max_file_size", "26214400", "largest asset file, in bytes"},
 	{"max-files", "max_files", "100000", "most files in one deployment"},
@@ -135,6 +137,9 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	if o.GCGrace, err = time.ParseDuration(v.GetString("gc_grace")); err != nil || o.GCGrace <= 0 {
 		return o, fmt.Errorf("--gc-grace %q is not a positive duration such as 24h", v.GetString("gc_grace"))
 	}
+	if o.GCInterval, err = time.ParseDuration(v.GetString("gc_interval")); err != nil || o.GCInterval <= 0 {
+		return o, fmt.Errorf("--gc-interval %q is not a positive duration such as 1h", v.GetString("gc_interval"))
+	}
 	ints := []struct {
 		key string
 		dst *int64
@@ -183,6 +188,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		TrustProxy: o.TrustProxy,
 		Limits:     manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody},
 		GCGrace:    o.GCGrace,
+		GCInterval: o.GCInterval,
 		CacheBytes: o.CacheBytes,
 		AccessLog:  o.AccessLog,
 		Version:    version,

@@ -51,6 +51,8 @@ func TestBadServeOptions(t *testing.T) {
 		{"--tls-cert", "x.pem"},
 		{"--trust-proxy", "not-a-cidr"},
 		{"--gc-grace", "soon"},
+		{"--gc-interval", "0s"},
+		{"--gc-interval", "hourly"},
 		{"--cache-bytes", "lots"},
 		{"--max-files", "0"},
 		{"--log-level", "loud"},
