@@ -120,28 +120,78 @@ func (s *SQLite) SessionHashes(ctx context.Context, sessionID string, hashes []s
 	return out, nil
 }
 
-// putBlob stores a blob unless the host has it already.
-func putBlob(ctx context.Context, tx *sql.Tx, b BlobInput, now int64) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO blobs(hash, size, created_at, compressible) VALUES (?, ?, ?, ?)
-		ON CONFLICT(hash) DO NOTHING`, b.Hash, len(b.Data), now, boolInt(b.Compressible))
+// blobWriter stores blobs within one transaction through statements
+// prepared once, since a bucket writes several rows for each of its files.
+type blobWriter struct {
+	ctx                           context.Context
+	now                           int64
+	blob, chunk, projectBlob, got *sql.Stmt
+}
+
+func newBlobWriter(ctx context.Context, tx *sql.Tx) (*blobWriter, error) {
+	w := &blobWriter{ctx: ctx, now: nanos(time.Now())}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&w.blob, "INSERT INTO blobs(hash, size, created_at, compressible) VALUES (?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING"},
+		{&w.chunk, "INSERT INTO blob_chunks(hash, encoding, seq, data) VALUES (?, ?, ?, ?)"},
+		{&w.projectBlob, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING"},
+		{&w.got, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND hash = ? AND received = 0"},
+	} {
+		st, err := tx.PrepareContext(ctx, p.q)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		*p.dst = st
+	}
+	return w, nil
+}
+
+func (w *blobWriter) close() {
+	for _, st := range []*sql.Stmt{w.blob, w.chunk, w.projectBlob, w.got} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// put stores a blob unless the host has it already, and records it for the
+// project.
+func (w *blobWriter) put(projectID string, b BlobInput) error {
+	res, err := w.blob.ExecContext(w.ctx, b.Hash, len(b.Data), w.now, boolInt(b.Compressible))
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := w.chunks(b.Hash, "", b.Data); err != nil {
+			return err
+		}
 	}
-	return putChunks(ctx, tx, b.Hash, "", b.Data)
+	_, err = w.projectBlob.ExecContext(w.ctx, projectID, b.Hash)
+	return err
 }
 
-func putChunks(ctx context.Context, tx *sql.Tx, hash, encoding string, data []byte) error {
+// chunks stores data in chunkSize pieces (one, possibly empty, at least).
+func (w *blobWriter) chunks(hash, encoding string, data []byte) error {
 	for seq := 0; seq == 0 || seq*chunkSize < len(data); seq++ {
 		chunk := data[seq*chunkSize : min(len(data), (seq+1)*chunkSize)]
-		if _, err := tx.ExecContext(ctx, "INSERT INTO blob_chunks(hash, encoding, seq, data) VALUES (?, ?, ?, ?)",
-			hash, encoding, seq, chunk); err != nil {
+		if _, err := w.chunk.ExecContext(w.ctx, hash, encoding, seq, chunk); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// received marks a session's hash as arrived and reports whether it was new.
+func (w *blobWriter) received(sessionID, hash string) (bool, error) {
+	r, err := w.got.ExecContext(w.ctx, sessionID, hash)
+	if err != nil {
+		return false, err
+	}
+	n, _ := r.RowsAffected()
+	return n > 0, nil
 }
 
 // PutBlobs implements Store.
@@ -155,21 +205,21 @@ func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInp
 			}
 			return err
 		}
-		now := nanos(time.Now())
-		var arrived int64
+		w, err := newBlobWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		arrived := 0
 		for _, b := range blobs {
-			if err := putBlob(ctx, tx, b, now); err != nil {
+			if err := w.put(projectID, b); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING", projectID, b.Hash); err != nil {
+			if ok, err := w.received(sessionID, b.Hash); err != nil {
 				return err
+			} else if ok {
+				arrived++
 			}
-			r, err := tx.ExecContext(ctx, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND hash = ? AND received = 0", sessionID, b.Hash)
-			if err != nil {
-				return err
-			}
-			n, _ := r.RowsAffected()
-			arrived += n
 		}
 		if arrived > 0 {
 			if _, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET remaining = remaining - ? WHERE id = ?", arrived, sessionID); err != nil {
@@ -206,12 +256,13 @@ func (s *SQLite) SetCompletionJWT(ctx context.Context, sessionID, token string) 
 // PutProjectBlobs implements Store.
 func (s *SQLite) PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error {
 	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
-		now := nanos(time.Now())
+		w, err := newBlobWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer w.close()
 		for _, b := range blobs {
-			if err := putBlob(ctx, tx, b, now); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING", projectID, b.Hash); err != nil {
+			if err := w.put(projectID, b); err != nil {
 				return err
 			}
 		}
@@ -330,19 +381,24 @@ func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Varian
 		if done.Valid {
 			return nil
 		}
+		w, err := newBlobWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer w.close()
 		for _, v := range variants {
 			col := map[string]string{"gzip": "gzip_size", "br": "br_size"}[v.Encoding]
 			if col == "" {
 				return fmt.Errorf("unknown encoding %q", v.Encoding)
 			}
-			if err := putChunks(ctx, tx, hash, v.Encoding, v.Data); err != nil {
+			if err := w.chunks(hash, v.Encoding, v.Data); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE blobs SET "+col+" = ? WHERE hash = ?", len(v.Data), hash); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE blobs SET compressed_at = ? WHERE hash = ?", nanos(time.Now()), hash)
+		_, err = tx.ExecContext(ctx, "UPDATE blobs SET compressed_at = ? WHERE hash = ?", nanos(time.Now()), hash)
 		return err
 	})
 	if err != nil {
