@@ -8,10 +8,13 @@
 # server and file, the ratios cfhost/Caddy and cfhost/nginx, and the targets
 # (4 KiB page: >= 1.8x Caddy and >= 0.6x nginx; 100 KiB file: >= 1.0x nginx).
 #
-# The cfhost side is bench/assetserver: pkg/host/assets with its cache and
-# every Cloudflare header (ETag, Cache-Control, _headers rules), blobs held
-# in memory, no store or project routing in front. nginx runs one worker
-# process, as the client takes the other core.
+# The cfhost side is the real binary: `cfhost serve` on a fresh data dir, the
+# site deployed with `cfdeploy deploy`, requests addressed to the project by
+# Host header (<id>.localhost) — the whole production path with every
+# Cloudflare header (ETag, Cache-Control, _headers rules), blobs in SQLite
+# behind the in-memory cache. (bench/assetserver serves the same site
+# through pkg/host/assets alone, for profiling the pipeline.) nginx runs one
+# worker process, as the client takes the other core.
 #
 # Usage: bench/static.sh [-d DURATION]   (default 10s per file and server)
 # Installs nginx, caddy and wrk with apt-get when they are missing.
@@ -54,8 +57,8 @@ if ((${#need[@]})); then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-echo "building bench/assetserver and the site" >&2
-(cd "$root" && go build -o "$work/assetserver" ./bench/assetserver)
+echo "building cfhost, cfdeploy and the site" >&2
+(cd "$root" && go build -o "$work/" ./cmd/cfhost ./cmd/cfdeploy)
 site=$work/site
 mkdir -p "$site/assets" "$site/img"
 # A 4 KiB HTML page, a 100 KiB script, a 2 MiB image (random, incompressible).
@@ -78,10 +81,10 @@ EOF
 files=("/" "/assets/app.js" "/img/photo.jpg")
 labels=("html-4KiB" "js-100KiB" "img-2MiB")
 
-# wait_up URL: wait until the server answers.
+# wait_up URL [HOST]: wait until the server answers.
 wait_up() {
 	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		curl -fsS -o /dev/null ${2:+-H "Host: $2"} "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "server at $1 did not come up" >&2
@@ -102,16 +105,18 @@ to_ms() {
 results=$work/results
 : >"$results"
 
-# measure SERVER PORT: wrk each file, append "SERVER LABEL req/s p99_ms".
+# measure SERVER PORT [HOST]: wrk each file, append "SERVER LABEL req/s p99_ms".
 measure() {
-	local server=$1 port=$2 i
-	wait_up "http://127.0.0.1:$port/"
+	local server=$1 port=$2 host=${3:-} i
+	local hdr=()
+	[[ -n $host ]] && hdr=(-H "Host: $host")
+	wait_up "http://127.0.0.1:$port/" "$host"
 	for i in "${!files[@]}"; do
 		local url="http://127.0.0.1:$port${files[$i]}"
-		curl -fsS -o /dev/null "$url"
-		wrk -t1 -c32 -d2s "$url" >/dev/null # warm-up
+		curl -fsS -o /dev/null "${hdr[@]}" "$url"
+		wrk -t1 -c32 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up
 		local out rps p99
-		out=$(wrk -t1 -c32 -d"$duration" --latency "$url")
+		out=$(wrk -t1 -c32 -d"$duration" --latency "${hdr[@]}" "$url")
 		rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 		p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
 		if grep -q 'Non-2xx' <<<"$out"; then
@@ -123,10 +128,15 @@ measure() {
 	done
 }
 
-echo "cfhost (bench/assetserver)" >&2
-"$work/assetserver" -dir "$site" -listen 127.0.0.1:18201 2>"$work/assetserver.log" &
+echo "cfhost serve" >&2
+"$work/cfhost" serve --listen 127.0.0.1:18201 --data-dir "$work/cfhost-data" --api-token bench \
+	--access-log=false 2>"$work/cfhost.log" &
 server_pid=$!
-measure cfhost 18201
+wait_up "http://127.0.0.1:18201/__api/health"
+export CFDEPLOY_HOST=http://127.0.0.1:18201 CFDEPLOY_TOKEN=bench
+project=$("$work/cfdeploy" projects create bench --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+"$work/cfdeploy" deploy "$site" --project "$project" >/dev/null 2>"$work/cfdeploy.log"
+measure cfhost 18201 "$project.localhost"
 stop_server
 
 echo "caddy file_server" >&2

@@ -26,8 +26,11 @@ const (
 	DefaultCacheBudget = 256 << 20
 	// LargeBlob is the size above which a representation is streamed from
 	// the BlobSource on every request instead of being held in memory (a
-	// quarter of the budget when that is smaller).
-	LargeBlob = 1 << 20
+	// quarter of the budget when that is smaller). Hero images and bundles
+	// of a few MiB are among the most requested files of a site, and
+	// streaming them from SQLite costs a query per chunk; 4 MiB keeps
+	// them in memory while 64 of them still fit the default budget.
+	LargeBlob = 4 << 20
 	// entryOverhead is what a cache entry costs beyond its bytes; it bounds
 	// the number of entries for blobs that are large or absent.
 	entryOverhead = 256
