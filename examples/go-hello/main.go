@@ -29,10 +29,12 @@ func main() {
 		})
 	})
 	// Hand a request to the static assets, like env.ASSETS.fetch(request)
-	// in a Cloudflare Worker: the host serves /index.html and adds the
+	// in a Cloudflare Worker: the host serves "/" from the assets exactly as
+	// it would serve a browser (so "/" finds index.html, while asking for
+	// "/index.html" would answer its canonical 307 to "/"), and adds the
 	// headers set here.
 	mux.HandleFunc("GET /home", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Accel-Redirect", "/index.html")
+		w.Header().Set("X-Accel-Redirect", "/")
 		w.Header().Set("X-Served-By", "go-hello")
 	})
 	if err := cgi.Serve(mux); err != nil {
