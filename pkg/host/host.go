@@ -108,6 +108,7 @@ type Host struct {
 	cache  *assets.Cache
 
 	compressNow chan struct{}
+	unlock      func()
 	lastUpload  atomic.Int64 // unix nanoseconds of the last bucket upload
 	stop        context.CancelFunc
 	wg          sync.WaitGroup
@@ -123,6 +124,16 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unlock()
+		}
+	}()
 	if cfg.APIToken == "" {
 		tok, err := loadOrCreateToken(filepath.Join(cfg.DataDir, "api-token"), cfg.Logger)
 		if err != nil {
@@ -147,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{
+		unlock:      unlock,
 		worker:      wrt,
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -162,6 +174,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.wg.Add(2)
 	go h.compressLoop(bg)
 	go h.gcLoop(bg)
+	ok = true
 	return h, nil
 }
 
@@ -169,6 +182,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 func (h *Host) Close() error {
 	h.stop()
 	h.wg.Wait()
+	defer h.unlock()
 	return errors.Join(h.worker.Close(context.Background()), h.store.Close())
 }
 

@@ -377,3 +377,20 @@ func TestTokenFileIsCreatedOnce(t *testing.T) {
 		t.Fatal("the generated JWT secret must be kept across restarts")
 	}
 }
+
+func TestDataDirIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	h, err := New(context.Background(), Config{DataDir: dir, APIToken: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), Config{DataDir: dir, APIToken: "x"}); err == nil || !strings.Contains(err.Error(), "in use by another cfhost") {
+		t.Fatalf("second host on one data dir: %v", err)
+	}
+	h.Close()
+	h, err = New(context.Background(), Config{DataDir: dir, APIToken: "x"})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	h.Close()
+}
