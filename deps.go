@@ -4,13 +4,13 @@ package tools
 
 import (
 	_ "github.com/andybalholm/brotli"
-	_ "github.com/pelletier/go-toml/v2"
 	_ "github.com/charmbracelet/bubbles/progress"
 	_ "github.com/charmbracelet/bubbletea"
 	_ "github.com/charmbracelet/lipgloss"
 	_ "github.com/fsnotify/fsnotify"
 	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/google/uuid"
+	_ "github.com/pelletier/go-toml/v2"
 	_ "github.com/rogpeppe/go-internal/testscript"
 	_ "github.com/sabhiram/go-gitignore"
 	_ "github.com/spf13/cobra"
