@@ -157,7 +157,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	if o.Concurrency < 1 || o.Concurrency > 64 {
 		return o, g.settingError(cmd, fmt.Errorf("concurrency %d: want 1 to 64", o.Concurrency), "concurrency", "concurrency")
 	}
-	o.CachePath = manifest.CachePath(g.projectDir())
+	o.CachePath = g.cachePath(o.Dir)
 	return o, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/cfdeploy/cfdeploy/pkg/client"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
 // DefaultHost is where cfhost listens by default.
@@ -88,6 +89,7 @@ cfdeploy.toml, then defaults.`,
 		newDeploymentsCmd(g),
 		newRollbackCmd(g),
 		newDevCmd(g),
+		newHashCmd(g),
 		newVersionCmd(g),
 	)
 	return root
@@ -157,6 +159,25 @@ func (g *global) fromFile(cmd *cobra.Command, key, flag string) bool {
 		return false
 	}
 	return g.configLoaded && g.v.InConfig(key)
+}
+
+// cachePath is the hash cache for deploying siteDir: .cfdeploy/cache in the
+// directory of cfdeploy.toml when there is one (the project directory).
+// Without a project file there is no project directory, and dropping a
+// .cfdeploy into whatever the current directory is would litter it, so the
+// cache then lives in the user's cache directory, one per site directory.
+func (g *global) cachePath(siteDir string) string {
+	if g.configLoaded {
+		return manifest.CachePath(g.projectDir())
+	}
+	if abs, err := filepath.Abs(siteDir); err == nil {
+		siteDir = abs
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return manifest.CachePath(siteDir)
+	}
+	return filepath.Join(base, "cfdeploy", manifest.HashBytes([]byte(siteDir))[:16], "cache")
 }
 
 // projectDir is the directory of cfdeploy.toml: relative paths in it, and

@@ -81,6 +81,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CFDEPLOY_TOKEN", testToken)
 			env.Setenv("HOSTURL", srv.URL)
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

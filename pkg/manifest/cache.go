@@ -73,18 +73,21 @@ func (c *Cache) parse(b []byte) {
 	if string(line) != cacheHeader {
 		return
 	}
+	c.entries = make(map[string]cacheEntry, bytes.Count(rest, []byte{'\n'}))
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
-		f := strings.SplitN(string(line), " ", 4)
-		if len(f) != 4 || ValidateHash(f[0]) != nil {
+		hash, line, ok1 := bytes.Cut(line, []byte{' '})
+		size, line, ok2 := bytes.Cut(line, []byte{' '})
+		mtime, path, ok3 := bytes.Cut(line, []byte{' '})
+		if !ok1 || !ok2 || !ok3 || len(path) == 0 || !isHashHex(hash) {
 			continue
 		}
-		size, err1 := strconv.ParseInt(f[1], 10, 64)
-		mtime, err2 := strconv.ParseInt(f[2], 10, 64)
+		n, err1 := strconv.ParseInt(string(size), 10, 64)
+		m, err2 := strconv.ParseInt(string(mtime), 10, 64)
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		c.entries[f[3]] = cacheEntry{size: size, mtime: mtime, hash: f[0]}
+		c.entries[string(path)] = cacheEntry{size: n, mtime: m, hash: string(hash)}
 	}
 }
 
@@ -176,4 +179,18 @@ func (c *Cache) Save() error {
 	}
 	c.dirty = false
 	return nil
+}
+
+// isHashHex is ValidateHash for bytes, without allocating: the cache is
+// parsed on every deploy, 64 bytes per file.
+func isHashHex(b []byte) bool {
+	if len(b) != 64 {
+		return false
+	}
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

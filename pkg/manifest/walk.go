@@ -6,8 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,6 +65,7 @@ func Walk(dir string, ig *Ignorer) (*Tree, error) {
 		return nil, fmt.Errorf("resolve %s: %w", dir, err)
 	}
 	t := &Tree{Root: abs}
+	var pending []int // indexes of t.Files still to stat
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("walk %s: %w", p, err)
@@ -85,11 +89,9 @@ func Walk(dir string, ig *Ignorer) (*Tree, error) {
 		case mode.IsDir():
 			return nil
 		case mode.IsRegular():
-			fi, err := d.Info()
-			if err != nil {
-				return fmt.Errorf("stat %s: %w", p, err)
-			}
-			t.Files = append(t.Files, File{Path: assetPath, OSPath: p, Size: fi.Size(), ModTime: fi.ModTime()})
+			// Size and mtime come later, from statFiles, in parallel.
+			t.Files = append(t.Files, File{Path: assetPath, OSPath: p})
+			pending = append(pending, len(t.Files)-1)
 		case mode&fs.ModeSymlink != 0:
 			f, reason, err := followLink(realRoot, p)
 			if err != nil {
@@ -109,8 +111,42 @@ func Walk(dir string, ig *Ignorer) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := statFiles(t.Files, pending); err != nil {
+		return nil, err
+	}
 	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
 	return t, nil
+}
+
+// statFiles fills Size and ModTime of files[i] for every i in idx, on all
+// cores: on a warm deploy, where the hash cache answers everything, one
+// lstat per file is most of the work left.
+func statFiles(files []File, idx []int) error {
+	workers := min(runtime.GOMAXPROCS(0)*2, max(len(idx)/256, 1))
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(idx) {
+					return
+				}
+				f := &files[idx[k]]
+				fi, err := os.Lstat(f.OSPath)
+				if err != nil {
+					errs[w] = fmt.Errorf("stat %s: %w", f.Path, err)
+					return
+				}
+				f.Size, f.ModTime = fi.Size(), fi.ModTime()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // followLink resolves the symlink p. It returns the target as a File, or a
