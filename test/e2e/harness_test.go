@@ -286,19 +286,49 @@ func (s *server) logTail(n int64) string {
 	return string(b)
 }
 
-// rssHighWater reads the process's peak resident memory, in bytes.
-func (s *server) rssHighWater() (int64, error) {
+// rss reads the process's resident memory, in bytes.
+func (s *server) rss() (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// rssGrowth runs fn while sampling the server's resident memory every few
+// milliseconds, and returns how far it rose above where it was before.
+func (s *server) rssGrowth(t testing.TB, fn func()) int64 {
+	t.Helper()
+	base, err := s.rss()
+	if err != nil {
+		t.Skipf("cannot read the server's memory: %v", err)
+	}
+	peak := base
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if n, err := s.rss(); err == nil && n > peak {
+				peak = n
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	return peak - base
 }
 
 // createProject makes a project through the SDK.
