@@ -57,7 +57,7 @@ func (p *Plain) Event(ev client.Event) {
 		p.phase, p.start, p.last, p.step = ev.Phase, now, now, 0
 		switch ev.Phase {
 		case client.PhaseHash, client.PhaseUpload:
-			fmt.Fprintf(p.w, "%s %s files (%s)\n", phaseLabel(ev.Phase), commas(ev.FilesTotal), manifest.FormatBytes(ev.BytesTotal))
+			fmt.Fprintf(p.w, "%s %s (%s)\n", phaseLabel(ev.Phase), files(ev.FilesTotal), manifest.FormatBytes(ev.BytesTotal))
 		case client.PhaseSession:
 			fmt.Fprintln(p.w, "Asking the host which files it needs")
 		case client.PhaseFinalize:

@@ -87,6 +87,14 @@ func countLine(ev client.Event) string {
 	return strings.Join(parts, " · ")
 }
 
+// files renders a file count with its noun: "1 file", "1,234 files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return commas(n) + " files"
+}
+
 // commas renders 1234567 as "1,234,567".
 func commas(n int) string {
 	s := fmt.Sprint(n)
@@ -118,11 +126,11 @@ func Summary(r *client.DeployResult) string {
 		return ""
 	}
 	if r.DryRun {
-		return fmt.Sprintf("Dry run: %s of %s files (%s) would be uploaded; nothing was changed",
-			commas(r.NeedFiles), commas(r.Files), manifest.FormatBytes(r.NeedBytes))
+		return fmt.Sprintf("Dry run: %s of %s (%s) would be uploaded; nothing was changed",
+			commas(r.NeedFiles), files(r.Files), manifest.FormatBytes(r.NeedBytes))
 	}
-	s := fmt.Sprintf("Deployed %s files (%s new, %s already on the host)",
-		commas(r.DeployedAssets), commas(r.NewAssets), commas(r.SkippedAssets))
+	s := fmt.Sprintf("Deployed %s (%s new, %s already on the host)",
+		files(r.DeployedAssets), commas(r.NewAssets), commas(r.SkippedAssets))
 	if r.UploadedFiles > 0 {
 		s += fmt.Sprintf(" · uploaded %s", manifest.FormatBytes(r.UploadedBytes))
 	}
