@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,4 +264,34 @@ func BenchmarkHashDir(b *testing.B) {
 	}
 	b.Run("cold", func(b *testing.B) { run(b, "") })
 	b.Run("warm", func(b *testing.B) { run(b, CachePath(b.TempDir())) })
+}
+
+// FuzzCacheParse feeds arbitrary cache files to the parser: it must never
+// panic, and every entry it keeps must carry a valid hash.
+func FuzzCacheParse(f *testing.F) {
+	good := sha("x")
+	f.Add([]byte(cacheHeader + "\n" + good + " 1 5 /a b\n"))
+	f.Add([]byte(cacheHeader + "\n" + good + " -1 x /a\n\n \n"))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &Cache{entries: map[string]cacheEntry{}}
+		c.parse(b)
+		for p, e := range c.entries {
+			if ValidateHash(e.hash) != nil || p == "" {
+				t.Fatalf("kept bad entry %q: %+v", p, e)
+			}
+		}
+	})
+}
+
+// FuzzIgnorer compiles arbitrary .assetsignore text and matches paths with
+// it: bad patterns must be dropped, never panic.
+func FuzzIgnorer(f *testing.F) {
+	f.Add("*.map\n!keep.map\n/build/\n", "build/x.js")
+	f.Add("a[\n**/\\*\n", "a[b")
+	f.Fuzz(func(t *testing.T, text, path string) {
+		ig := NewIgnorer(strings.Split(text, "\n"))
+		ig.Ignored(path, false)
+		ig.Ignored(path, true)
+	})
 }
