@@ -33,6 +33,9 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			ae = api.Errorf(api.CodeNotFound, "not found")
 		case errors.Is(err, store.ErrConflict):
 			ae = api.Errorf(api.CodeConflict, "%v", err)
+		case errors.Is(err, store.ErrFull):
+			h.log.Error("storage full", "method", r.Method, "path", r.URL.Path, "err", err)
+			ae = api.Errorf(api.CodeUnavailable, "the host is out of disk space; free space in its data directory, then try again")
 		default:
 			h.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			ae = api.Errorf(api.CodeInternal, "internal error; see the host's log")

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -143,13 +144,23 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func withTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fullError(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return fullError(err)
 	}
-	return tx.Commit()
+	return fullError(tx.Commit())
+}
+
+// fullError marks a write that failed for lack of space with ErrFull, so
+// that callers can say what to do instead of reporting an internal error.
+func fullError(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
 }
 
 // domainError turns constraint violations into ErrConflict.

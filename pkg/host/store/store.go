@@ -15,6 +15,10 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrFull means a write failed because the disk (or the database's
+	// size limit) is full: nothing was written, and the same write can
+	// succeed once space is freed.
+	ErrFull = errors.New("storage full")
 )
 
 // Project is a stored project with the figures of its active deployment.

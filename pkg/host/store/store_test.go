@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -280,5 +282,42 @@ func TestProjectsPaging(t *testing.T) {
 	}
 	if len(all) != 5 || all[0] != "a" || all[4] != "e" {
 		t.Fatalf("paged %v", all)
+	}
+}
+
+// TestFullDiskIsErrFull fills the database to SQLite's page limit, which
+// fails writes exactly as a full disk does (SQLITE_FULL): the error must be
+// ErrFull, nothing half-written may remain, and the write succeeds once
+// there is room again.
+func TestFullDiskIsErrFull(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	if _, err := s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var pages int64
+	if err := s.w.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages+16)); err != nil {
+		t.Fatal(err)
+	}
+	big := blob(strings.Repeat("x", 1<<20))
+	err := s.PutProjectBlobs(ctx, "p", []BlobInput{big})
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("a write past the size limit: %v, want ErrFull", err)
+	}
+	if _, _, err := s.OpenBlob(ctx, big.Hash, ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a failed write left the blob behind: %v", err)
+	}
+	if _, err := s.w.Exec("PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutProjectBlobs(ctx, "p", []BlobInput{big}); err != nil {
+		t.Fatalf("with room again: %v", err)
+	}
+	if v, err := s.IntegrityCheck(ctx); err != nil || v != "ok" {
+		t.Fatalf("integrity %q %v", v, err)
 	}
 }
