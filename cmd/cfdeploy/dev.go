@@ -165,10 +165,12 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	if _, err := deploy(); err != nil {
 		return err
 	}
+	// The dev host serves one site, so the bare address is the site too.
+	h.SetDefaultProject(p.ID)
 	sub := projectURL(base, "localhost", p.ID)
 	pathURL := projectURL(base, "", p.ID)
-	fmt.Fprintln(g.io.Out, sub)
-	g.chatter("Serving %s at %s (or %s)", o.Dir, sub, pathURL)
+	fmt.Fprintln(g.io.Out, base+"/")
+	g.chatter("Serving %s at %s/ (also %s and %s)", o.Dir, base, sub, pathURL)
 	g.chatter("Watching for changes; press Ctrl-C to stop.")
 	if o.ready != nil {
 		o.ready(pathURL)

@@ -63,11 +63,9 @@ func TestDev(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr)
 	u, err := url.Parse(strings.TrimSpace(line))
-	if err != nil || !strings.HasSuffix(u.Hostname(), ".localhost") {
-		t.Fatalf("URL %q is not the subdomain form", line)
+	if err != nil || u.Hostname() != "127.0.0.1" || u.Path != "/" {
+		t.Fatalf("URL %q is not the bare address of the dev host", line)
 	}
-	// Reach <id>.localhost:PORT through 127.0.0.1, keeping the Host header,
-	// as a browser does.
 	hc := &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,15 +27,8 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// hostStartMu serialises host.New: wazero v1.12.0 fills its version string
-// lazily without synchronisation (internal/version.GetWazeroVersion), so two
-// hosts starting at once in one process race under -race.
-var hostStartMu sync.Mutex
-
 // newHost starts a host for a test.
 func newHost(cfg host.Config) (*host.Host, error) {
-	hostStartMu.Lock()
-	defer hostStartMu.Unlock()
 	return host.New(context.Background(), cfg)
 }
 

@@ -5,32 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
-
-// ModuleType guesses a server-code module's type from its file name, as the
-// seed does: .wasm runs, .json is parsed data, text-like files are text and
-// everything else is raw data. Script types (.js, .mjs, .cjs, .py) are named
-// so the host can refuse them with a clear message.
-func ModuleType(name string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".wasm":
-		return "wasm"
-	case ".json":
-		return "json"
-	case ".txt", ".html", ".htm", ".md", ".css", ".csv", ".xml", ".svg", ".yaml", ".yml", ".toml":
-		return "text"
-	case ".js", ".mjs":
-		return "js"
-	case ".cjs":
-		return "cjs"
-	case ".py":
-		return "py"
-	}
-	return "data"
-}
 
 // LoadServerCode reads the entrypoint and extra modules from disk into the
 // deploy request's form. Modules are named by their base name, which is how
@@ -43,7 +21,7 @@ func LoadServerCode(entrypoint string, modules []string) (*api.ServerCode, error
 		}
 		return nil, nil
 	}
-	if t := ModuleType(entrypoint); t != "wasm" {
+	if t := manifest.ModuleType(entrypoint); t != manifest.ModuleWasm {
 		return nil, fmt.Errorf("server entrypoint %s is not a .wasm file", entrypoint)
 	}
 	sc := &api.ServerCode{Entrypoint: filepath.Base(entrypoint), Modules: map[string]api.Module{}}
@@ -56,7 +34,7 @@ func LoadServerCode(entrypoint string, modules []string) (*api.ServerCode, error
 		if err != nil {
 			return nil, fmt.Errorf("read server module: %w", err)
 		}
-		sc.Modules[name] = api.Module{Content: base64.StdEncoding.EncodeToString(b), Type: ModuleType(name)}
+		sc.Modules[name] = api.Module{Content: base64.StdEncoding.EncodeToString(b), Type: manifest.ModuleType(name)}
 	}
 	return sc, nil
 }

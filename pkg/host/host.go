@@ -109,9 +109,11 @@ type Host struct {
 
 	compressNow chan struct{}
 	unlock      func()
-	lastUpload  atomic.Int64 // unix nanoseconds of the last bucket upload
-	stop        context.CancelFunc
-	wg          sync.WaitGroup
+	// defaultProject serves requests that name no project ("" for none).
+	defaultProject atomic.Pointer[string]
+	lastUpload     atomic.Int64 // unix nanoseconds of the last bucket upload
+	stop           context.CancelFunc
+	wg             sync.WaitGroup
 }
 
 // New opens the data directory, applies migrations and starts the
@@ -167,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL},
 		compressNow: make(chan struct{}, 1),
 	}
+	h.SetDefaultProject(cfg.DefaultProject)
 	h.sites = newSiteCache(h)
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
 	bg, stop := context.WithCancel(context.Background())
@@ -185,6 +188,10 @@ func (h *Host) Close() error {
 	defer h.unlock()
 	return errors.Join(h.worker.Close(context.Background()), h.store.Close())
 }
+
+// SetDefaultProject makes project id answer requests that name no project
+// (a bare IP or localhost host, no /__project/ prefix); "" turns it off.
+func (h *Host) SetDefaultProject(id string) { h.defaultProject.Store(&id) }
 
 // Store exposes the store, for tests and tools that inspect the data.
 func (h *Host) Store() *store.SQLite { return h.db }

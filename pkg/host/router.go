@@ -47,8 +47,8 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if h.cfg.DefaultProject != "" {
-		h.serveProject(w, r, h.cfg.DefaultProject, "", pathname, search)
+	if id := *h.defaultProject.Load(); id != "" {
+		h.serveProject(w, r, id, "", pathname, search)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -93,7 +93,7 @@ func TestDefaultProject(t *testing.T) {
 	th := newTestHost(t)
 	p := th.createProject("dev")
 	th.deploy(p.ID, siteFiles{"/index.html": "dev site"})
-	th.h.cfg.DefaultProject = p.ID
+	th.h.SetDefaultProject(p.ID)
 	if resp, body := th.fetch("127.0.0.1", "/"); resp.StatusCode != 200 || body != "dev site" {
 		t.Fatalf("default project: %d %q", resp.StatusCode, body)
 	}
@@ -101,6 +101,10 @@ func TestDefaultProject(t *testing.T) {
 	th.deploy(other.ID, siteFiles{"/index.html": "other site"})
 	if _, body := th.fetch("127.0.0.1", "/__project/"+other.ID+"/"); body != "other site" {
 		t.Fatalf("path mode must still reach other projects: %q", body)
+	}
+	th.h.SetDefaultProject("")
+	if resp, _ := th.fetch("127.0.0.1", "/"); resp.StatusCode != 404 {
+		t.Fatalf("without a default project: %d", resp.StatusCode)
 	}
 }
 
