@@ -2,12 +2,14 @@
 # bench/worker.sh: server code throughput and latency, against a native Go
 # baseline.
 #
-# Serves the same "Hello from WebAssembly!" response three ways, each through
-# bench/workerserver (pkg/host/worker behind net/http) and measured with
-# `wrk -t1 -c4`:
-#   native  a Go net/http handler (the baseline)
+# Serves the same "Hello from WebAssembly!" response three ways, measured
+# with `wrk -t1 -c4`:
+#   native  a Go net/http handler (bench/workerserver -native, the baseline)
 #   go      examples/go-hello built with GOOS=wasip1 (net/http + cgi.Serve)
 #   c       bench/cguest/hello.c built with clang + wasi-libc
+# The two guests run in the real cfhost binary: deployed with
+# `cfdeploy deploy --server`, requested by Host header <id>.localhost, so
+# routing, the asset dry run and the worker runtime are all on the path.
 # and prints requests/s, p50 and p99, the ratios to native, and the targets
 # (Go >= 250 req/s with p99 <= 20 ms; C >= 5,000 req/s).
 #
@@ -48,31 +50,46 @@ fi
 echo "building guests and server" >&2
 (cd "$root" && GOOS=wasip1 GOARCH=wasm go build -o "$work/go-hello.wasm" ./examples/go-hello)
 clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--strip-all -o "$work/c-hello.wasm" "$root/bench/cguest/hello.c"
-(cd "$root" && go build -o "$work/workerserver" ./bench/workerserver)
+(cd "$root" && go build -o "$work/" ./bench/workerserver ./cmd/cfhost ./cmd/cfdeploy)
+mkdir -p "$work/empty-site"
 
 port=18181
 url="http://127.0.0.1:$port/"
 
-# measure NAME ARGS...: start the server, warm it up, run wrk and print
+# measure NAME native|WASM: start the server (workerserver for native, cfhost
+# with WASM deployed otherwise), warm it up, run wrk and print
 # "NAME req/s p50_ms p99_ms".
 measure() {
-	local name=$1
-	shift
-	"$work/workerserver" -addr "127.0.0.1:$port" -cache "$work/cache" "$@" >"$work/$name.log" 2>&1 &
-	server_pid=$!
+	local name=$1 what=$2 hdr=()
+	if [[ $what == native ]]; then
+		"$work/workerserver" -addr "127.0.0.1:$port" -native >"$work/$name.log" 2>&1 &
+		server_pid=$!
+	else
+		rm -rf "$work/data-$name"
+		"$work/cfhost" serve --listen "127.0.0.1:$port" --data-dir "$work/data-$name" --api-token bench \
+			--access-log=false >"$work/$name.log" 2>&1 &
+		server_pid=$!
+		for _ in $(seq 100); do curl -fsS -o /dev/null "${url}__api/health" 2>/dev/null && break; sleep 0.1; done
+		local project
+		project=$(CFDEPLOY_HOST=${url%/} CFDEPLOY_TOKEN=bench "$work/cfdeploy" projects create "$name" --json |
+			sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+		CFDEPLOY_HOST=${url%/} CFDEPLOY_TOKEN=bench "$work/cfdeploy" deploy "$work/empty-site" --project "$project" \
+			--server "$what" >/dev/null 2>>"$work/$name.log"
+		hdr=(-H "Host: $project.localhost")
+	fi
 	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "$url" 2>/dev/null && break
+		curl -fsS -o /dev/null "${hdr[@]}" "$url" 2>/dev/null && break
 		sleep 0.1
 	done
 	local body
-	body=$(curl -fsS "$url")
+	body=$(curl -fsS "${hdr[@]}" "$url")
 	if [[ $body != "Hello from WebAssembly!" ]]; then
 		echo "$name: unexpected response: $body" >&2
 		cat "$work/$name.log" >&2
 		exit 1
 	fi
-	wrk -t1 -c4 -d2s "$url" >/dev/null # warm-up
-	wrk -t1 -c4 -d"$duration" --latency "$url" >"$work/$name.wrk"
+	wrk -t1 -c4 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up
+	wrk -t1 -c4 -d"$duration" --latency "${hdr[@]}" "$url" >"$work/$name.wrk"
 	kill "$server_pid"
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
@@ -96,9 +113,9 @@ measure() {
 }
 
 results=$(
-	measure native -native
-	measure go -wasm "$work/go-hello.wasm"
-	measure c -wasm "$work/c-hello.wasm"
+	measure native native
+	measure go "$work/go-hello.wasm"
+	measure c "$work/c-hello.wasm"
 )
 
 echo
