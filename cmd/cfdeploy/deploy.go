@@ -21,8 +21,11 @@ import (
 // deployOptions is everything deploy needs, resolved from flags,
 // environment and cfdeploy.toml.
 type deployOptions struct {
-	Dir            string
-	ProjectID      string
+	Dir       string
+	ProjectID string
+	// Name is cfdeploy.toml's name; a deploy keeps the project's name in
+	// step with it.
+	Name           string
 	Config         api.AssetConfig
 	RunWorkerFirst json.RawMessage
 	Server         string
@@ -113,6 +116,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 		return o, usageError{errors.New("no directory to deploy: pass DIR, or run 'cfdeploy init' to write it to cfdeploy.toml")}
 	}
 	o.ProjectID = v.GetString("project_id")
+	o.Name = v.GetString("name")
 	if o.ProjectID == "" {
 		return o, usageError{errors.New("no project: pass --project ID, set project_id in cfdeploy.toml, or run 'cfdeploy init'")}
 	}
@@ -207,6 +211,10 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		cfg = &o.Config
 	}
 
+	var name *string
+	if o.Name != "" {
+		name = &o.Name
+	}
 	progress := g.io.Progress()
 	res, err := c.Deploy(ctx, client.DeployOptions{
 		ProjectID:      o.ProjectID,
@@ -218,6 +226,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		RunWorkerFirst: o.RunWorkerFirst,
 		Env:            o.Env,
 		DryRun:         o.DryRun,
+		ProjectName:    name,
 		Progress:       progress.Event,
 	})
 	progress.Close()
