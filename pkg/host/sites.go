@@ -43,6 +43,10 @@ func newSiteCache(h *Host) *siteCache {
 	return &siteCache{h: h, m: make(map[string]*site), gen: make(map[string]uint64)}
 }
 
+// maxCachedSites bounds how many compiled deployments stay in memory; a
+// project past it is compiled again from the store when next requested.
+const maxCachedSites = 1024
+
 // errNoProject means the id names no project.
 var errNoProject = errors.New("no such project")
 
@@ -60,6 +64,15 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 	}
 	c.mu.Lock()
 	if c.gen[projectID] == gen {
+		if len(c.m) >= maxCachedSites {
+			// Evict an arbitrary entry: Go's map order is random, which is
+			// as good as LRU for a bound that only busy hosts reach, and
+			// costs no bookkeeping on the hot path.
+			for id := range c.m {
+				delete(c.m, id)
+				break
+			}
+		}
 		c.m[projectID] = s
 	}
 	c.mu.Unlock()
