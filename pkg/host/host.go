@@ -50,6 +50,9 @@ type Config struct {
 	GCInterval time.Duration
 	// TokenTTL is the lifetime of upload and completion tokens; default 1h.
 	TokenTTL time.Duration
+	// BodyIdleTimeout cuts a request whose body sends nothing for this
+	// long; default 30s. (A slow but moving upload is never cut.)
+	BodyIdleTimeout time.Duration
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
 	// AccessLog logs every project request, not only API calls.
@@ -84,6 +87,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour
+	}
+	if c.BodyIdleTimeout <= 0 {
+		c.BodyIdleTimeout = defaultBodyIdleTimeout
 	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = 256 << 20

@@ -75,6 +75,8 @@ func bodyError(err error, limit int64) error {
 	switch {
 	case errors.As(err, &mbe):
 		return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", limit)
+	case stalled(err):
+		return errStalledBody
 	case errors.Is(err, io.EOF):
 		return api.Errorf(api.CodeInvalid, "request body is empty; send a JSON object")
 	case errors.As(err, &se):

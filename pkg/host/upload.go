@@ -278,6 +278,9 @@ func multipartError(err error, limit int64) error {
 	if errors.As(err, &mbe) {
 		return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", limit)
 	}
+	if stalled(err) {
+		return errStalledBody
+	}
 	return api.Errorf(api.CodeInvalid, "malformed multipart body: %v", err)
 }
 

@@ -1,0 +1,53 @@
+package host
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+// defaultBodyIdleTimeout is how long a request body may send nothing before
+// the connection is cut (Config.BodyIdleTimeout).
+const defaultBodyIdleTimeout = 30 * time.Second
+
+// idleBody gives each read of a request body a fresh deadline. The server
+// has no ReadTimeout, because a 64 MiB upload on a slow link must be allowed
+// to take minutes; instead a body that stops moving is cut, so a client
+// trickling bytes (or none) after its headers cannot hold a connection and
+// a handler forever. It matches the client's own stall watchdog.
+type idleBody struct {
+	io.ReadCloser
+	ctl  *http.ResponseController
+	idle time.Duration
+}
+
+// watchBody wraps r.Body when the request has one and the connection
+// supports deadlines (a real server does; some test recorders do not).
+func (h *Host) watchBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	ctl := http.NewResponseController(w)
+	if ctl.SetReadDeadline(time.Now().Add(h.cfg.BodyIdleTimeout)) != nil {
+		return
+	}
+	r.Body = &idleBody{ReadCloser: r.Body, ctl: ctl, idle: h.cfg.BodyIdleTimeout}
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.ctl.SetReadDeadline(time.Now().Add(b.idle))
+	return b.ReadCloser.Read(p)
+}
+
+// errStalledBody answers a request whose body stopped arriving.
+var errStalledBody = api.Errorf(api.CodeInvalid, "the request body stopped arriving; send it without long pauses")
+
+// stalled reports whether a body read failed on the idle deadline.
+func stalled(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
