@@ -626,6 +626,35 @@ func testSlowClients(t *testing.T, bed *attackBed, attacks *int) {
 		}
 		closedAfter = time.Since(start)
 	}()
+	// Slow body: headers at once, then the body stops after a few bytes.
+	// The server must answer (a clear 400) once the body has been idle for
+	// its BodyIdleTimeout (30 s) instead of waiting forever.
+	*attacks++
+	wg.Add(1)
+	var bodyAnswer string
+	var bodyAfter time.Duration
+	var bodyErr error
+	go func() {
+		defer wg.Done()
+		conn, err := net.Dial("tcp", bed.srv.addr)
+		if err != nil {
+			bodyErr = err
+			return
+		}
+		defer conn.Close()
+		start := time.Now()
+		conn.SetDeadline(start.Add(60 * time.Second))
+		io.WriteString(conn, "POST /__api/projects HTTP/1.1\r\nHost: x\r\nAuthorization: "+bed.srv.token+
+			"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"na")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		bodyAfter = time.Since(start)
+		if err != nil {
+			bodyErr = fmt.Errorf("no answer to a stalled body after %s: %w", bodyAfter, err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		bodyAnswer = resp.Status + " " + strings.TrimSpace(string(b))
+	}()
 	// Hundreds of idle connections that never send a byte.
 	*attacks++
 	var idle []net.Conn
@@ -658,6 +687,36 @@ func testSlowClients(t *testing.T, bed *attackBed, attacks *int) {
 	t.Logf("slowloris connection closed by the server after %s", closedAfter.Round(100*time.Millisecond))
 	if closedAfter > 15*time.Second {
 		t.Errorf("a client trickling its headers kept the connection for %s; ReadHeaderTimeout is 10s", closedAfter)
+	}
+	if bodyErr != nil {
+		t.Fatal(bodyErr)
+	}
+	t.Logf("stalled body answered after %s: %.120s", bodyAfter.Round(100*time.Millisecond), bodyAnswer)
+	if !strings.HasPrefix(bodyAnswer, "400 ") || bodyAfter > 40*time.Second {
+		t.Errorf("a stalled body got %q after %s; want a 400 after about 30s", bodyAnswer, bodyAfter)
+	}
+	if soak() {
+		// IdleTimeout (120 s): a kept-alive connection left idle is closed.
+		*attacks++
+		conn, err := net.Dial("tcp", bed.srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "GET /__api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(conn)
+		if resp, err := http.ReadResponse(br, nil); err != nil {
+			t.Fatal(err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+		}
+		start := time.Now()
+		conn.SetReadDeadline(start.Add(180 * time.Second))
+		_, err = br.ReadByte()
+		t.Logf("idle keep-alive connection closed after %s (%v)", time.Since(start).Round(time.Second), err)
+		if err != io.EOF || time.Since(start) > 130*time.Second {
+			t.Errorf("idle keep-alive connection: %v after %s; want EOF at the 120s IdleTimeout", err, time.Since(start))
+		}
 	}
 }
 
