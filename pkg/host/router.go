@@ -13,7 +13,7 @@ import (
 // management API on any host, then a project by subdomain, then a project
 // by path prefix.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.watchBody(w, r)
+	defer h.watchBody(w, r)()
 	path := rawPath(r)
 	if path == "/__api" || strings.HasPrefix(path, "/__api/") {
 		start := time.Now()

@@ -26,16 +26,23 @@ type idleBody struct {
 }
 
 // watchBody wraps r.Body when the request has one and the connection
-// supports deadlines (a real server does; some test recorders do not).
-func (h *Host) watchBody(w http.ResponseWriter, r *http.Request) {
+// supports deadlines (a real server does; some test recorders do not). It
+// returns a function that puts the original body back, to be called before
+// ServeHTTP returns: net/http looks at the body's own type after the
+// handler to decide whether an unread remainder is small enough to drain or
+// the connection must close, and a wrapper would make it wait for a body a
+// refused client never sends.
+func (h *Host) watchBody(w http.ResponseWriter, r *http.Request) (restore func()) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return
+		return func() {}
 	}
 	ctl := http.NewResponseController(w)
 	if ctl.SetReadDeadline(time.Now().Add(h.cfg.BodyIdleTimeout)) != nil {
-		return
+		return func() {}
 	}
-	r.Body = &idleBody{ReadCloser: r.Body, ctl: ctl, idle: h.cfg.BodyIdleTimeout}
+	orig := r.Body
+	r.Body = &idleBody{ReadCloser: orig, ctl: ctl, idle: h.cfg.BodyIdleTimeout}
+	return func() { r.Body = orig }
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {

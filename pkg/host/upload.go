@@ -250,6 +250,9 @@ func (h *Host) readUploadBody(w http.ResponseWriter, r *http.Request) (map[strin
 		}
 		return files, nil
 	}
+	if err := checkLength(r, limit); err != nil {
+		return nil, err
+	}
 	body := http.MaxBytesReader(w, r.Body, limit)
 	mr := multipart.NewReader(body, params["boundary"])
 	files := make(map[string]string)
