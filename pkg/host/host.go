@@ -104,14 +104,16 @@ func (c *Config) setDefaults() {
 
 // Host is a running cfhost: a store, caches and background jobs.
 type Host struct {
-	cfg    Config
-	log    *slog.Logger
-	store  store.Store
-	db     *store.SQLite
-	tokens *tokens
-	worker *worker.Runtime
-	sites  *siteCache
-	cache  *assets.Cache
+	cfg Config
+	log *slog.Logger
+	// dotBase is "." + the base domain, precomputed for routing.
+	dotBase string
+	store   store.Store
+	db      *store.SQLite
+	tokens  *tokens
+	worker  *worker.Runtime
+	sites   *siteCache
+	cache   *assets.Cache
 
 	compressNow chan struct{}
 	unlock      func()
@@ -166,6 +168,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{
+		dotBase:     "." + cfg.BaseDomain,
 		unlock:      unlock,
 		worker:      wrt,
 		cfg:         cfg,

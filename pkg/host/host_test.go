@@ -341,6 +341,8 @@ func TestProjectRouting(t *testing.T) {
 		{"example.test", "/", 404, "__project/<project-id>"},
 		{"a." + p.ID + ".example.test", "/", 404, "__project/<project-id>"},
 		{p.ID + ".example.test.evil.test", "/", 404, "__project/<project-id>"},
+		{"[::1]:8080", "/", 404, "__project/<project-id>"},
+		{strings.ToUpper(p.ID) + ".EXAMPLE.TEST.", "/", 404, "nothing deployed"},
 	}
 	for _, c := range cases {
 		status, body := get(c.host, c.path)

@@ -2,7 +2,6 @@ package host
 
 import (
 	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -109,20 +108,33 @@ func (h *Host) fromTrustedProxy(r *http.Request) bool {
 
 // projectFromHost returns the project id when host is exactly one label
 // below the base domain. IP addresses and the bare base domain never name a
-// project.
+// project. It runs on every request, so it parses by hand rather than with
+// net.SplitHostPort and netip.ParseAddr, which allocate an error for the
+// common inputs (no port; not an IP).
 func (h *Host) projectFromHost(host string) (string, bool) {
-	if hp, _, err := net.SplitHostPort(host); err == nil {
-		host = hp
+	if strings.HasPrefix(host, "[") {
+		return "", false // an IPv6 literal
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return "", false
-	}
-	label, ok := strings.CutSuffix(host, "."+h.cfg.BaseDomain)
-	if !ok || label == "" || strings.Contains(label, ".") {
+	label, ok := strings.CutSuffix(host, h.dotBase)
+	if !ok || label == "" || strings.Contains(label, ".") || isIPv4ish(host) {
 		return "", false
 	}
 	return label, true
+}
+
+// isIPv4ish reports whether host has only digits and dots, as every IPv4
+// literal does and no DNS name under a real base domain can.
+func isIPv4ish(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c != '.' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // scheme reports https for TLS connections and for trusted proxies that
