@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,5 +249,35 @@ func TestServerCode(t *testing.T) {
 	}
 	if resp, _ := th.fetch(sub, "/api/time"); resp.StatusCode != 404 {
 		t.Fatalf("after removing server code: %d", resp.StatusCode)
+	}
+}
+
+// TestTrustedProxyScheme checks that X-Forwarded-Proto counts only from a
+// trusted proxy: a _redirects rule to https://<host>/… is same-origin (a
+// relative Location) only when the request's scheme is https.
+func TestTrustedProxyScheme(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		trust    string
+		location string
+	}{
+		{"untrusted", "", "https://%s.localhost/y"},
+		{"trusted", "127.0.0.0/8", "/y"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			th := newTestHost(t, func(cfg *Config) {
+				if c.trust != "" {
+					cfg.TrustProxy = []netip.Prefix{netip.MustParsePrefix(c.trust)}
+				}
+			})
+			p := th.createProject("proxy")
+			th.deploy(p.ID, siteFiles{"/index.html": "x"}, func(r *api.DeployRequest) {
+				r.Config = &api.AssetConfig{Redirects: "/x https://" + p.ID + ".localhost/y 301\n"}
+			})
+			resp, _ := th.fetch(p.ID+".localhost", "/x", "X-Forwarded-Proto", "https")
+			if want := strings.ReplaceAll(c.location, "%s", p.ID); resp.Header.Get("Location") != want {
+				t.Fatalf("Location %q, want %q", resp.Header.Get("Location"), want)
+			}
+		})
 	}
 }
