@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -188,19 +187,8 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		}
 		return withHint(fmt.Errorf("site directory %s: %w", o.Dir, err), "pass the directory that holds your built site, e.g. 'cfdeploy deploy ./dist'")
 	}
-	for _, name := range []string{"_redirects", "_headers"} {
-		b, err := os.ReadFile(filepath.Join(o.Dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-		if name == "_redirects" {
-			o.Config.Redirects = string(b)
-		} else {
-			o.Config.Headers = string(b)
-		}
+	if err := g.refreshConfigFiles(&o); err != nil {
+		return err
 	}
 	sc, err := client.LoadServerCode(o.Server, o.Modules)
 	if err != nil {

@@ -199,8 +199,9 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	}
 }
 
-// refreshConfigFiles rereads _redirects and _headers, which may be what
-// changed.
+// refreshConfigFiles reads _redirects and _headers from the site's root into
+// the deploy's config; dev calls it before every redeploy, since they may be
+// what changed.
 func (g *global) refreshConfigFiles(o *deployOptions) error {
 	o.Config.Redirects, o.Config.Headers = "", ""
 	for _, name := range []string{"_redirects", "_headers"} {
