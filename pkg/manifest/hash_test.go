@@ -274,7 +274,7 @@ func FuzzCacheParse(f *testing.F) {
 	f.Add([]byte(cacheHeader + "\n" + good + " -1 x /a\n\n \n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c := &Cache{entries: map[string]cacheEntry{}}
+		c := &Cache{entries: map[string]*cacheEntry{}}
 		c.parse(b)
 		for p, e := range c.entries {
 			if ValidateHash(e.hash) != nil || p == "" {

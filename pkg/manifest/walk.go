@@ -3,11 +3,12 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,18 @@ type Tree struct {
 // the target stays inside dir (so a deploy can never publish ~/.ssh by way of
 // a stray link), does not follow symlinks to directories, and leaves out
 // sockets, devices and pipes. Paths are not validated here; see Validate.
+//
+// Directories are read and their files stat'ed on all cores, each file
+// relative to its open directory where the platform allows it: on a warm
+// deploy, where the hash cache answers every file, this walk is most of the
+// work left.
 func Walk(dir string, ig *Ignorer) (*Tree, error) {
+	return walkWith(dir, ig, openDirFast)
+}
+
+// walkWith is Walk with the directory reader as a parameter, so tests can
+// hold the portable reader to the same results as the fast one.
+func walkWith(dir string, ig *Ignorer, open openDirFunc) (*Tree, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", dir, err)
@@ -64,90 +76,334 @@ func Walk(dir string, ig *Ignorer) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", dir, err)
 	}
-	t := &Tree{Root: abs}
-	var pending []int // indexes of t.Files still to stat
-	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("walk %s: %w", p, err)
-		}
-		if p == abs {
-			return nil
-		}
-		rel, err := filepath.Rel(abs, p)
-		if err != nil {
-			return fmt.Errorf("walk %s: %w", p, err)
-		}
-		rel = filepath.ToSlash(rel)
-		assetPath := "/" + rel
-		if ig.Ignored(rel, d.IsDir()) {
-			if d.IsDir() {
-				return filepath.SkipDir
+	w := &walker{
+		rootLen:  len(strings.TrimSuffix(abs, string(filepath.Separator))),
+		realRoot: realRoot,
+		ig:       ig,
+		open:     open,
+		queue:    []walkJob{{dir: abs, root: true}},
+	}
+	w.cond = sync.NewCond(&w.mu)
+	return w.run(abs)
+}
+
+// statChunk is how many files of one directory a worker stats before the
+// rest of the directory is shared out, so that one huge flat directory
+// still keeps every core busy.
+const statChunk = 256
+
+// walker is the state of one parallel Walk: a queue of directories to read
+// and of file batches to stat, shared by the workers.
+type walker struct {
+	rootLen  int    // length of the root's OS path without a trailing separator
+	realRoot string // the root with symlinks resolved, for followLink
+	ig       *Ignorer
+	open     openDirFunc
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []walkJob
+	active int // workers holding a job
+	err    error
+}
+
+// walkJob is a directory to read or a batch of its files to stat.
+type walkJob struct {
+	dir   string // OS path of a directory to read, when batch is nil
+	root  bool   // dir is the site root: it may be reached through a symlink
+	batch *statBatch
+}
+
+// statBatch is part of one directory's regular files, whose Size and
+// ModTime are still to be filled in relative to the open directory d.
+type statBatch struct {
+	d     *openDir
+	files []File
+}
+
+// openDir is a directory kept open while batches of its files are stat'ed;
+// the last batch to finish closes it.
+type openDir struct {
+	h      dirHandle
+	dirLen int // length of the directory's OS path, to cut names out of OSPath
+	refs   atomic.Int32
+}
+
+func (d *openDir) release() {
+	if d.refs.Add(-1) == 0 {
+		d.h.close()
+	}
+}
+
+// walkResult is what one worker found.
+type walkResult struct {
+	files   [][]File // per directory; filled in place by whoever stats them
+	skipped []Skip
+}
+
+func (w *walker) run(abs string) (*Tree, error) {
+	workers := max(runtime.GOMAXPROCS(0)*2, 2)
+	results := make([]walkResult, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.work(&results[i])
+		}()
+	}
+	wg.Wait()
+	if w.err != nil {
+		for _, j := range w.queue { // batches never taken after the failure
+			if j.batch != nil {
+				j.batch.d.release()
 			}
+		}
+		return nil, w.err
+	}
+	n := 0
+	for _, r := range results {
+		for _, fs := range r.files {
+			n += len(fs)
+		}
+	}
+	t := &Tree{Root: abs, Files: make([]File, 0, n)}
+	for _, r := range results {
+		for _, fs := range r.files {
+			t.Files = append(t.Files, fs...)
+		}
+		t.Skipped = append(t.Skipped, r.skipped...)
+	}
+	slices.SortFunc(t.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(t.Skipped, func(a, b Skip) int { return strings.Compare(a.Path, b.Path) })
+	return t, nil
+}
+
+// work takes jobs until the queue is empty and no other worker can add to
+// it, or until a job fails.
+func (w *walker) work(res *walkResult) {
+	var scratch []byte // OS path being built
+	buf := make([]byte, 32<<10)
+	var found []walkJob
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 && w.active > 0 && w.err == nil {
+			w.cond.Wait()
+		}
+		if len(w.queue) == 0 || w.err != nil {
+			w.mu.Unlock()
+			w.cond.Broadcast()
+			return
+		}
+		j := w.queue[len(w.queue)-1]
+		w.queue = w.queue[:len(w.queue)-1]
+		w.active++
+		w.mu.Unlock()
+
+		var err error
+		found = found[:0]
+		if j.batch != nil {
+			err = w.stat(j.batch)
+		} else {
+			found, scratch, err = w.readDir(j, res, found, scratch, buf)
+		}
+
+		w.mu.Lock()
+		w.active--
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.queue = append(w.queue, found...)
+		w.mu.Unlock()
+		w.cond.Broadcast()
+	}
+}
+
+// readDir lists one directory: subdirectories and batches of files to stat
+// are appended to found, symlinks and special files are settled at once.
+// The directory's first batch is stat'ed here, without a round trip through
+// the queue.
+func (w *walker) readDir(j walkJob, res *walkResult, found []walkJob, scratch, buf []byte) ([]walkJob, []byte, error) {
+	h, err := w.open(j.dir, !j.root, buf)
+	if err != nil {
+		return found, scratch, fmt.Errorf("walk %s: %w", j.dir, err)
+	}
+	dirLen := len(j.dir)
+	if j.root {
+		dirLen = w.rootLen
+	}
+	var files []File
+	err = h.each(func(name []byte, kind entryKind) error {
+		scratch = append(scratch[:0], j.dir[:dirLen]...)
+		scratch = append(scratch, filepath.Separator)
+		scratch = append(scratch, name...)
+		osPath := string(scratch)
+		assetPath := osPath[w.rootLen:]
+		if filepath.Separator != '/' {
+			assetPath = filepath.ToSlash(assetPath)
+		}
+		rel := assetPath[1:]
+		if kind == kindUnknown {
+			fi, err := h.lstat(osPath[dirLen+1:], osPath)
+			if err != nil {
+				return fmt.Errorf("stat %s: %w", assetPath, err)
+			}
+			kind = fi.kind
+		}
+		if w.ig.Ignored(rel, kind == kindDir) {
 			return nil
 		}
-		switch mode := d.Type(); {
-		case mode.IsDir():
-			return nil
-		case mode.IsRegular():
-			// Size and mtime come later, from statFiles, in parallel.
-			t.Files = append(t.Files, File{Path: assetPath, OSPath: p})
-			pending = append(pending, len(t.Files)-1)
-		case mode&fs.ModeSymlink != 0:
-			f, reason, err := followLink(realRoot, p)
+		switch kind {
+		case kindDir:
+			found = append(found, walkJob{dir: osPath})
+		case kindFile:
+			// Size and mtime come in batches, below.
+			files = append(files, File{Path: assetPath, OSPath: osPath})
+		case kindSymlink:
+			f, reason, err := followLink(w.realRoot, osPath)
 			if err != nil {
 				return err
 			}
 			if reason != "" {
-				t.Skipped = append(t.Skipped, Skip{Path: assetPath, Reason: reason})
+				res.skipped = append(res.skipped, Skip{Path: assetPath, Reason: reason})
 				return nil
 			}
 			f.Path = assetPath
-			t.Files = append(t.Files, f)
+			res.files = append(res.files, []File{f})
 		default:
-			t.Skipped = append(t.Skipped, Skip{Path: assetPath, Reason: "not a regular file"})
+			res.skipped = append(res.skipped, Skip{Path: assetPath, Reason: "not a regular file"})
 		}
 		return nil
 	})
+	if err != nil || len(files) == 0 {
+		h.close()
+		if err != nil {
+			return found, scratch, fmt.Errorf("walk %s: %w", j.dir, err)
+		}
+		return found, scratch, nil
+	}
+	res.files = append(res.files, files)
+	d := &openDir{h: h, dirLen: dirLen}
+	d.refs.Store(int32((len(files) + statChunk - 1) / statChunk))
+	for lo := statChunk; lo < len(files); lo += statChunk {
+		found = append(found, walkJob{batch: &statBatch{d: d, files: files[lo:min(lo+statChunk, len(files))]}})
+	}
+	return found, scratch, w.stat(&statBatch{d: d, files: files[:min(statChunk, len(files))]})
+}
+
+// stat fills Size and ModTime of a batch of regular files. A file that is
+// no longer a regular file was swapped while we walked; deploying it could
+// follow a new symlink out of the site, so that is an error.
+func (w *walker) stat(b *statBatch) error {
+	defer b.d.release()
+	for i := range b.files {
+		f := &b.files[i]
+		fi, err := b.d.h.lstat(f.OSPath[b.d.dirLen+1:], f.OSPath)
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", f.Path, err)
+		}
+		if fi.kind != kindFile {
+			return fmt.Errorf("%s changed while the site was being read; run the deploy again", f.Path)
+		}
+		f.Size, f.ModTime = fi.size, fi.mtime
+	}
+	return nil
+}
+
+// entryKind is the type of a directory entry, as far as the walk cares.
+type entryKind uint8
+
+const (
+	kindUnknown entryKind = iota // the directory listing does not say; lstat
+	kindFile
+	kindDir
+	kindSymlink
+	kindOther // sockets, devices, pipes
+)
+
+// kindOf maps a file mode to an entryKind.
+func kindOf(m fs.FileMode) entryKind {
+	switch {
+	case m.IsRegular():
+		return kindFile
+	case m.IsDir():
+		return kindDir
+	case m&fs.ModeSymlink != 0:
+		return kindSymlink
+	}
+	return kindOther
+}
+
+// entryInfo is what the walk needs from an lstat.
+type entryInfo struct {
+	kind  entryKind
+	size  int64
+	mtime time.Time
+}
+
+// dirHandle is an open directory being walked.
+type dirHandle interface {
+	// each calls fn with the name and kind of every entry but "." and
+	// "..", in no particular order; name is only valid during the call.
+	each(fn func(name []byte, kind entryKind) error) error
+	// lstat describes the entry name of this directory, whose full OS
+	// path is osPath, without following a symlink.
+	lstat(name, osPath string) (entryInfo, error)
+	close()
+}
+
+// openDirFunc opens the directory osPath for the walk; noFollow refuses a
+// symlink in its place (only the site root may be reached through one).
+// buf is the caller's scratch space for reading entries.
+type openDirFunc func(osPath string, noFollow bool, buf []byte) (dirHandle, error)
+
+// portableDir reads a directory with package os alone: the reader on
+// platforms without a faster one, and the reference it is tested against.
+type portableDir struct{ f *os.File }
+
+func openDirPortable(osPath string, noFollow bool, _ []byte) (dirHandle, error) {
+	if noFollow {
+		fi, err := os.Lstat(osPath)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("%s is no longer a directory", osPath)
+		}
+	}
+	f, err := os.Open(osPath)
 	if err != nil {
 		return nil, err
 	}
-	if err := statFiles(t.Files, pending); err != nil {
-		return nil, err
-	}
-	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
-	return t, nil
+	return portableDir{f}, nil
 }
 
-// statFiles fills Size and ModTime of files[i] for every i in idx, on all
-// cores: on a warm deploy, where the hash cache answers everything, one
-// lstat per file is most of the work left.
-func statFiles(files []File, idx []int) error {
-	workers := min(runtime.GOMAXPROCS(0)*2, max(len(idx)/256, 1))
-	var next atomic.Int64
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= len(idx) {
-					return
-				}
-				f := &files[idx[k]]
-				fi, err := os.Lstat(f.OSPath)
-				if err != nil {
-					errs[w] = fmt.Errorf("stat %s: %w", f.Path, err)
-					return
-				}
-				f.Size, f.ModTime = fi.Size(), fi.ModTime()
+func (d portableDir) each(fn func(name []byte, kind entryKind) error) error {
+	for {
+		ents, err := d.f.ReadDir(1024)
+		for _, e := range ents {
+			if err := fn([]byte(e.Name()), kindOf(e.Type())); err != nil {
+				return err
 			}
-		}()
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
+
+func (d portableDir) lstat(_, osPath string) (entryInfo, error) {
+	fi, err := os.Lstat(osPath)
+	if err != nil {
+		return entryInfo{}, err
+	}
+	return entryInfo{kind: kindOf(fi.Mode()), size: fi.Size(), mtime: fi.ModTime()}, nil
+}
+
+func (d portableDir) close() { d.f.Close() }
 
 // followLink resolves the symlink p. It returns the target as a File, or a
 // reason to skip it; err is kept for failures that should stop the walk.

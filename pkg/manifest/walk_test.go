@@ -223,3 +223,38 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkRootThroughSymlink deploys a site directory that is itself a
+// symlink (public -> build): its files are listed under the link's path.
+func TestWalkRootThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"build/index.html": "hi", "build/css/a.css": "a"})
+	link := filepath.Join(dir, "public")
+	if err := os.Symlink("build", link); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Walk(link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/css/a.css", "/index.html"}; !reflect.DeepEqual(paths(tr), want) {
+		t.Fatalf("paths = %q, want %q", paths(tr), want)
+	}
+	if tr.Files[1].OSPath != filepath.Join(link, "index.html") {
+		t.Errorf("OSPath = %s", tr.Files[1].OSPath)
+	}
+}
+
+// TestWalkJoinsPaths: a trailing separator on the site directory does not
+// leak into paths.
+func TestWalkJoinsPaths(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"x/y.txt": "y"})
+	tr, err := Walk(root+string(filepath.Separator), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Files) != 1 || tr.Files[0].Path != "/x/y.txt" || tr.Files[0].OSPath != filepath.Join(root, "x", "y.txt") {
+		t.Fatalf("files = %+v", tr.Files)
+	}
+}
