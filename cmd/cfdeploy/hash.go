@@ -56,6 +56,20 @@ what would be deployed, and to measure the hash phase on its own.`,
 
 func (g *global) runHash(ctx context.Context, o hashOptions) error {
 	start := time.Now()
+	// The hash cache is read and parsed while the directory is walked.
+	type opened struct {
+		cache *manifest.Cache
+		err   error
+	}
+	cachec := make(chan opened, 1)
+	if o.NoCache {
+		cachec <- opened{}
+	} else {
+		go func() {
+			c, err := manifest.OpenCache(g.cachePath(o.Dir))
+			cachec <- opened{c, err}
+		}()
+	}
 	ig, err := manifest.LoadIgnorer(o.Dir)
 	if err != nil {
 		return err
@@ -67,12 +81,11 @@ func (g *global) runHash(ctx context.Context, o hashOptions) error {
 	if err := manifest.Validate(tree.Files, manifest.DefaultLimits); err != nil {
 		return err
 	}
-	var cache *manifest.Cache
-	if !o.NoCache {
-		if cache, err = manifest.OpenCache(g.cachePath(o.Dir)); err != nil {
-			g.chatter("warning: %v", err)
-		}
+	oc := <-cachec
+	if oc.err != nil {
+		g.chatter("warning: %v", oc.err)
 	}
+	cache := oc.cache
 	st, err := manifest.HashFiles(ctx, tree.Files, manifest.HashOptions{Cache: cache})
 	if err != nil {
 		return err

@@ -2,9 +2,9 @@ package manifest
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,11 +40,12 @@ func CachePath(projectDir string) string {
 // re-hashing; it never fails a deploy.
 type Cache struct {
 	path string
-	// mu guards the map; lookups, the common case, share it. Entries are
-	// never changed in place except for their used flag.
-	mu      sync.RWMutex
-	entries map[string]*cacheEntry
-	dirty   bool
+	// loaded holds the entries read from the file. OpenCache fills it
+	// before the cache is shared and nothing writes it afterwards, so the
+	// parallel lookups of a warm deploy take no lock at all.
+	loaded map[string]*cacheEntry
+	mu     sync.Mutex
+	added  map[string]*cacheEntry // stored during this run; they win over loaded
 }
 
 type cacheEntry struct {
@@ -57,31 +58,48 @@ type cacheEntry struct {
 // OpenCache loads the cache at path. A missing file gives an empty cache;
 // other read errors are returned so the caller can decide to go on without.
 func OpenCache(path string) (*Cache, error) {
-	c := &Cache{path: path, entries: map[string]*cacheEntry{}}
-	b, err := os.ReadFile(path)
+	c := &Cache{path: path, added: map[string]*cacheEntry{}}
+	text, err := readString(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
 	if err != nil {
 		return c, fmt.Errorf("read hash cache: %w", err)
 	}
-	c.parse(b)
+	c.parse(text)
 	return c, nil
+}
+
+// readString reads a whole file into a string without the copy that
+// string(os.ReadFile(…)) makes: the cache file is read on every deploy.
+func readString(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil {
+		b.Grow(int(fi.Size()) + 1)
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // parse reads "hash size mtime path" lines, skipping any it does not
 // understand. The file becomes one string that every key and hash points
 // into, and the entries one slice, so loading 10,000 entries costs a few
 // allocations rather than 30,000: it happens on every deploy.
-func (c *Cache) parse(b []byte) {
-	head, rest, _ := bytes.Cut(b, []byte{'\n'})
-	if string(head) != cacheHeader {
+func (c *Cache) parse(text string) {
+	head, s, _ := strings.Cut(text, "\n")
+	if head != cacheHeader {
 		return
 	}
-	n := bytes.Count(rest, []byte{'\n'}) + 1
+	n := strings.Count(s, "\n") + 1
 	all := make([]cacheEntry, 0, n) // never grows, so pointers into it stay valid
-	c.entries = make(map[string]*cacheEntry, n)
-	s := string(rest)
+	c.loaded = make(map[string]*cacheEntry, n)
 	for len(s) > 0 {
 		var line string
 		line, s, _ = strings.Cut(s, "\n")
@@ -97,28 +115,39 @@ func (c *Cache) parse(b []byte) {
 			continue
 		}
 		all = append(all, cacheEntry{size: n, mtime: m, hash: hash})
-		c.entries[path] = &all[len(all)-1]
+		c.loaded[path] = &all[len(all)-1]
 	}
 }
 
 // Len reports how many entries the cache holds.
 func (c *Cache) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.loaded)
+	for p := range c.added {
+		if c.loaded[p] == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Lookup returns the cached hash of f when its path, size and mtime match.
-// Lookups run in parallel with each other.
 func (c *Cache) Lookup(f File) (string, bool) {
 	if c == nil {
 		return "", false
 	}
-	c.mu.RLock()
-	e := c.entries[f.OSPath]
-	c.mu.RUnlock()
-	if e == nil || e.size != f.Size || e.mtime != f.ModTime.UnixNano() {
-		return "", false
+	mtime := f.ModTime.UnixNano()
+	e := c.loaded[f.OSPath]
+	if e == nil || e.size != f.Size || e.mtime != mtime {
+		// Rare: a file looked up twice in one run (a symlink and its
+		// target) after it was read and stored.
+		c.mu.Lock()
+		e = c.added[f.OSPath]
+		c.mu.Unlock()
+		if e == nil || e.size != f.Size || e.mtime != mtime {
+			return "", false
+		}
 	}
 	if !e.used.Load() {
 		e.used.Store(true)
@@ -136,27 +165,27 @@ func (c *Cache) Store(f File, hash string, readStart time.Time) {
 	e.used.Store(true)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[f.OSPath] = e
-	c.dirty = true
+	c.added[f.OSPath] = e
 }
 
 // Save writes the entries used during this run to the cache file, dropping
-// the rest so the file does not grow forever. It writes a temporary file and
-// renames it, so a crash leaves the old cache or the new one.
+// the rest so the file does not grow forever; it writes nothing when that
+// would leave the file as it is. It writes a temporary file and renames it,
+// so a crash leaves the old cache or the new one.
 func (c *Cache) Save() error {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pruned := false
-	for k, e := range c.entries {
+	change := len(c.added) > 0
+	for _, e := range c.loaded {
 		if !e.used.Load() {
-			delete(c.entries, k)
-			pruned = true
+			change = true
+			break
 		}
 	}
-	if !c.dirty && !pruned {
+	if !change {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
@@ -169,7 +198,7 @@ func (c *Cache) Save() error {
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
 	w := bufio.NewWriterSize(tmp, 64<<10)
 	w.WriteString(cacheHeader + "\n")
-	for p, e := range c.entries {
+	line := func(p string, e *cacheEntry) {
 		w.WriteString(e.hash)
 		w.WriteByte(' ')
 		w.WriteString(strconv.FormatInt(e.size, 10))
@@ -178,6 +207,14 @@ func (c *Cache) Save() error {
 		w.WriteByte(' ')
 		w.WriteString(p)
 		w.WriteByte('\n')
+	}
+	for p, e := range c.loaded {
+		if e.used.Load() && c.added[p] == nil {
+			line(p, e)
+		}
+	}
+	for p, e := range c.added {
+		line(p, e)
 	}
 	if err := w.Flush(); err != nil {
 		tmp.Close()
@@ -189,20 +226,27 @@ func (c *Cache) Save() error {
 	if err := os.Rename(tmp.Name(), c.path); err != nil {
 		return fmt.Errorf("write hash cache: %w", err)
 	}
-	c.dirty = false
 	return nil
 }
 
 // isHashHex is ValidateHash without building an error: a damaged cache
-// line is skipped, not reported.
+// line is skipped, not reported. It runs for every line of the cache on
+// every deploy, hence the table.
 func isHashHex(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
+	bad := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
+		bad = bad || !lowerHex[s[i]]
 	}
-	return true
+	return !bad
 }
+
+// lowerHex marks the bytes of lowercase hexadecimal.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()

@@ -274,9 +274,9 @@ func FuzzCacheParse(f *testing.F) {
 	f.Add([]byte(cacheHeader + "\n" + good + " -1 x /a\n\n \n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c := &Cache{entries: map[string]*cacheEntry{}}
-		c.parse(b)
-		for p, e := range c.entries {
+		c := &Cache{}
+		c.parse(string(b))
+		for p, e := range c.loaded {
 			if ValidateHash(e.hash) != nil || p == "" {
 				t.Fatalf("kept bad entry %q: %+v", p, e)
 			}

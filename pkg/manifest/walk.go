@@ -161,20 +161,27 @@ func (w *walker) run(abs string) (*Tree, error) {
 		}
 		return nil, w.err
 	}
-	n := 0
+	// Each directory's files are already sorted (by the worker that read
+	// it); laid end to end in the order of their first paths they are
+	// usually sorted as a whole, which the final sort checks in linear
+	// time. Only names with bytes below '/' ("a.b" next to "a/") interleave
+	// directories and leave it real work.
+	var runs [][]File
+	t := &Tree{Root: abs}
 	for _, r := range results {
-		for _, fs := range r.files {
-			n += len(fs)
-		}
-	}
-	t := &Tree{Root: abs, Files: make([]File, 0, n)}
-	for _, r := range results {
-		for _, fs := range r.files {
-			t.Files = append(t.Files, fs...)
-		}
+		runs = append(runs, r.files...)
 		t.Skipped = append(t.Skipped, r.skipped...)
 	}
-	slices.SortFunc(t.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(runs, func(a, b []File) int { return strings.Compare(a[0].Path, b[0].Path) })
+	n := 0
+	for _, r := range runs {
+		n += len(r)
+	}
+	t.Files = make([]File, 0, n)
+	for _, r := range runs {
+		t.Files = append(t.Files, r...)
+	}
+	slices.SortFunc(t.Files, byPath)
 	slices.SortFunc(t.Skipped, func(a, b Skip) int { return strings.Compare(a.Path, b.Path) })
 	return t, nil
 }
@@ -282,6 +289,7 @@ func (w *walker) readDir(j walkJob, res *walkResult, found []walkJob, scratch, b
 		}
 		return found, scratch, nil
 	}
+	slices.SortFunc(files, byPath)
 	res.files = append(res.files, files)
 	d := &openDir{h: h, dirLen: dirLen}
 	d.refs.Store(int32((len(files) + statChunk - 1) / statChunk))
@@ -309,6 +317,9 @@ func (w *walker) stat(b *statBatch) error {
 	}
 	return nil
 }
+
+// byPath orders files by Path, the order of Tree.Files.
+func byPath(a, b File) int { return strings.Compare(a.Path, b.Path) }
 
 // entryKind is the type of a directory entry, as far as the walk cares.
 type entryKind uint8

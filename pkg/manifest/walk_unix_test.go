@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,6 +63,9 @@ func TestWalkReaders(t *testing.T) {
 	}
 	if n := len(want.Files); n != 3*statChunk+7+6 {
 		t.Fatalf("portable reader found %d files: %q", n, paths(want))
+	}
+	if !slices.IsSortedFunc(want.Files, byPath) {
+		t.Errorf("files not in Path order: %q", paths(want))
 	}
 	for _, f := range want.Files {
 		fi, err := os.Stat(f.OSPath)
