@@ -166,15 +166,15 @@ func HashFiles(ctx context.Context, files []File, opts HashOptions) (HashStats, 
 // hashFile hashes one file with the reusable hasher and buffer, adding the
 // bytes read to done as it goes so that a large file shows progress.
 func hashFile(f *File, h hashState, buf []byte, done *atomic.Int64) (int64, error) {
-	r, err := os.Open(f.OSPath)
+	r, err := openRead(f.OSPath)
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", f.Path, err)
 	}
-	defer r.Close()
+	defer r.close()
 	h.Reset()
 	var n int64
 	for {
-		k, err := r.Read(buf)
+		k, err := r.read(buf)
 		if k > 0 {
 			h.Write(buf[:k])
 			n += int64(k)
@@ -194,6 +194,18 @@ func hashFile(f *File, h hashState, buf []byte, done *atomic.Int64) (int64, erro
 	f.Hash = hex.EncodeToString(h.Sum(sum[:0]))
 	return n, nil
 }
+
+// osReader reads a file with package os: the reader on platforms without
+// a leaner one.
+type osReader struct{ f *os.File }
+
+func openReadOS(path string) (osReader, error) {
+	f, err := os.Open(path)
+	return osReader{f}, err
+}
+
+func (r osReader) read(b []byte) (int, error) { return r.f.Read(b) }
+func (r osReader) close()                     { r.f.Close() }
 
 // hashState is the part of hash.Hash that hashFile needs.
 type hashState interface {

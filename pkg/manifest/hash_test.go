@@ -1,11 +1,14 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,4 +297,113 @@ func FuzzIgnorer(f *testing.F) {
 		ig.Ignored(path, false)
 		ig.Ignored(path, true)
 	})
+}
+
+// TestFileReaders holds the platform's file reader and the os-based one to
+// the same bytes, the same end of file and the same not-exist error.
+func TestFileReaders(t *testing.T) {
+	dir := t.TempDir()
+	body := make([]byte, 3<<20+17)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type reader interface {
+		read([]byte) (int, error)
+		close()
+	}
+	opens := map[string]func(string) (reader, error){
+		"platform": func(p string) (reader, error) { return openRead(p) },
+		"os":       func(p string) (reader, error) { return openReadOS(p) },
+	}
+	for name, open := range opens {
+		t.Run(name, func(t *testing.T) {
+			r, err := open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.close()
+			var got []byte
+			buf := make([]byte, 256<<10)
+			for {
+				n, err := r.read(buf)
+				got = append(got, buf[:n]...)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, body) {
+				t.Errorf("read %d bytes, not the file's %d", len(got), len(body))
+			}
+			if _, err := open(p + ".missing"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("missing file: err = %v, want not-exist", err)
+			}
+		})
+	}
+}
+
+// TestCacheStoreThenLookup: a hash stored during a run answers a later
+// lookup of the same file in that run (a symlink and its target share an
+// OSPath), a changed size or mtime misses, and Save keeps loaded entries
+// that were used together with the new ones.
+func TestCacheStoreThenLookup(t *testing.T) {
+	path := CachePath(t.TempDir())
+	old := time.Now().Add(-time.Hour)
+	kept := File{OSPath: "/site/kept", Size: 1, ModTime: old}
+	dropped := File{OSPath: "/site/dropped", Size: 2, ModTime: old}
+	c, err := OpenCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Store(kept, sha("k"), time.Now())
+	c.Store(dropped, sha("d"), time.Now())
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err = OpenCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := c.Lookup(kept); !ok || h != sha("k") {
+		t.Fatalf("Lookup(kept) = %q, %v", h, ok)
+	}
+	fresh := File{OSPath: "/site/new", Size: 3, ModTime: old}
+	if _, ok := c.Lookup(fresh); ok {
+		t.Fatal("hit before Store")
+	}
+	c.Store(fresh, sha("n"), time.Now())
+	if h, ok := c.Lookup(fresh); !ok || h != sha("n") {
+		t.Fatalf("Lookup after Store = %q, %v", h, ok)
+	}
+	for _, changed := range []File{
+		{OSPath: fresh.OSPath, Size: 4, ModTime: old},
+		{OSPath: fresh.OSPath, Size: 3, ModTime: old.Add(time.Nanosecond)},
+		{OSPath: kept.OSPath, Size: 1, ModTime: old.Add(-time.Second)},
+	} {
+		if _, ok := c.Lookup(changed); ok {
+			t.Errorf("changed file %+v hit the cache", changed)
+		}
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c, err = OpenCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 2 {
+		t.Errorf("saved cache has %d entries, want kept and new", c.Len())
+	}
+	for f, want := range map[File]bool{kept: true, fresh: true, dropped: false} {
+		if _, ok := c.Lookup(f); ok != want {
+			t.Errorf("Lookup(%s) = %v after Save, want %v", f.OSPath, ok, want)
+		}
+	}
 }
