@@ -407,3 +407,30 @@ func TestCacheStoreThenLookup(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOpenCache loads a hash cache of 10,000 entries, as every deploy
+// of a 10,000-file site does before its first lookup.
+func BenchmarkOpenCache(b *testing.B) {
+	path := CachePath(b.TempDir())
+	c, err := OpenCache(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	for i := range 10000 {
+		f := File{OSPath: fmt.Sprintf("/home/someone/projects/site/dist/d%02d/f%05d.html", i%100, i), Size: int64(i), ModTime: old}
+		c.Store(f, sha(f.OSPath), time.Now())
+	}
+	if err := c.Save(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c, err := OpenCache(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c.Len() != 10000 {
+			b.Fatalf("loaded %d entries", c.Len())
+		}
+	}
+}

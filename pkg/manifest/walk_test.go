@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -256,5 +257,40 @@ func TestWalkJoinsPaths(t *testing.T) {
 	}
 	if len(tr.Files) != 1 || tr.Files[0].Path != "/x/y.txt" || tr.Files[0].OSPath != filepath.Join(root, "x", "y.txt") {
 		t.Fatalf("files = %+v", tr.Files)
+	}
+}
+
+// BenchmarkWalk lists a tree of the shape of bench/deploy.sh's (10,000
+// files in 100 directories), and one flat directory of 10,000 files, which
+// the walk must split across cores by stat batches. On a warm deploy this
+// is most of the work left once the hash cache answers every file.
+func BenchmarkWalk(b *testing.B) {
+	for _, shape := range []struct {
+		name string
+		dirs int
+	}{{"100-dirs", 100}, {"flat", 1}} {
+		b.Run(shape.name, func(b *testing.B) {
+			root := b.TempDir()
+			for i := range shape.dirs {
+				if err := os.Mkdir(filepath.Join(root, fmt.Sprintf("d%02d", i)), 0o755); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range 10000 {
+				p := filepath.Join(root, fmt.Sprintf("d%02d", i%shape.dirs), fmt.Sprintf("f%05d.bin", i))
+				if err := os.WriteFile(p, []byte{byte(i)}, 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				tr, err := Walk(root, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(tr.Files) != 10000 {
+					b.Fatalf("walked %d files", len(tr.Files))
+				}
+			}
+		})
 	}
 }
