@@ -35,7 +35,7 @@ func (s *SQLite) MissingHashes(ctx context.Context, projectID string, hashes []s
 
 // CreateSession implements Store.
 func (s *SQLite) CreateSession(ctx context.Context, sess Session, missing []SessionHash) error {
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions(id, project_id, created_at, expires_at, completion_jwt, remaining)
 			VALUES (?, ?, ?, ?, nullif(?, ''), ?)`,
 			sess.ID, sess.ProjectID, nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.CompletionJWT, len(missing)); err != nil {
@@ -197,7 +197,7 @@ func (w *blobWriter) received(sessionID, hash string) (bool, error) {
 // PutBlobs implements Store.
 func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInput) (UploadResult, error) {
 	var res UploadResult
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var projectID string
 		if err := tx.QueryRowContext(ctx, "SELECT project_id FROM upload_sessions WHERE id = ?", sessionID).Scan(&projectID); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -237,7 +237,7 @@ func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInp
 // SetCompletionJWT implements Store.
 func (s *SQLite) SetCompletionJWT(ctx context.Context, sessionID, token string) (string, error) {
 	var v string
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET completion_jwt = ? WHERE id = ? AND completion_jwt IS NULL", token, sessionID); err != nil {
 			return err
 		}
@@ -255,7 +255,7 @@ func (s *SQLite) SetCompletionJWT(ctx context.Context, sessionID, token string) 
 
 // PutProjectBlobs implements Store.
 func (s *SQLite) PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error {
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		w, err := newBlobWriter(ctx, tx)
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func (s *SQLite) BlobsToCompress(ctx context.Context, limit int) ([]string, erro
 
 // PutVariants implements Store.
 func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Variant) error {
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var done sql.NullInt64
 		if err := tx.QueryRowContext(ctx, "SELECT compressed_at FROM blobs WHERE hash = ?", hash).Scan(&done); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -410,7 +410,7 @@ func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Varian
 // CollectGarbage implements Store.
 func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult, error) {
 	var res GCResult
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, "DELETE FROM upload_sessions WHERE expires_at < ?", nanos(time.Now()))
 		if err != nil {
 			return err

@@ -51,7 +51,7 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 	if err != nil {
 		return res, fmt.Errorf("deploy: %w", err)
 	}
-	err = withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		if nd.SessionID != "" {
 			r, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET used = 1 WHERE id = ? AND project_id = ? AND used = 0", nd.SessionID, d.ProjectID)
 			if err != nil {
@@ -154,7 +154,7 @@ func (s *SQLite) Deployments(ctx context.Context, projectID string) ([]Deploymen
 func (s *SQLite) Activate(ctx context.Context, projectID, deploymentID string) (Project, Deployment, error) {
 	var p Project
 	var d Deployment
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE projects SET active_deployment_id = ?, updated_at = ?
 			WHERE id = ? AND EXISTS (SELECT 1 FROM deployments WHERE id = ? AND project_id = ?)`,
 			deploymentID, nanos(time.Now()), projectID, deploymentID, projectID)

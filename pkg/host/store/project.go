@@ -39,7 +39,7 @@ func (s *SQLite) Setting(ctx context.Context, key string) (string, error) {
 // InitSetting implements Store.
 func (s *SQLite) InitSetting(ctx context.Context, key, value string) (string, error) {
 	var v string
-	err := withTx(ctx, s.w, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", key, value); err != nil {
 			return err
 		}

@@ -32,8 +32,9 @@ const chunkSize = 1 << 20
 // queueing in Go is cheaper than spinning on SQLITE_BUSY, and a pool of
 // read-only connections that WAL lets run beside the writer.
 type SQLite struct {
-	w *sql.DB
-	r *sql.DB
+	w    *sql.DB
+	r    *sql.DB
+	ckpt *checkpointer
 }
 
 var _ Store = (*SQLite)(nil)
@@ -59,7 +60,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		}
 		return "file:" + abs + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn("_txlock", "immediate"))
+	if err := createWithPageSize(ctx, abs); err != nil {
+		return nil, err
+	}
+	w, err := sql.Open("sqlite", dsn("_txlock", "immediate", "_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages)))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -82,12 +86,50 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &SQLite{w: w, r: r}, nil
+	c, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &SQLite{w: w, r: r, ckpt: newCheckpointer(c)}, nil
 }
 
-// Close closes both pools.
+// pageSize is the page size of new databases. Blobs of a few kilobytes are
+// most of what is stored; at SQLite's default 4 KiB each one spills into
+// overflow pages, and the WAL then writes nearly two pages per file, each
+// with its own frame header and write calls.
+const pageSize = 16384
+
+// createWithPageSize gives a database that does not exist yet pageSize
+// pages. The page size must be set before the first write and cannot change
+// once the database is in WAL mode, and the driver applies DSN pragmas in its
+// own order (journal_mode before page_size), hence this separate connection.
+// An existing database is left as it is.
+func createWithPageSize(ctx context.Context, abs string) error {
+	db, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", abs, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return fmt.Errorf("open database %s: %w", abs, fullError(err))
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+		return fmt.Errorf("open database %s: %w", abs, fullError(err))
+	}
+	return nil
+}
+
+// Close stops the checkpointer and closes the pools, the writer last so
+// that its close checkpoints whatever is left in the WAL.
 func (s *SQLite) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.ckpt.close(), s.r.Close(), s.w.Close())
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok").

@@ -24,13 +24,18 @@ CREATE TABLE blobs (
 );
 
 -- encoding is '' (identity), 'gzip' or 'br'; seq numbers the fixed-size chunks.
+-- A rowid table on purpose: its rows are appended in insertion order, so a
+-- bucket's chunks fill whole pages one after another, and a chunk of a few
+-- kilobytes stays on its page. WITHOUT ROWID would keep the rows in hash
+-- order and cap a row's in-page part at about a quarter page, sending every
+-- small file's bytes to an overflow page of its own.
 CREATE TABLE blob_chunks (
     hash     TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
     encoding TEXT NOT NULL,
     seq      INTEGER NOT NULL,
     data     BLOB NOT NULL,
     PRIMARY KEY (hash, encoding, seq)
-) WITHOUT ROWID;
+);
 
 -- Which blobs a project has uploaded. Dedup decisions look only here, so one
 -- tenant never learns that another holds a file.

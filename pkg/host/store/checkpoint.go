@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// WAL checkpoints are moved off the commit path. SQLite's default runs a
+// checkpoint inside whichever commit pushes the WAL past 1,000 pages: that
+// commit then copies megabytes into the database file and fsyncs it while
+// the single writer, and every upload queued behind it, waits. Here the
+// writer's automatic checkpoint is only a backstop at walBackstopPages, and
+// a goroutine with its own connection runs PASSIVE checkpoints (which never
+// block the writer or readers) shortly after writes.
+const (
+	// walBackstopPages is the writer's wal_autocheckpoint: should the
+	// background checkpointer fall behind (a reader holding an old
+	// snapshot, say), the WAL still stops growing here.
+	walBackstopPages = 8192
+	// checkpointEvery spaces background checkpoints, so a burst of small
+	// commits shares one checkpoint (and one fsync) instead of paying each.
+	checkpointEvery = 100 * time.Millisecond
+)
+
+// checkpointer runs PASSIVE WAL checkpoints from its own connection after
+// the writer signals new commits.
+type checkpointer struct {
+	db   *sql.DB
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newCheckpointer(db *sql.DB) *checkpointer {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	c := &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// committed notes that the writer committed; it never blocks.
+func (c *checkpointer) committed() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) loop() {
+	defer close(c.done)
+	var last time.Time
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		}
+		if wait := checkpointEvery - time.Since(last); wait > 0 {
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(wait):
+			}
+		}
+		// A failed checkpoint (busy, full disk) leaves the frames in the
+		// WAL, where they are as durable as in the database file; the next
+		// commit retries, and the writer's backstop bounds the WAL.
+		c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		last = time.Now()
+	}
+}
+
+// close stops the goroutine and closes its connection. Frames still in the
+// WAL are checkpointed by SQLite when the last connection closes.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	<-c.done
+	return c.db.Close()
+}
+
+// writeTx runs fn in a write transaction and then lets the checkpointer
+// know there are new frames.
+func (s *SQLite) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	err := withTx(ctx, s.w, fn)
+	s.ckpt.committed()
+	return err
+}
