@@ -41,7 +41,7 @@ type Skip struct {
 type Tree struct {
 	Root    string // absolute path of the site directory
 	Files   []File // sorted by Path
-	Skipped []Skip // symlinks leaving the root, special files, …
+	Skipped []Skip // symlinks leaving the root, special files, …; sorted by Path
 }
 
 // Walk lists the regular files of dir that a deployment would hold, in Path
