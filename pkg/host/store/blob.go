@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -93,105 +94,178 @@ func (s *SQLite) SessionManifest(ctx context.Context, id string) ([]byte, error)
 	return m, nil
 }
 
-// SessionHashes implements Store.
+// SessionHashes implements Store. It asks for the hashes in batches, one
+// query per batch rather than per hash: a bucket's lookups then cost one
+// statement instead of fifty.
 func (s *SQLite) SessionHashes(ctx context.Context, sessionID string, hashes []string) (map[string]SessionHash, error) {
 	out := make(map[string]SessionHash, len(hashes))
-	conn, err := s.r.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read session hashes: %w", err)
-	}
-	defer conn.Close()
-	stmt, err := conn.PrepareContext(ctx, "SELECT size, compressible FROM session_hashes WHERE session_id = ? AND hash = ?")
-	if err != nil {
-		return nil, fmt.Errorf("read session hashes: %w", err)
-	}
-	defer stmt.Close()
-	for _, h := range hashes {
-		sh := SessionHash{Hash: h}
-		err := stmt.QueryRowContext(ctx, sessionID, h).Scan(&sh.Size, &sh.Compressible)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+	for len(hashes) > 0 {
+		batch := hashes[:min(len(hashes), maxBatch)]
+		hashes = hashes[len(batch):]
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, sessionID)
+		for _, h := range batch {
+			args = append(args, h)
+		}
+		rows, err := s.r.QueryContext(ctx, "SELECT hash, size, compressible FROM session_hashes WHERE session_id = ? AND hash IN ("+placeholders(len(batch))+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read session hashes: %w", err)
+		}
+		for rows.Next() {
+			var sh SessionHash
+			if err := rows.Scan(&sh.Hash, &sh.Size, &sh.Compressible); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read session hashes: %w", err)
+			}
+			out[sh.Hash] = sh
+		}
+		err = rows.Close()
+		if err == nil {
+			err = rows.Err()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read session hashes: %w", err)
 		}
-		out[h] = sh
 	}
 	return out, nil
 }
 
-// blobWriter stores blobs within one transaction through statements
-// prepared once, since a bucket writes several rows for each of its files.
-type blobWriter struct {
-	ctx                           context.Context
-	now                           int64
-	blob, chunk, projectBlob, got *sql.Stmt
+// maxBatch bounds the values one multi-row statement carries, far below
+// SQLite's limit on bound parameters (32,766) even at five per row.
+const maxBatch = 500
+
+// placeholders returns "?, ?, ..." with n question marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-func newBlobWriter(ctx context.Context, tx *sql.Tx) (*blobWriter, error) {
-	w := &blobWriter{ctx: ctx, now: nanos(time.Now())}
-	for _, p := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{
-		{&w.blob, "INSERT INTO blobs(hash, size, created_at, compressible) VALUES (?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING"},
-		{&w.chunk, "INSERT INTO blob_chunks(hash, encoding, seq, data) VALUES (?, ?, ?, ?)"},
-		{&w.projectBlob, "INSERT INTO project_blobs(project_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING"},
-		{&w.got, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND hash = ? AND received = 0"},
-	} {
-		st, err := tx.PrepareContext(ctx, p.q)
+// putBlobs stores blobs the host does not have yet and records all of them
+// for the project, within tx. It writes with multi-row statements, a few per
+// batch of blobs instead of three or more per blob: on a first deploy of
+// many small files the per-statement cost was as large as the writing.
+func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInput) error {
+	now := nanos(time.Now())
+	for len(blobs) > 0 {
+		batch := blobs[:min(len(blobs), maxBatch/4)]
+		blobs = blobs[len(batch):]
+		args := make([]any, 0, 4*len(batch))
+		for _, b := range batch {
+			args = append(args, b.Hash, len(b.Data), now, boolInt(b.Compressible))
+		}
+		rows, err := tx.QueryContext(ctx, "INSERT INTO blobs(hash, size, created_at, compressible) VALUES "+
+			rowsOf(len(batch), 4)+" ON CONFLICT(hash) DO NOTHING RETURNING hash", args...)
 		if err != nil {
-			w.close()
-			return nil, err
-		}
-		*p.dst = st
-	}
-	return w, nil
-}
-
-func (w *blobWriter) close() {
-	for _, st := range []*sql.Stmt{w.blob, w.chunk, w.projectBlob, w.got} {
-		if st != nil {
-			st.Close()
-		}
-	}
-}
-
-// put stores a blob unless the host has it already, and records it for the
-// project.
-func (w *blobWriter) put(projectID string, b BlobInput) error {
-	res, err := w.blob.ExecContext(w.ctx, b.Hash, len(b.Data), w.now, boolInt(b.Compressible))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		if err := w.chunks(b.Hash, "", b.Data); err != nil {
 			return err
 		}
-	}
-	_, err = w.projectBlob.ExecContext(w.ctx, projectID, b.Hash)
-	return err
-}
-
-// chunks stores data in chunkSize pieces (one, possibly empty, at least).
-func (w *blobWriter) chunks(hash, encoding string, data []byte) error {
-	for seq := 0; seq == 0 || seq*chunkSize < len(data); seq++ {
-		chunk := data[seq*chunkSize : min(len(data), (seq+1)*chunkSize)]
-		if _, err := w.chunk.ExecContext(w.ctx, hash, encoding, seq, chunk); err != nil {
+		fresh := make(map[string]bool, len(batch))
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return err
+			}
+			fresh[h] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var chunks []chunkRow
+		for _, b := range batch {
+			if fresh[b.Hash] {
+				chunks = appendChunks(chunks, b.Hash, "", b.Data)
+			}
+		}
+		if err := insertChunks(ctx, tx, chunks); err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, b := range batch {
+			args = append(args, projectID, b.Hash)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES "+
+			rowsOf(len(batch), 2)+" ON CONFLICT DO NOTHING", args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// received marks a session's hash as arrived and reports whether it was new.
-func (w *blobWriter) received(sessionID, hash string) (bool, error) {
-	r, err := w.got.ExecContext(w.ctx, sessionID, hash)
-	if err != nil {
-		return false, err
+// chunkRow is one row of blob_chunks to write.
+type chunkRow struct {
+	hash, encoding string
+	seq            int
+	data           []byte
+}
+
+// appendChunks splits data into chunkSize pieces (one, possibly empty, at
+// least).
+func appendChunks(rows []chunkRow, hash, encoding string, data []byte) []chunkRow {
+	for seq := 0; seq == 0 || seq*chunkSize < len(data); seq++ {
+		rows = append(rows, chunkRow{hash, encoding, seq, data[seq*chunkSize : min(len(data), (seq+1)*chunkSize)]})
 	}
-	n, _ := r.RowsAffected()
-	return n > 0, nil
+	return rows
+}
+
+// maxStatementBytes bounds the chunk bytes one statement binds: the driver
+// copies bound blobs, so a statement of fifty 1 MiB chunks would hold
+// another 50 MiB.
+const maxStatementBytes = 4 << 20
+
+// insertChunks writes rows with as few statements as maxBatch and
+// maxStatementBytes allow, in order, so that a blob's chunks are adjacent.
+func insertChunks(ctx context.Context, tx *sql.Tx, rows []chunkRow) error {
+	for len(rows) > 0 {
+		n, size := 0, 0
+		for n < len(rows) && n < maxBatch/4 && (n == 0 || size+len(rows[n].data) <= maxStatementBytes) {
+			size += len(rows[n].data)
+			n++
+		}
+		args := make([]any, 0, 4*n)
+		for _, r := range rows[:n] {
+			args = append(args, r.hash, r.encoding, r.seq, r.data)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO blob_chunks(hash, encoding, seq, data) VALUES "+rowsOf(n, 4), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// markReceived marks a session's hashes as arrived and returns how many of
+// them had not arrived before.
+func markReceived(ctx context.Context, tx *sql.Tx, sessionID string, hashes []string) (int, error) {
+	arrived := 0
+	for len(hashes) > 0 {
+		batch := hashes[:min(len(hashes), maxBatch)]
+		hashes = hashes[len(batch):]
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, sessionID)
+		for _, h := range batch {
+			args = append(args, h)
+		}
+		r, err := tx.ExecContext(ctx, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND received = 0 AND hash IN ("+
+			placeholders(len(batch))+")", args...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		arrived += int(n)
+	}
+	return arrived, nil
+}
+
+// rowsOf returns n rows of cols placeholders for a VALUES clause:
+// "(?, ?), (?, ?)".
+func rowsOf(n, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // PutBlobs implements Store.
@@ -205,21 +279,16 @@ func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInp
 			}
 			return err
 		}
-		w, err := newBlobWriter(ctx, tx)
-		if err != nil {
+		if err := putBlobs(ctx, tx, projectID, blobs); err != nil {
 			return err
 		}
-		defer w.close()
-		arrived := 0
-		for _, b := range blobs {
-			if err := w.put(projectID, b); err != nil {
-				return err
-			}
-			if ok, err := w.received(sessionID, b.Hash); err != nil {
-				return err
-			} else if ok {
-				arrived++
-			}
+		hashes := make([]string, len(blobs))
+		for i, b := range blobs {
+			hashes[i] = b.Hash
+		}
+		arrived, err := markReceived(ctx, tx, sessionID, hashes)
+		if err != nil {
+			return err
 		}
 		if arrived > 0 {
 			if _, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET remaining = remaining - ? WHERE id = ?", arrived, sessionID); err != nil {
@@ -256,17 +325,7 @@ func (s *SQLite) SetCompletionJWT(ctx context.Context, sessionID, token string) 
 // PutProjectBlobs implements Store.
 func (s *SQLite) PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		w, err := newBlobWriter(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer w.close()
-		for _, b := range blobs {
-			if err := w.put(projectID, b); err != nil {
-				return err
-			}
-		}
-		return nil
+		return putBlobs(ctx, tx, projectID, blobs)
 	})
 	if err != nil {
 		return fmt.Errorf("store blobs: %w", domainError(err))
@@ -381,24 +440,19 @@ func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Varian
 		if done.Valid {
 			return nil
 		}
-		w, err := newBlobWriter(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer w.close()
 		for _, v := range variants {
 			col := map[string]string{"gzip": "gzip_size", "br": "br_size"}[v.Encoding]
 			if col == "" {
 				return fmt.Errorf("unknown encoding %q", v.Encoding)
 			}
-			if err := w.chunks(hash, v.Encoding, v.Data); err != nil {
+			if err := insertChunks(ctx, tx, appendChunks(nil, hash, v.Encoding, v.Data)); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE blobs SET "+col+" = ? WHERE hash = ?", len(v.Data), hash); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE blobs SET compressed_at = ? WHERE hash = ?", nanos(time.Now()), hash)
+		_, err := tx.ExecContext(ctx, "UPDATE blobs SET compressed_at = ? WHERE hash = ?", nanos(time.Now()), hash)
 		return err
 	})
 	if err != nil {
