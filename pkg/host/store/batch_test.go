@@ -88,3 +88,41 @@ func TestBatchedWrites(t *testing.T) {
 		t.Fatalf("%d chunks stored, want %d", chunks, want)
 	}
 }
+
+// TestCollectedBlobIsMissingAgain checks that garbage collection forgets a
+// collected blob for the project that uploaded it (project_blobs has no
+// cascade), so the next session asks for it again, and that its chunks go
+// with it.
+func TestCollectedBlobIsMissingAgain(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	p := mustProject(t, s, "p")
+	orphan, live := blob("uploaded, never deployed"), blob("deployed")
+	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{orphan}); err != nil {
+		t.Fatal(err)
+	}
+	deployOne(t, s, p.ID, map[string]string{"/live.txt": "deployed"})
+	res, err := s.CollectGarbage(ctx, time.Now().Add(time.Second))
+	if err != nil || res.Blobs != 1 {
+		t.Fatalf("gc: %+v %v", res, err)
+	}
+	miss, err := s.MissingHashes(ctx, p.ID, []string{orphan.Hash, live.Hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !miss[orphan.Hash] || miss[live.Hash] {
+		t.Fatalf("missing after gc: %v; want only the collected blob", miss)
+	}
+	var chunks int
+	if err := s.r.QueryRow("SELECT count(*) FROM blob_chunks WHERE hash = ?", orphan.Hash).Scan(&chunks); err != nil || chunks != 0 {
+		t.Fatalf("collected blob keeps %d chunks (%v)", chunks, err)
+	}
+	// Uploading it again works and it reads back.
+	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{orphan}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, orphan.Hash, ""); !bytes.Equal(got, orphan.Data) {
+		t.Fatalf("re-uploaded blob reads %q", got)
+	}
+}

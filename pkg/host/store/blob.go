@@ -480,7 +480,16 @@ func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult
 		if err := tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(size), 0) "+orphan, nanos(cutoff)).Scan(&res.Blobs, &res.Bytes); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM blobs WHERE hash IN (SELECT b.hash "+orphan+")", nanos(cutoff))
+		if res.Blobs == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM blobs WHERE hash IN (SELECT b.hash "+orphan+")", nanos(cutoff)); err != nil {
+			return err
+		}
+		// project_blobs has no cascade from blobs (see the schema): one pass
+		// drops the records of every blob just deleted, so that the next
+		// upload session asks for those files again.
+		_, err = tx.ExecContext(ctx, "DELETE FROM project_blobs WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = project_blobs.hash)")
 		return err
 	})
 	if err != nil {

@@ -21,7 +21,7 @@ CREATE TABLE blobs (
     compressed_at INTEGER,
     gzip_size     INTEGER,
     br_size       INTEGER
-);
+) WITHOUT ROWID; -- one B-tree keyed by hash, not a rowid table plus a hash index
 
 -- encoding is '' (identity), 'gzip' or 'br'; seq numbers the fixed-size chunks.
 -- A rowid table on purpose: its rows are appended in insertion order, so a
@@ -38,13 +38,15 @@ CREATE TABLE blob_chunks (
 );
 
 -- Which blobs a project has uploaded. Dedup decisions look only here, so one
--- tenant never learns that another holds a file.
+-- tenant never learns that another holds a file. hash is not a foreign key:
+-- a cascade from blobs would need an index on hash, one more B-tree written
+-- for every uploaded file; garbage collection, the only deleter of blobs,
+-- removes the rows of the blobs it deletes itself, in the same transaction.
 CREATE TABLE project_blobs (
     project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    hash       TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+    hash       TEXT NOT NULL,
     PRIMARY KEY (project_id, hash)
 ) WITHOUT ROWID;
-CREATE INDEX project_blobs_hash ON project_blobs(hash);
 
 -- Deployments are immutable once written.
 CREATE TABLE deployments (
