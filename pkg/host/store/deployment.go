@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -72,15 +74,8 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 			string(env), entry, d.CompatibilityDate, string(flags), len(nd.Assets)); err != nil {
 			return domainError(err)
 		}
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO deployment_assets(deployment_id, path, hash, size, content_type) VALUES (?, ?, ?, ?, ?)")
-		if err != nil {
+		if err := insertAssets(ctx, tx, d.ID, nd.Assets); err != nil {
 			return err
-		}
-		defer stmt.Close()
-		for _, a := range nd.Assets {
-			if _, err := stmt.ExecContext(ctx, d.ID, a.Path, a.Hash, a.Size, a.ContentType); err != nil {
-				return fmt.Errorf("asset %s: %w", a.Path, domainError(err))
-			}
 		}
 		for _, m := range nd.Modules {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_modules(deployment_id, name, type, hash) VALUES (?, ?, ?, ?)",
@@ -130,6 +125,32 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 		return DeployResult{}, fmt.Errorf("deploy: %w", err)
 	}
 	return res, nil
+}
+
+// insertAssets writes a deployment's assets in path order, the order of the
+// table's key, so that rows are appended rather than scattered, and several
+// rows per statement.
+func insertAssets(ctx context.Context, tx *sql.Tx, deploymentID string, assets []Asset) error {
+	sorted := slices.Clone(assets)
+	slices.SortFunc(sorted, func(a, b Asset) int { return strings.Compare(a.Path, b.Path) })
+	for i, a := range sorted {
+		if i > 0 && sorted[i-1].Path == a.Path {
+			return fmt.Errorf("asset %s: %w: listed twice", a.Path, ErrConflict)
+		}
+	}
+	args := make([]any, 0, maxBatch)
+	for len(sorted) > 0 {
+		batch := sorted[:min(len(sorted), maxBatch/5)]
+		sorted = sorted[len(batch):]
+		args = args[:0]
+		for _, a := range batch {
+			args = append(args, deploymentID, a.Path, a.Hash, a.Size, a.ContentType)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_assets(deployment_id, path, hash, size, content_type) VALUES "+rowsOf(len(batch), 5), args...); err != nil {
+			return fmt.Errorf("assets: %w", domainError(err))
+		}
+	}
+	return nil
 }
 
 // Deployments implements Store.
