@@ -181,6 +181,7 @@ func (h *Host) program(snap store.Snapshot, files map[string]blobFile) (*worker.
 		Modules: newBlobFS(h.store, d.CreatedAt, modules),
 		Env:     d.Env,
 		Name:    snap.Deployment.ProjectID,
+		Tenant:  snap.Deployment.ProjectID,
 	}, nil
 }
 

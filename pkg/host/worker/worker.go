@@ -77,6 +77,11 @@ type Config struct {
 	// QueueSize is how many requests may wait for a free slot; when it is
 	// full, further requests get 503 at once. Negative means no queue.
 	QueueSize int
+	// TenantConcurrency is how many guests of one tenant (Program.Tenant)
+	// run at once. The default, Concurrency-1 (at least 1), always leaves a
+	// slot that a tenant's looping or slow guests cannot take, so one
+	// project can never stall every other project's server code.
+	TenantConcurrency int
 	// LoadedModules is how many compiled modules stay in memory (a Go guest
 	// costs about 44 MB); others are reloaded from the cache on demand.
 	LoadedModules int
@@ -110,6 +115,9 @@ func (c Config) withDefaults() Config {
 	if c.QueueSize == 0 {
 		c.QueueSize = 64 * c.Concurrency
 	}
+	if c.TenantConcurrency <= 0 {
+		c.TenantConcurrency = max(1, c.Concurrency-1)
+	}
 	if c.QueueSize < 0 {
 		c.QueueSize = 0
 	}
@@ -132,6 +140,9 @@ type Runtime struct {
 
 	slots   chan struct{} // one token per running guest
 	waiting atomic.Int64  // requests waiting for a slot
+
+	tenantMu sync.Mutex
+	tenants  map[string]*tenantSlots // tenants with requests in flight
 
 	compileMu sync.Mutex // one compilation at a time: each takes ~100 MB
 	modules   *moduleCache
@@ -170,11 +181,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	wasi := rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
 	r := &Runtime{
-		cfg:   cfg,
-		rt:    rt,
-		cache: cache,
-		wasi:  wasi,
-		slots: make(chan struct{}, cfg.Concurrency),
+		cfg:     cfg,
+		rt:      rt,
+		cache:   cache,
+		wasi:    wasi,
+		slots:   make(chan struct{}, cfg.Concurrency),
+		tenants: make(map[string]*tenantSlots),
 	}
 	r.modules = newModuleCache(cfg.LoadedModules)
 	return r, nil
@@ -415,6 +427,10 @@ type Program struct {
 	MemoryLimit int64
 	// Name labels the program in logs, e.g. the project name.
 	Name string
+	// Tenant groups programs whose requests share one allowance of
+	// execution slots (Config.TenantConcurrency), e.g. the project id. ""
+	// puts the program under no per-tenant limit.
+	Tenant string
 }
 
 // Request carries what the host knows about a request beyond the
@@ -478,7 +494,9 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 		return
 	}
 
-	if !rt.acquire(r.Context()) {
+	ts := rt.tenant(p.Tenant)
+	defer rt.leaveTenant(p.Tenant, ts)
+	if !rt.acquire(r.Context(), ts) {
 		if r.Context().Err() != nil {
 			return
 		}
@@ -486,7 +504,7 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 		http.Error(w, "server code is overloaded", http.StatusServiceUnavailable)
 		return
 	}
-	defer rt.release()
+	defer rt.release(ts)
 
 	res, err := rt.run(r, p, &req, body, log)
 	if err != nil {
@@ -537,33 +555,96 @@ func (rt *Runtime) readBody(r *http.Request) ([]byte, int) {
 	return buf.Bytes(), 0
 }
 
-// acquire takes an execution slot, waiting in the bounded queue if need be.
-// It returns false when the queue is full, when the client goes away, or
-// when no slot frees up within the guest timeout.
-func (rt *Runtime) acquire(ctx context.Context) bool {
-	select {
-	case rt.slots <- struct{}{}:
-		return true
-	default:
+// tenantSlots is one tenant's allowance of execution slots; refs counts its
+// requests in flight, so the entry goes when the tenant is idle.
+type tenantSlots struct {
+	slots chan struct{}
+	refs  int
+}
+
+// tenant returns the allowance of a tenant, nil for none.
+func (rt *Runtime) tenant(name string) *tenantSlots {
+	if name == "" {
+		return nil
+	}
+	rt.tenantMu.Lock()
+	defer rt.tenantMu.Unlock()
+	ts := rt.tenants[name]
+	if ts == nil {
+		ts = &tenantSlots{slots: make(chan struct{}, rt.cfg.TenantConcurrency)}
+		rt.tenants[name] = ts
+	}
+	ts.refs++
+	return ts
+}
+
+func (rt *Runtime) leaveTenant(name string, ts *tenantSlots) {
+	if ts == nil {
+		return
+	}
+	rt.tenantMu.Lock()
+	defer rt.tenantMu.Unlock()
+	if ts.refs--; ts.refs == 0 {
+		delete(rt.tenants, name)
+	}
+}
+
+// acquire takes one of the tenant's slots (when ts is not nil) and then an
+// execution slot, waiting in the bounded queue if need be, at most for the
+// guest timeout.
+func (rt *Runtime) acquire(ctx context.Context, ts *tenantSlots) bool {
+	tenantFree := ts == nil
+	if !tenantFree {
+		select {
+		case ts.slots <- struct{}{}:
+			tenantFree = true
+		default:
+		}
+	}
+	if tenantFree {
+		select {
+		case rt.slots <- struct{}{}:
+			return true
+		default:
+		}
 	}
 	if rt.waiting.Add(1) > int64(rt.cfg.QueueSize) {
 		rt.waiting.Add(-1)
+		if tenantFree && ts != nil {
+			<-ts.slots
+		}
 		return false
 	}
 	defer rt.waiting.Add(-1)
 	t := time.NewTimer(rt.cfg.Timeout)
 	defer t.Stop()
+	if !tenantFree {
+		select {
+		case ts.slots <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return false
+		}
+	}
 	select {
 	case rt.slots <- struct{}{}:
 		return true
 	case <-ctx.Done():
-		return false
 	case <-t.C:
-		return false
 	}
+	if ts != nil {
+		<-ts.slots
+	}
+	return false
 }
 
-func (rt *Runtime) release() { <-rt.slots }
+func (rt *Runtime) release(ts *tenantSlots) {
+	<-rt.slots
+	if ts != nil {
+		<-ts.slots
+	}
+}
 
 // run instantiates the module once and parses its output.
 func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, log *slog.Logger) (*response, error) {

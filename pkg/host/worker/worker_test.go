@@ -480,6 +480,47 @@ func TestLoopingGuestIsolated(t *testing.T) {
 	}
 }
 
+// A project that keeps every slot busy with looping guests must still leave
+// one for other projects: it may hold TenantConcurrency slots, fewer than
+// all of them.
+func TestLoopingTenantCannotTakeEverySlot(t *testing.T) {
+	rt, _ := newRuntime(t, Config{Concurrency: 2, Timeout: 5 * time.Second})
+	looper, _ := program(t, rt, "app")
+	looper.Tenant = "greedy"
+	other, _ := program(t, rt, "plain")
+	other.Tenant = "polite"
+	loopSrv, _ := serveProgram(t, rt, looper)
+	otherSrv, _ := serveProgram(t, rt, other)
+
+	const loops = 3
+	loopDone := make(chan int, loops)
+	for range loops {
+		go func() {
+			res, err := http.Get(loopSrv.URL + "/raw/loop")
+			if err != nil {
+				loopDone <- 0
+				return
+			}
+			res.Body.Close()
+			loopDone <- res.StatusCode
+		}()
+	}
+	// The greedy tenant runs one guest and queues the others.
+	waitFor(t, func() bool { return rt.waiting.Load() == loops-1 })
+	if n := len(rt.slots); n != 1 {
+		t.Fatalf("the looping tenant holds %d of 2 slots", n)
+	}
+	res, body := get(t, otherSrv.URL+"/ok")
+	if res.StatusCode != 200 || body != "plain GET /ok " {
+		t.Fatalf("the other tenant: %d %q", res.StatusCode, body)
+	}
+	select {
+	case st := <-loopDone:
+		t.Fatalf("a loop ended (%d) before the other tenant was served; the test proves nothing", st)
+	default:
+	}
+}
+
 func TestServeClientGone(t *testing.T) {
 	rt, logs := newRuntime(t, Config{Timeout: 10 * time.Second})
 	p, _ := program(t, rt, "app")
