@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/cfdeploy/cfdeploy/pkg/host"
+	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
@@ -34,6 +35,7 @@ type serveOptions struct {
 	TrustProxy []netip.Prefix
 	GCGrace    time.Duration
 	GCInterval time.Duration
+	Worker     worker.Config
 	CacheBytes int64
 	MaxFile    int64
 	MaxFiles   int
@@ -55,6 +57,13 @@ var serveFlags = []struct{ flag, key, def, usage string }{
 	{"trust-proxy", "trust_proxy", "", "comma-separated CIDRs of proxies whose X-Forwarded-Proto is believed"},
 	{"gc-grace", "gc_grace", "24h", "how long blobs no deployment uses are kept"},
 	{"gc-interval", "gc_interval", "1h", "how often garbage (expired sessions, unused blobs) is collected"},
+	{"worker-timeout", "worker_timeout", "30s", "wall-clock limit of one server-code run (then 504)"},
+	{"worker-memory", "worker_memory", "128MiB", "linear-memory limit of one server-code run (then 502)"},
+	{"worker-max-body", "worker_max_body", "10MiB", "largest request body passed to server code (then 413)"},
+	{"worker-max-stdout", "worker_max_stdout", "32MiB", "largest response server code may print (then 502)"},
+	{"worker-concurrency", "worker_concurrency", "0", "server-code runs at once (0: one per core)"},
+	{"worker-tenant-concurrency", "worker_tenant_concurrency", "0", "runs at once for one project (0: worker-concurrency minus one, at least 1)"},
+	{"worker-queue", "worker_queue", "0", "requests that may wait for a run before 503 (0: 64 per run slot)"},
 	{"cache-bytes", "cache_bytes", "268435456", "memory budget for cached asset bytes"},
 	{"max-file-size", "max_file_size", "26214400", "largest asset file, in bytes"},
 	{"max-files", "max_files", "100000", "most files in one deployment"},
@@ -151,6 +160,29 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 		}
 		*i.dst = n
 	}
+	if o.Worker.Timeout, err = time.ParseDuration(v.GetString("worker_timeout")); err != nil || o.Worker.Timeout <= 0 {
+		return o, fmt.Errorf("--worker-timeout %q is not a positive duration such as 30s", v.GetString("worker_timeout"))
+	}
+	for _, i := range []struct {
+		key string
+		dst *int64
+	}{{"worker_memory", &o.Worker.MemoryLimit}, {"worker_max_body", &o.Worker.MaxBody}, {"worker_max_stdout", &o.Worker.MaxStdout}} {
+		n, err := parseSize(v.GetString(i.key))
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("--%s %q is not a positive number of bytes", strings.ReplaceAll(i.key, "_", "-"), v.GetString(i.key))
+		}
+		*i.dst = n
+	}
+	for _, i := range []struct {
+		key string
+		dst *int
+	}{{"worker_concurrency", &o.Worker.Concurrency}, {"worker_tenant_concurrency", &o.Worker.TenantConcurrency}, {"worker_queue", &o.Worker.QueueSize}} {
+		n, err := strconv.Atoi(v.GetString(i.key))
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("--%s %q is not a whole number >= 0", strings.ReplaceAll(i.key, "_", "-"), v.GetString(i.key))
+		}
+		*i.dst = n
+	}
 	o.MaxFiles = v.GetInt("max_files")
 	if o.MaxFiles <= 0 {
 		return o, fmt.Errorf("--max-files must be positive")
@@ -189,6 +221,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Limits:     manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody},
 		GCGrace:    o.GCGrace,
 		GCInterval: o.GCInterval,
+		Worker:     o.Worker,
 		CacheBytes: o.CacheBytes,
 		AccessLog:  o.AccessLog,
 		Version:    version,

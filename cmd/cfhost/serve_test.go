@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spf13/viper"
 )
@@ -56,6 +57,9 @@ func TestBadServeOptions(t *testing.T) {
 		{"--cache-bytes", "lots"},
 		{"--max-files", "0"},
 		{"--log-level", "loud"},
+		{"--worker-timeout", "0s"},
+		{"--worker-memory", "big"},
+		{"--worker-concurrency", "-1"},
 		{"--config", "/does/not/exist.yaml"},
 	} {
 		cmd := newServeCmd()
@@ -65,6 +69,22 @@ func TestBadServeOptions(t *testing.T) {
 		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
+	}
+}
+
+func TestWorkerOptions(t *testing.T) {
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags([]string{"--worker-timeout", "5s", "--worker-memory", "64MiB", "--worker-tenant-concurrency", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CFHOST_WORKER_QUEUE", "7")
+	o, err := loadServeOptions(cmd, viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Worker.Timeout != 5*time.Second || o.Worker.MemoryLimit != 64<<20 || o.Worker.TenantConcurrency != 3 ||
+		o.Worker.QueueSize != 7 || o.Worker.MaxBody != 10<<20 || o.Worker.Concurrency != 0 {
+		t.Fatalf("worker options %+v", o.Worker)
 	}
 }
 
