@@ -77,6 +77,13 @@ _redirects and _headers at the root of DIR are sent as configuration;
 			return g.runDeploy(cmd.Context(), opts)
 		},
 	}
+	addDeployFlags(cmd)
+	return cmd
+}
+
+// addDeployFlags defines the flags that deploy and dev share; both resolve
+// them, with cfdeploy.toml and the environment, in the same way.
+func addDeployFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("project", "", "project ID (default: project_id from cfdeploy.toml)")
 	f.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none")
@@ -87,7 +94,6 @@ _redirects and _headers at the root of DIR are sent as configuration;
 	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
 	f.Int("concurrency", 3, "parallel bucket uploads")
 	f.Bool("dry-run", false, "hash and report what would be uploaded; change nothing")
-	return cmd
 }
 
 // deployOptions resolves the deploy settings with their precedence.

@@ -76,16 +76,9 @@ host. Stop with Ctrl-C.`,
 	f := cmd.Flags()
 	f.IntVar(&o.Port, "port", 8787, "port to serve on (0 picks a free one)")
 	f.DurationVar(&o.Debounce, "debounce", 200*time.Millisecond, "quiet time after a change before redeploying")
-	// The deploy settings that make sense locally.
-	f.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none")
-	f.String("not-found-handling", "", "single-page-application, 404-page or none")
-	f.String("run-worker-first", "", "true, false or PATTERN[,PATTERN…]")
-	f.String("server", "", "server code entrypoint (a WASI .wasm file)")
-	f.StringArray("module", nil, "extra server module file (repeatable)")
-	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
-	f.Int("concurrency", 3, "parallel bucket uploads")
-	f.Bool("dry-run", false, "")
-	f.String("project", "", "")
+	// The deploy settings; dev makes its own project and always deploys,
+	// so --project and --dry-run stay hidden.
+	addDeployFlags(cmd)
 	f.MarkHidden("dry-run") //nolint:errcheck // flag exists
 	f.MarkHidden("project") //nolint:errcheck // flag exists
 	return cmd
