@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
@@ -43,15 +44,11 @@ type Headers struct {
 // returned rules are still what upstream would keep.
 func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 	var (
-		warns    []api.Warning
-		limitErr error
 		rules    []HeaderRule
 		pending  *HeaderRule
 		skipping bool // header lines under an invalid path line
 	)
-	if len(text) > MaxRulesFileBytes {
-		limitErr = api.Errorf(api.CodeInvalid, "_headers is %d bytes, more than the limit of %d", len(text), MaxRulesFileBytes)
-	}
+	lines, total, warns, limitErr := ruleLines("_headers", text)
 	warn := func(n int, format string, args ...any) {
 		warns = append(warns, api.Warning{File: "_headers", Line: n, Message: fmt.Sprintf(format, args...)})
 	}
@@ -66,22 +63,13 @@ func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 		}
 		pending = nil
 	}
-	lines := strings.Split(text, "\n")
-	for i, raw := range lines {
-		n := i + 1
-		line := jsTrim(raw)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if utf16Len(line) > MaxRuleLineLength {
-			warn(n, "line is longer than %d characters; ignored", MaxRuleLineLength)
-			continue
-		}
+	for _, l := range lines {
+		n, line := l.n, l.text
 		if isPathLine(line) {
 			// Upstream counts rules before pushing the pending block, so
 			// one more block than the limit survives.
 			if len(rules) >= MaxHeaderRules {
-				warn(n, "more than %d rules; the remaining %d lines are skipped", MaxHeaderRules, len(lines)-i)
+				warn(n, "more than %d rules; the remaining %d lines are skipped", MaxHeaderRules, total-n+1)
 				limitErr = api.Errorf(api.CodeInvalid, "_headers has more than %d rules", MaxHeaderRules)
 				break
 			}
@@ -141,7 +129,7 @@ func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 		}
 	}
 	push()
-	return &Headers{Rules: dedupeHeaderRules(rules)}, warns, limitErr
+	return &Headers{Rules: dedupeHeaderRules(rules)}, inLineOrder(warns), limitErr
 }
 
 // add sets name in the block, joining a repeated name into one value.
@@ -204,4 +192,41 @@ func isToken(s string) bool {
 		return false
 	}
 	return true
+}
+
+// ruleLine is one meaningful line of a _redirects or _headers text: not
+// blank, not a comment, not over the length limit.
+type ruleLine struct {
+	n    int    // 1-based line number, for warnings
+	text string // trimmed as upstream trims
+}
+
+// ruleLines splits a _redirects or _headers text (file names it) the way
+// both upstream parsers do: it checks the size limit, trims each line,
+// skips blanks and comments, and warns about over-long lines. total is the
+// number of lines in the text, for "the remaining N lines" warnings.
+func ruleLines(file, text string) (lines []ruleLine, total int, warns []api.Warning, limitErr error) {
+	if len(text) > MaxRulesFileBytes {
+		limitErr = api.Errorf(api.CodeInvalid, "%s is %d bytes, more than the limit of %d", file, len(text), MaxRulesFileBytes)
+	}
+	raw := strings.Split(text, "\n")
+	for i, r := range raw {
+		line := jsTrim(r)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if utf16Len(line) > MaxRuleLineLength {
+			warns = append(warns, api.Warning{File: file, Line: i + 1, Message: fmt.Sprintf("line is longer than %d characters; ignored", MaxRuleLineLength)})
+			continue
+		}
+		lines = append(lines, ruleLine{n: i + 1, text: line})
+	}
+	return lines, len(raw), warns, limitErr
+}
+
+// inLineOrder orders warnings by line, as a reader of the file expects;
+// ruleLines reports its over-long lines before the parser's own warnings.
+func inLineOrder(warns []api.Warning) []api.Warning {
+	slices.SortStableFunc(warns, func(a, b api.Warning) int { return a.Line - b.Line })
+	return warns
 }

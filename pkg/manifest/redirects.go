@@ -61,30 +61,17 @@ var redirectStatuses = map[float64]int{200: 200, 301: 301, 302: 302, 303: 303, 3
 func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error) {
 	var (
 		out       = &Redirects{}
-		warns     []api.Warning
-		limitErr  error
 		seen      = map[string]bool{}
 		nStatic   int
 		nDynamic  int
 		canStatic = true
 	)
-	if len(text) > MaxRulesFileBytes {
-		limitErr = api.Errorf(api.CodeInvalid, "_redirects is %d bytes, more than the limit of %d", len(text), MaxRulesFileBytes)
-	}
+	lines, total, warns, limitErr := ruleLines("_redirects", text)
 	warn := func(n int, format string, args ...any) {
 		warns = append(warns, api.Warning{File: "_redirects", Line: n, Message: fmt.Sprintf(format, args...)})
 	}
-	lines := strings.Split(text, "\n")
-	for i, raw := range lines {
-		n := i + 1
-		line := jsTrim(raw)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if utf16Len(line) > MaxRuleLineLength {
-			warn(n, "line is longer than %d characters; ignored", MaxRuleLineLength)
-			continue
-		}
+	for _, l := range lines {
+		n, line := l.n, l.text
 		tokens := jsFields(line)
 		// An inline comment starts at the first token from the third on that
 		// begins with "#", so "/a /b#frag" keeps its fragment.
@@ -119,7 +106,7 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 			nDynamic++
 			canStatic = false
 			if nDynamic > MaxDynamicRedirects {
-				warn(n, "more than %d dynamic rules; the remaining %d lines are skipped", MaxDynamicRedirects, len(lines)-i)
+				warn(n, "more than %d dynamic rules; the remaining %d lines are skipped", MaxDynamicRedirects, total-n+1)
 				limitErr = api.Errorf(api.CodeInvalid, "_redirects has more than %d dynamic rules", MaxDynamicRedirects)
 				break
 			}
@@ -160,7 +147,7 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 		}
 		out.Rules = append(out.Rules, RedirectRule{From: from, To: to, Status: status, Line: n, Static: static})
 	}
-	return out, warns, limitErr
+	return out, inLineOrder(warns), limitErr
 }
 
 // endsWithIndex mirrors upstream's /\/index(.html)?$/ test, whose "." is an

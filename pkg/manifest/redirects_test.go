@@ -288,3 +288,11 @@ func FuzzParseRedirects(f *testing.F) {
 		}
 	})
 }
+
+func TestRedirectWarningsInLineOrder(t *testing.T) {
+	text := "bad line here x y\n/" + strings.Repeat("a", MaxRuleLineLength+1) + " /b\nalso bad x y z\n"
+	_, warns, _ := ParseRedirects(text, AutoTrailingSlash)
+	if len(warns) != 3 || warns[0].Line != 1 || warns[1].Line != 2 || warns[2].Line != 3 {
+		t.Fatalf("warnings %+v", warns)
+	}
+}
