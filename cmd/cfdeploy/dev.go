@@ -20,6 +20,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/host"
+	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
@@ -112,9 +113,9 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	if err != nil {
 		return withHint(fmt.Errorf("listen on port %d: %w", o.Port, err), "pick another port with --port N (0 picks a free one)")
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnContext: coalesce.ConnContext}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(coalesce.Listener(ln)) }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

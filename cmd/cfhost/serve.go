@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/cfdeploy/cfdeploy/pkg/host"
+	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
@@ -236,8 +237,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
 	}
+	if o.TLSCert == "" {
+		ln = coalesce.Listener(ln)
+	}
 	srv := &http.Server{
 		Handler:           h,
+		ConnContext:       coalesce.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

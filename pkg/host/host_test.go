@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 )
 
 const testToken = "test-token"
@@ -41,7 +42,11 @@ func newTestHost(t *testing.T, mod ...func(*Config)) *testHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	// Served as cmd/cfhost serves it: responses gather their writes.
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = coalesce.Listener(srv.Listener)
+	srv.Config.ConnContext = coalesce.ConnContext
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		h.Close()

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
+	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -204,7 +205,10 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
 	if s.program == nil || !h.routeToWorker(s, r, req) {
+		c := coalesce.From(r.Context())
+		c.Hold()
 		s.assets.Serve(w, r, req)
+		c.Done(w)
 		return
 	}
 	if prefix != "" {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
@@ -158,10 +159,14 @@ func brotliBytes(t testing.TB, b []byte) []byte {
 }
 
 // serveSite starts a real HTTP server for the site. Requests under
-// /__project/p1 are served in path mode, like the host does.
+// /__project/p1 are served in path mode, and their writes gathered, like the
+// host does.
 func serveSite(t testing.TB, site *Site) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := coalesce.From(r.Context())
+		c.Hold()
+		defer c.Done(w)
 		req := NewRequest(r)
 		const prefix = "/__project/p1"
 		if rest, ok := strings.CutPrefix(req.Pathname, prefix); ok && (rest == "" || rest[0] == '/') {
@@ -172,6 +177,9 @@ func serveSite(t testing.TB, site *Site) *httptest.Server {
 		}
 		site.Serve(w, r, req)
 	}))
+	srv.Listener = coalesce.Listener(srv.Listener)
+	srv.Config.ConnContext = coalesce.ConnContext
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }
