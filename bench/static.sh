@@ -16,31 +16,34 @@
 # through pkg/host/assets alone, for profiling the pipeline.) nginx runs one
 # worker process, as the client takes the other core.
 #
-# Usage: bench/static.sh [-d DURATION]   (default 10s per file and server)
+# The three servers run side by side (idle ones cost nothing) and take turns:
+# every round measures each file on cfhost, Caddy and nginx back to back, and
+# each figure is the median over the rounds, so that a burst of load from a
+# neighbour on this shared machine falls on all three alike rather than
+# deciding a ratio. Per-round ratios are printed too, to show the spread.
+#
+# Usage: bench/static.sh [-d DURATION] [-r ROUNDS]
+#        (default 10s per file and server, 3 rounds)
 # Installs nginx, caddy and wrk with apt-get when they are missing.
 set -euo pipefail
 
 duration=10s
-while getopts d: opt; do
+rounds=3
+while getopts d:r: opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
-	*) echo "usage: $0 [-d DURATION]" >&2; exit 2 ;;
+	r) rounds=$OPTARG ;;
+	*) echo "usage: $0 [-d DURATION] [-r ROUNDS]" >&2; exit 2 ;;
 	esac
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers may run as another user
-server_pid=
-stop_server() {
-	if [[ -n $server_pid ]]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-		server_pid=
-	fi
-}
+pids=()
 cleanup() {
-	stop_server
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -105,48 +108,19 @@ to_ms() {
 results=$work/results
 : >"$results"
 
-# measure SERVER PORT [HOST]: wrk each file, append "SERVER LABEL req/s p99_ms".
-measure() {
-	local server=$1 port=$2 host=${3:-} i
-	local hdr=()
-	[[ -n $host ]] && hdr=(-H "Host: $host")
-	wait_up "http://127.0.0.1:$port/" "$host"
-	for i in "${!files[@]}"; do
-		local url="http://127.0.0.1:$port${files[$i]}"
-		curl -fsS -o /dev/null "${hdr[@]}" "$url"
-		wrk -t1 -c32 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up
-		local out rps p99
-		out=$(wrk -t1 -c32 -d"$duration" --latency "${hdr[@]}" "$url")
-		rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-		p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-		if grep -q 'Non-2xx' <<<"$out"; then
-			echo "$server $url answered non-2xx responses:" >&2
-			echo "$out" >&2
-			exit 1
-		fi
-		echo "$server ${labels[$i]} $rps $p99" | tee -a "$results" >&2
-	done
-}
-
-echo "cfhost serve" >&2
+echo "starting cfhost, Caddy and nginx (1 worker)" >&2
 "$work/cfhost" serve --listen 127.0.0.1:18201 --data-dir "$work/cfhost-data" --api-token bench \
 	--access-log=false 2>"$work/cfhost.log" &
-server_pid=$!
+pids+=($!)
 wait_up "http://127.0.0.1:18201/__api/health"
 export CFDEPLOY_HOST=http://127.0.0.1:18201 CFDEPLOY_TOKEN=bench
 project=$("$work/cfdeploy" projects create bench --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
 "$work/cfdeploy" deploy "$site" --project "$project" >/dev/null 2>"$work/cfdeploy.log"
-measure cfhost 18201 "$project.localhost"
-stop_server
 
-echo "caddy file_server" >&2
 XDG_DATA_HOME=$work/caddy-data XDG_CONFIG_HOME=$work/caddy-config \
 	caddy file-server --root "$site" --listen 127.0.0.1:18202 >"$work/caddy.log" 2>&1 &
-server_pid=$!
-measure caddy 18202
-stop_server
+pids+=($!)
 
-echo "nginx (1 worker)" >&2
 mkdir -p "$work/nginx/logs"
 user_line=
 [[ $(id -u) -eq 0 ]] && user_line="user root;"
@@ -176,25 +150,71 @@ http {
 }
 EOF
 "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-server_pid=$!
-measure nginx 18203
-stop_server
+pids+=($!)
+
+servers=(cfhost caddy nginx)
+ports=(18201 18202 18203)
+hosts=("$project.localhost" "" "")
+for s in "${!servers[@]}"; do wait_up "http://127.0.0.1:${ports[$s]}/" "${hosts[$s]}"; done
+# cfhost compresses what was just deployed in the background; let it finish.
+sleep 3
+
+# run_wrk SERVER_INDEX FILE_INDEX DURATION: wrk's report for one file on one server.
+run_wrk() {
+	local hdr=()
+	[[ -n ${hosts[$1]} ]] && hdr=(-H "Host: ${hosts[$1]}")
+	wrk -t1 -c32 -d"$3" --latency "${hdr[@]}" "http://127.0.0.1:${ports[$1]}${files[$2]}"
+}
+
+echo "warming up" >&2
+for s in "${!servers[@]}"; do
+	for i in "${!files[@]}"; do run_wrk "$s" "$i" 2s >/dev/null; done
+done
+for round in $(seq 1 "$rounds"); do
+	echo "round $round of $rounds" >&2
+	for i in "${!files[@]}"; do
+		for s in "${!servers[@]}"; do
+			out=$(run_wrk "$s" "$i" "$duration")
+			if grep -q 'Non-2xx' <<<"$out"; then
+				echo "${servers[$s]} ${files[$i]} answered non-2xx responses:" >&2
+				echo "$out" >&2
+				exit 1
+			fi
+			rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+			p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+			echo "${servers[$s]} ${labels[$i]} $rps $p99 $round" | tee -a "$results" >&2
+		done
+	done
+done
 
 echo
-awk -v duration="$duration" '
-	{ rps[$1, $2] = $3; p99[$1, $2] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+awk -v duration="$duration" -v rounds="$rounds" '
+	function median(a, k,    i, j, t) {
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+	}
+	function med(s, f, what,    i, a) {
+		for (i = 1; i <= rounds; i++) a[i] = (what == "rps" ? rps[s, f, i] : p99[s, f, i])
+		return median(a, rounds)
+	}
+	function spread(f, other,    i, r, lo, hi) {
+		lo = 1e9; hi = 0
+		for (i = 1; i <= rounds; i++) { r = rps["cfhost", f, i] / rps[other, f, i]; if (r < lo) lo = r; if (r > hi) hi = r }
+		return sprintf("%.2f-%.2f", lo, hi)
+	}
+	{ rps[$1, $2, $5] = $3; p99[$1, $2, $5] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
 	END {
-		printf "wrk -t1 -c32 -d%s, 127.0.0.1, one server at a time\n\n", duration
-		printf "%-10s  %12s %8s  %12s %8s  %12s %8s  %9s %9s\n", "file", "cfhost r/s", "p99 ms", "caddy r/s", "p99 ms", "nginx r/s", "p99 ms", "cf/caddy", "cf/nginx"
+		printf "wrk -t1 -c32 -d%s, 127.0.0.1, servers taking turns; medians of %d rounds\n\n", duration, rounds
+		printf "%-10s  %10s %7s  %10s %7s  %10s %7s  %8s %8s   %s\n", "file", "cfhost r/s", "p99 ms", "caddy r/s", "p99 ms", "nginx r/s", "p99 ms", "cf/caddy", "cf/nginx", "per round: cf/caddy  cf/nginx"
 		for (i = 1; i <= n; i++) {
 			f = order[i]
-			printf "%-10s  %12.0f %8.2f  %12.0f %8.2f  %12.0f %8.2f  %8.2fx %8.2fx\n", f,
-				rps["cfhost", f], p99["cfhost", f], rps["caddy", f], p99["caddy", f], rps["nginx", f], p99["nginx", f],
-				rps["cfhost", f] / rps["caddy", f], rps["cfhost", f] / rps["nginx", f]
+			c = med("cfhost", f, "rps"); a = med("caddy", f, "rps"); g = med("nginx", f, "rps")
+			ratio_c[f] = c / a; ratio_g[f] = c / g
+			printf "%-10s  %10.0f %7.2f  %10.0f %7.2f  %10.0f %7.2f  %7.2fx %7.2fx   %s  %s\n", f,
+				c, med("cfhost", f, "p99"), a, med("caddy", f, "p99"), g, med("nginx", f, "p99"),
+				ratio_c[f], ratio_g[f], spread(f, "caddy"), spread(f, "nginx")
 		}
-		c = rps["cfhost", "html-4KiB"] / rps["caddy", "html-4KiB"]
-		g = rps["cfhost", "html-4KiB"] / rps["nginx", "html-4KiB"]
-		j = rps["cfhost", "js-100KiB"] / rps["nginx", "js-100KiB"]
+		c = ratio_c["html-4KiB"]; g = ratio_g["html-4KiB"]; j = ratio_g["js-100KiB"]
 		printf "\ntargets: 4 KiB page >= 1.8x Caddy: %.2fx %s; >= 0.6x nginx: %.2fx %s; 100 KiB >= 1.0x nginx: %.2fx %s\n",
 			c, (c >= 1.8 ? "met" : "MISSED"), g, (g >= 0.6 ? "met" : "MISSED"), j, (j >= 1.0 ? "met" : "MISSED")
 	}' "$results"
