@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -105,8 +106,12 @@ func (a *attemptBytes) retire(progress func(int64)) {
 	a.retired = true
 }
 
-// writeBucket writes the JSON body of a bucket to w.
-func writeBucket(w io.Writer, files []manifest.File, progress func(int64)) error {
+// writeBucket writes the JSON body of a bucket to w, in chunks of 64 KiB:
+// unbuffered, the base64 encoder's 1 KiB writes each crossed the pipe to the
+// HTTP transport and became a write system call of their own (92,000 for a
+// 10,000-file site).
+func writeBucket(pw io.Writer, files []manifest.File, progress func(int64)) error {
+	w := bufio.NewWriterSize(pw, 64<<10)
 	if _, err := io.WriteString(w, "{"); err != nil {
 		return err
 	}
@@ -126,8 +131,10 @@ func writeBucket(w io.Writer, files []manifest.File, progress func(int64)) error
 			return err
 		}
 	}
-	_, err := io.WriteString(w, "}")
-	return err
+	if _, err := io.WriteString(w, "}"); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // writeFileBase64 streams f as base64 into w, checking its size and hash.
