@@ -143,8 +143,11 @@ func placeholders(n int) string {
 // for the project, within tx. It writes with multi-row statements, a few per
 // batch of blobs instead of three or more per blob: on a first deploy of
 // many small files the per-statement cost was as large as the writing.
-func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInput) error {
+// putBlobs stores blobs and records them for the project. It returns how
+// many of them the project did not have before.
+func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInput) (int, error) {
 	now := nanos(time.Now())
+	recorded := 0
 	for len(blobs) > 0 {
 		batch := blobs[:min(len(blobs), maxBatch/4)]
 		blobs = blobs[len(batch):]
@@ -155,22 +158,22 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 		rows, err := tx.QueryContext(ctx, "INSERT INTO blobs(hash, size, created_at, compressible) VALUES "+
 			rowsOf(len(batch), 4)+" ON CONFLICT(hash) DO NOTHING RETURNING hash", args...)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		fresh := make(map[string]bool, len(batch))
 		for rows.Next() {
 			var h string
 			if err := rows.Scan(&h); err != nil {
 				rows.Close()
-				return err
+				return 0, err
 			}
 			fresh[h] = true
 		}
 		if err := rows.Close(); err != nil {
-			return err
+			return 0, err
 		}
 		if err := rows.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		var chunks []chunkRow
 		for _, b := range batch {
@@ -179,18 +182,24 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 			}
 		}
 		if err := insertChunks(ctx, tx, chunks); err != nil {
-			return err
+			return 0, err
 		}
 		args = args[:0]
 		for _, b := range batch {
 			args = append(args, projectID, b.Hash)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES "+
-			rowsOf(len(batch), 2)+" ON CONFLICT DO NOTHING", args...); err != nil {
-			return err
+		r, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES "+
+			rowsOf(len(batch), 2)+" ON CONFLICT DO NOTHING", args...)
+		if err != nil {
+			return 0, err
 		}
+		n, err := r.RowsAffected() // rows inserted, not those skipped by the conflict
+		if err != nil {
+			return 0, err
+		}
+		recorded += int(n)
 	}
-	return nil
+	return recorded, nil
 }
 
 // chunkRow is one row of blob_chunks to write.
@@ -235,32 +244,6 @@ func insertChunks(ctx context.Context, tx *sql.Tx, rows []chunkRow) error {
 	return nil
 }
 
-// markReceived marks a session's hashes as arrived and returns how many of
-// them had not arrived before.
-func markReceived(ctx context.Context, tx *sql.Tx, sessionID string, hashes []string) (int, error) {
-	arrived := 0
-	for len(hashes) > 0 {
-		batch := hashes[:min(len(hashes), maxBatch)]
-		hashes = hashes[len(batch):]
-		args := make([]any, 0, len(batch)+1)
-		args = append(args, sessionID)
-		for _, h := range batch {
-			args = append(args, h)
-		}
-		r, err := tx.ExecContext(ctx, "UPDATE session_hashes SET received = 1 WHERE session_id = ? AND received = 0 AND hash IN ("+
-			placeholders(len(batch))+")", args...)
-		if err != nil {
-			return 0, err
-		}
-		n, err := r.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		arrived += int(n)
-	}
-	return arrived, nil
-}
-
 // rowsOf returns n rows of cols placeholders for a VALUES clause:
 // "(?, ?), (?, ?)".
 func rowsOf(n, cols int) string {
@@ -279,19 +262,30 @@ func (s *SQLite) PutBlobs(ctx context.Context, sessionID string, blobs []BlobInp
 			}
 			return err
 		}
-		if err := putBlobs(ctx, tx, projectID, blobs); err != nil {
-			return err
-		}
-		hashes := make([]string, len(blobs))
-		for i, b := range blobs {
-			hashes[i] = b.Hash
-		}
-		arrived, err := markReceived(ctx, tx, sessionID, hashes)
+		arrived, err := putBlobs(ctx, tx, projectID, blobs)
 		if err != nil {
 			return err
 		}
-		if arrived > 0 {
-			if _, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET remaining = remaining - ? WHERE id = ?", arrived, sessionID); err != nil {
+		// Arrival is read off project_blobs rather than written per file
+		// into session_hashes: one B-tree less to write for every file. When
+		// every file of the bucket is new to the project the count is exact.
+		// Otherwise some were there already — a retried bucket, or a
+		// concurrent session of the same project that uploaded them first —
+		// and the remainder is counted afresh, which a retry can afford.
+		distinct := make(map[string]struct{}, len(blobs))
+		for _, b := range blobs {
+			distinct[b.Hash] = struct{}{}
+		}
+		q, args := "UPDATE upload_sessions SET remaining = remaining - ? WHERE id = ?", []any{arrived, sessionID}
+		if arrived < len(distinct) {
+			q = `UPDATE upload_sessions SET remaining = (SELECT count(*) FROM session_hashes s
+				WHERE s.session_id = upload_sessions.id AND NOT EXISTS
+					(SELECT 1 FROM project_blobs p WHERE p.project_id = ? AND p.hash = s.hash))
+				WHERE id = ?`
+			args = []any{projectID, sessionID}
+		}
+		if arrived > 0 || arrived < len(distinct) {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}
@@ -325,7 +319,8 @@ func (s *SQLite) SetCompletionJWT(ctx context.Context, sessionID, token string) 
 // PutProjectBlobs implements Store.
 func (s *SQLite) PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		return putBlobs(ctx, tx, projectID, blobs)
+		_, err := putBlobs(ctx, tx, projectID, blobs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store blobs: %w", domainError(err))

@@ -84,9 +84,11 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 			}
 		}
 		if nd.SessionID != "" {
-			// newAssets counts paths whose content this session uploaded.
+			// newAssets counts paths whose content the session asked for:
+			// the files the project did not have when the deploy began, all
+			// uploaded since (the completion token is only issued then).
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deployment_assets a
-				JOIN session_hashes s ON s.session_id = ? AND s.hash = a.hash AND s.received = 1
+				JOIN session_hashes s ON s.session_id = ? AND s.hash = a.hash
 				WHERE a.deployment_id = ?`, nd.SessionID, d.ID).Scan(&res.NewAssets); err != nil {
 				return err
 			}

@@ -153,8 +153,8 @@ type Store interface {
 	// keyed by hash. It reads only the rows asked about, so a bucket costs
 	// the same however large the deployment.
 	SessionHashes(ctx context.Context, sessionID string, hashes []string) (map[string]SessionHash, error)
-	// PutBlobs stores verified blobs, records them for the session's
-	// project and marks them received. It is idempotent.
+	// PutBlobs stores verified blobs and records them for the session's
+	// project, which counts them as arrived. It is idempotent.
 	PutBlobs(ctx context.Context, sessionID string, blobs []BlobInput) (UploadResult, error)
 	// SetCompletionJWT records the completion token once; later calls
 	// return the token already recorded.

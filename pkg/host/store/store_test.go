@@ -321,3 +321,54 @@ func TestFullDiskIsErrFull(t *testing.T) {
 		t.Fatalf("integrity %q %v", v, err)
 	}
 }
+
+// TestArrivalCountsAcrossSessions: two sessions of one project that need the
+// same files both complete whichever uploads a file first, and a retried
+// bucket counts nothing twice.
+func TestArrivalCountsAcrossSessions(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	if _, err := s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	x, y, z := blob("x"), blob("y"), blob("z")
+	now := time.Now()
+	need := []SessionHash{{Hash: x.Hash, Size: 1}, {Hash: y.Hash, Size: 1}, {Hash: z.Hash, Size: 1}}
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateSession(ctx, Session{ID: id, ProjectID: "p", Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, need); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		session string
+		blobs   []BlobInput
+		want    int
+	}{
+		{"b", []BlobInput{x}, 2},    // new to the project: counted directly
+		{"a", []BlobInput{x, y}, 1}, // x came with b: a recounts
+		{"a", []BlobInput{x, y}, 1}, // a retry changes nothing
+		{"b", []BlobInput{y, z}, 0}, // y came with a, z is new
+		{"a", []BlobInput{z}, 0},
+		{"a", []BlobInput{z}, 0},
+	}
+	for i, st := range steps {
+		res, err := s.PutBlobs(ctx, st.session, st.blobs)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if res.Remaining != st.want {
+			t.Fatalf("step %d: session %s has %d remaining, want %d", i, st.session, res.Remaining, st.want)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		r, err := s.Deploy(ctx, NewDeployment{
+			Deployment: Deployment{ID: "d" + id, ProjectID: "p", CreatedAt: now, Config: "{}", RunWorkerFirst: "false"},
+			Assets:     []Asset{{Path: "/x", Hash: x.Hash, Size: 1}, {Path: "/y", Hash: y.Hash, Size: 1}, {Path: "/z", Hash: z.Hash, Size: 1}},
+			SessionID:  id,
+		})
+		if err != nil || r.NewAssets != 3 {
+			t.Fatalf("deploy of session %s: %v, newAssets %d", id, err, r.NewAssets)
+		}
+	}
+}

@@ -105,13 +105,14 @@ CREATE TABLE upload_session_manifests (
     manifest   TEXT NOT NULL -- JSON api.Manifest
 );
 
--- The hashes a session asked for, and whether each has arrived.
+-- The hashes a session asked for: the files its project lacked when it
+-- began. Written once; a file has arrived when project_blobs holds it, so
+-- buckets do not write this table.
 CREATE TABLE session_hashes (
     session_id TEXT NOT NULL REFERENCES upload_sessions(id) ON DELETE CASCADE,
     hash       TEXT NOT NULL,
     size         INTEGER NOT NULL,
     compressible INTEGER NOT NULL DEFAULT 0, -- some path serves it with a compressible type
-    received     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (session_id, hash)
 ) WITHOUT ROWID;
 
