@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -114,9 +115,9 @@ func TestCollectedBlobIsMissingAgain(t *testing.T) {
 	if !miss[orphan.Hash] || miss[live.Hash] {
 		t.Fatalf("missing after gc: %v; want only the collected blob", miss)
 	}
-	var chunks int
-	if err := s.r.QueryRow("SELECT count(*) FROM blob_chunks WHERE hash = ?", orphan.Hash).Scan(&chunks); err != nil || chunks != 0 {
-		t.Fatalf("collected blob keeps %d chunks (%v)", chunks, err)
+	var chunks int // the live blob's, one chunk
+	if err := s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks); err != nil || chunks != 1 {
+		t.Fatalf("%d chunks left after collecting one of two one-chunk blobs (%v)", chunks, err)
 	}
 	// Uploading it again works and it reads back.
 	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{orphan}); err != nil {
@@ -124,5 +125,60 @@ func TestCollectedBlobIsMissingAgain(t *testing.T) {
 	}
 	if got := readAll(t, s, orphan.Hash, ""); !bytes.Equal(got, orphan.Data) {
 		t.Fatalf("re-uploaded blob reads %q", got)
+	}
+}
+
+// TestCollectedChunksAndReuse: collecting a blob removes the chunks of all its
+// representations and no others, and a reader opened before the collection
+// fails rather than return the bytes of a later blob that was given the
+// freed chunk ids.
+func TestCollectedChunksAndReuse(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	p := mustProject(t, s, "p")
+	deployOne(t, s, p.ID, map[string]string{"/live.txt": "deployed"})
+	big := blob(strings.Repeat("orphan bytes, ", 2*chunkSize/14+5))             // three chunks
+	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{big, big}); err != nil { // listed twice: stored once
+		t.Fatal(err)
+	}
+	if err := s.PutVariants(ctx, big.Hash, []Variant{{Encoding: "gzip", Data: []byte("gz")}, {Encoding: "br", Data: []byte("br")}}); err != nil {
+		t.Fatal(err)
+	}
+	var chunks int
+	s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks)
+	if chunks != 1+3+1+1 {
+		t.Fatalf("%d chunks stored, want 6", chunks)
+	}
+	if got := readAll(t, s, big.Hash, "gzip"); string(got) != "gz" {
+		t.Fatalf("gzip variant reads %q", got)
+	}
+	stale, _, err := s.OpenBlob(ctx, big.Hash, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res, err := s.CollectGarbage(ctx, time.Now().Add(time.Second)); err != nil || res.Blobs != 1 {
+		t.Fatalf("gc: %+v %v", res, err)
+	}
+	s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks)
+	if chunks != 1 {
+		t.Fatalf("%d chunks left, want the live blob's one", chunks)
+	}
+	if got := readAll(t, s, blob("deployed").Hash, ""); string(got) != "deployed" {
+		t.Fatalf("live blob reads %q", got)
+	}
+
+	// The freed ids go to the next blob stored.
+	next := blob(strings.Repeat("newer bytes!! ", 2*chunkSize/14+5))
+	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{next}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, err := stale.ReadAt(buf, 0); err == nil || bytes.Contains(buf[:n], []byte("newer")) {
+		t.Fatalf("reader of a collected blob read %q, %v", buf[:n], err)
+	}
+	if got := readAll(t, s, next.Hash, ""); !bytes.Equal(got, next.Data) {
+		t.Fatal("the newer blob does not read back")
 	}
 }

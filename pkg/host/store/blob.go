@@ -148,15 +148,26 @@ func placeholders(n int) string {
 func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInput) (int, error) {
 	now := nanos(time.Now())
 	recorded := 0
+	next, err := nextChunkID(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
 	for len(blobs) > 0 {
-		batch := blobs[:min(len(blobs), maxBatch/4)]
+		batch := blobs[:min(len(blobs), maxBatch/5)]
 		blobs = blobs[len(batch):]
-		args := make([]any, 0, 4*len(batch))
+		// Every blob of the batch is given its chunk ids up front; those of
+		// blobs the host already holds are simply never used.
+		first := make(map[string]int64, len(batch))
+		args := make([]any, 0, 5*len(batch))
 		for _, b := range batch {
-			args = append(args, b.Hash, len(b.Data), now, boolInt(b.Compressible))
+			if _, dup := first[b.Hash]; !dup {
+				first[b.Hash] = next
+			}
+			args = append(args, b.Hash, len(b.Data), next, now, boolInt(b.Compressible))
+			next += chunkCount(len(b.Data))
 		}
-		rows, err := tx.QueryContext(ctx, "INSERT INTO blobs(hash, size, created_at, compressible) VALUES "+
-			rowsOf(len(batch), 4)+" ON CONFLICT(hash) DO NOTHING RETURNING hash", args...)
+		rows, err := tx.QueryContext(ctx, "INSERT INTO blobs(hash, size, chunk, created_at, compressible) VALUES "+
+			rowsOf(len(batch), 5)+" ON CONFLICT(hash) DO NOTHING RETURNING hash", args...)
 		if err != nil {
 			return 0, err
 		}
@@ -178,7 +189,8 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 		var chunks []chunkRow
 		for _, b := range batch {
 			if fresh[b.Hash] {
-				chunks = appendChunks(chunks, b.Hash, "", b.Data)
+				chunks = appendChunks(chunks, first[b.Hash], b.Data)
+				delete(fresh, b.Hash) // listed twice: stored once
 			}
 		}
 		if err := insertChunks(ctx, tx, chunks); err != nil {
@@ -204,18 +216,31 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 
 // chunkRow is one row of blob_chunks to write.
 type chunkRow struct {
-	hash, encoding string
-	seq            int
-	data           []byte
+	id   int64
+	data []byte
 }
 
-// appendChunks splits data into chunkSize pieces (one, possibly empty, at
-// least).
-func appendChunks(rows []chunkRow, hash, encoding string, data []byte) []chunkRow {
-	for seq := 0; seq == 0 || seq*chunkSize < len(data); seq++ {
-		rows = append(rows, chunkRow{hash, encoding, seq, data[seq*chunkSize : min(len(data), (seq+1)*chunkSize)]})
+// chunkCount is the number of chunks n bytes are stored in: one, possibly
+// empty, at least.
+func chunkCount(n int) int64 {
+	return max(1, (int64(n)+chunkSize-1)/chunkSize)
+}
+
+// appendChunks splits data into chunkSize pieces with ids from first on.
+func appendChunks(rows []chunkRow, first int64, data []byte) []chunkRow {
+	for seq := range chunkCount(len(data)) {
+		rows = append(rows, chunkRow{first + seq, data[seq*chunkSize : min(int64(len(data)), (seq+1)*chunkSize)]})
 	}
 	return rows
+}
+
+// nextChunkID returns the first unused chunk id. Ids of collected chunks may
+// be handed out again; a reader never mistakes them for its own, as it reads
+// each chunk together with the blob row that points at it (blobReader.load).
+func nextChunkID(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM blob_chunks").Scan(&id)
+	return id, err
 }
 
 // maxStatementBytes bounds the chunk bytes one statement binds: the driver
@@ -228,15 +253,15 @@ const maxStatementBytes = 4 << 20
 func insertChunks(ctx context.Context, tx *sql.Tx, rows []chunkRow) error {
 	for len(rows) > 0 {
 		n, size := 0, 0
-		for n < len(rows) && n < maxBatch/4 && (n == 0 || size+len(rows[n].data) <= maxStatementBytes) {
+		for n < len(rows) && n < maxBatch/2 && (n == 0 || size+len(rows[n].data) <= maxStatementBytes) {
 			size += len(rows[n].data)
 			n++
 		}
-		args := make([]any, 0, 4*n)
+		args := make([]any, 0, 2*n)
 		for _, r := range rows[:n] {
-			args = append(args, r.hash, r.encoding, r.seq, r.data)
+			args = append(args, r.id, r.data)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO blob_chunks(hash, encoding, seq, data) VALUES "+rowsOf(n, 4), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO blob_chunks(id, data) VALUES "+rowsOf(n, 2), args...); err != nil {
 			return err
 		}
 		rows = rows[n:]
@@ -330,26 +355,26 @@ func (s *SQLite) PutProjectBlobs(ctx context.Context, projectID string, blobs []
 
 // OpenBlob implements Store.
 func (s *SQLite) OpenBlob(ctx context.Context, hash, encoding string) (io.ReaderAt, int64, error) {
-	var size int64
-	var q string
-	switch encoding {
-	case "":
-		q = "SELECT size FROM blobs WHERE hash = ?"
-	case "gzip":
-		q = "SELECT gzip_size FROM blobs WHERE hash = ? AND gzip_size IS NOT NULL"
-	case "br":
-		q = "SELECT br_size FROM blobs WHERE hash = ? AND br_size IS NOT NULL"
-	default:
+	cols, ok := encodingColumns[encoding]
+	if !ok {
 		return nil, 0, fmt.Errorf("open blob: unknown encoding %q", encoding)
 	}
-	err := s.r.QueryRowContext(ctx, q, hash).Scan(&size)
+	var size, first int64
+	err := s.r.QueryRowContext(ctx, "SELECT "+cols.size+", "+cols.chunk+" FROM blobs WHERE hash = ? AND "+cols.chunk+" IS NOT NULL", hash).Scan(&size, &first)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, ErrNotFound
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("open blob: %w", err)
 	}
-	return &blobReader{db: s.r, hash: hash, encoding: encoding, size: size, seq: -1}, size, nil
+	return &blobReader{db: s.r, hash: hash, chunkCol: cols.chunk, first: first, size: size, seq: -1}, size, nil
+}
+
+// encodingColumns names the blobs columns of each representation.
+var encodingColumns = map[string]struct{ size, chunk string }{
+	"":     {"size", "chunk"},
+	"gzip": {"gzip_size", "gzip_chunk"},
+	"br":   {"br_size", "br_chunk"},
 }
 
 // blobReader reads a chunked blob, keeping the last chunk it fetched so that
@@ -357,7 +382,8 @@ func (s *SQLite) OpenBlob(ctx context.Context, hash, encoding string) (io.Reader
 type blobReader struct {
 	db       *sql.DB
 	hash     string
-	encoding string
+	chunkCol string // the blobs column holding first
+	first    int64  // id of the first chunk
 	size     int64
 
 	mu    sync.Mutex
@@ -395,8 +421,13 @@ func (b *blobReader) load(seq int64) ([]byte, error) {
 	if b.seq == seq {
 		return b.chunk, nil
 	}
+	// The chunk is read with the blob row that points at it, in one
+	// snapshot: should the blob have been collected since it was opened
+	// and its chunk ids handed to another, this finds no row instead of
+	// someone else's bytes.
 	var data []byte
-	err := b.db.QueryRow("SELECT data FROM blob_chunks WHERE hash = ? AND encoding = ? AND seq = ?", b.hash, b.encoding, seq).Scan(&data)
+	err := b.db.QueryRow("SELECT c.data FROM blobs b JOIN blob_chunks c ON c.id = ? WHERE b.hash = ? AND b."+b.chunkCol+" = ?",
+		b.first+seq, b.hash, b.first).Scan(&data)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s chunk %d: %w", b.hash, seq, err)
 	}
@@ -436,14 +467,18 @@ func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Varian
 			return nil
 		}
 		for _, v := range variants {
-			col := map[string]string{"gzip": "gzip_size", "br": "br_size"}[v.Encoding]
-			if col == "" {
+			cols, ok := encodingColumns[v.Encoding]
+			if !ok || v.Encoding == "" {
 				return fmt.Errorf("unknown encoding %q", v.Encoding)
 			}
-			if err := insertChunks(ctx, tx, appendChunks(nil, hash, v.Encoding, v.Data)); err != nil {
+			first, err := nextChunkID(ctx, tx)
+			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE blobs SET "+col+" = ? WHERE hash = ?", len(v.Data), hash); err != nil {
+			if err := insertChunks(ctx, tx, appendChunks(nil, first, v.Data)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE blobs SET "+cols.size+" = ?, "+cols.chunk+" = ? WHERE hash = ?", len(v.Data), first, hash); err != nil {
 				return err
 			}
 		}
@@ -478,6 +513,9 @@ func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult
 		if res.Blobs == 0 {
 			return nil
 		}
+		if err := deleteOrphanChunks(ctx, tx, "SELECT b.size, b.chunk, b.gzip_size, b.gzip_chunk, b.br_size, b.br_chunk "+orphan, nanos(cutoff)); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM blobs WHERE hash IN (SELECT b.hash "+orphan+")", nanos(cutoff)); err != nil {
 			return err
 		}
@@ -491,4 +529,39 @@ func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult
 		return GCResult{}, fmt.Errorf("collect garbage: %w", err)
 	}
 	return res, nil
+}
+
+// deleteOrphanChunks deletes the chunks of the representations that query
+// lists as (size, chunk) pairs, identity then gzip then br.
+func deleteOrphanChunks(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	type span struct{ from, n int64 }
+	var spans []span
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v [6]sql.NullInt64
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
+			rows.Close()
+			return err
+		}
+		for i := 0; i < len(v); i += 2 {
+			if v[i].Valid && v[i+1].Valid {
+				spans = append(spans, span{v[i+1].Int64, chunkCount(int(v[i].Int64))})
+			}
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, sp := range spans {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM blob_chunks WHERE id >= ? AND id < ?", sp.from, sp.from+sp.n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,30 +11,33 @@ CREATE TABLE projects (
 
 -- Blobs: content-addressed by SHA-256, stored once for the whole host. The
 -- bytes live in blob_chunks so that large files stream without being loaded
--- whole. gzip_size/br_size are set once background compression has stored a
--- variant; compressed_at marks that compression was tried.
+-- whole; chunk is the id of the first chunk, the others follow in order.
+-- gzip_size/br_size and gzip_chunk/br_chunk are set once background
+-- compression has stored a variant; compressed_at marks that compression
+-- was tried.
 CREATE TABLE blobs (
     hash          TEXT PRIMARY KEY,
     size          INTEGER NOT NULL,
+    chunk         INTEGER NOT NULL,
     created_at    INTEGER NOT NULL,
     compressible  INTEGER NOT NULL DEFAULT 0,
     compressed_at INTEGER,
     gzip_size     INTEGER,
-    br_size       INTEGER
+    gzip_chunk    INTEGER,
+    br_size       INTEGER,
+    br_chunk      INTEGER
 ) WITHOUT ROWID; -- one B-tree keyed by hash, not a rowid table plus a hash index
 
--- encoding is '' (identity), 'gzip' or 'br'; seq numbers the fixed-size chunks.
--- A rowid table on purpose: its rows are appended in insertion order, so a
--- bucket's chunks fill whole pages one after another, and a chunk of a few
--- kilobytes stays on its page. WITHOUT ROWID would keep the rows in hash
--- order and cap a row's in-page part at about a quarter page, sending every
--- small file's bytes to an overflow page of its own.
+-- A representation's bytes in fixed-size chunks with consecutive ids, found
+-- from blobs.chunk (gzip_chunk, br_chunk) rather than through an index keyed
+-- by hash: one B-tree less to write for every stored file. A rowid table on
+-- purpose: rows are appended in id order, so a bucket's chunks fill whole
+-- pages one after another, and a chunk of a few kilobytes stays on its page.
+-- WITHOUT ROWID would cap a row's in-page part at about a quarter page,
+-- sending every small file's bytes to an overflow page of its own.
 CREATE TABLE blob_chunks (
-    hash     TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
-    encoding TEXT NOT NULL,
-    seq      INTEGER NOT NULL,
-    data     BLOB NOT NULL,
-    PRIMARY KEY (hash, encoding, seq)
+    id   INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
 );
 
 -- Which blobs a project has uploaded. Dedup decisions look only here, so one
