@@ -96,8 +96,11 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 		// The blobs must still be on the host: garbage collection may have
 		// taken one that the session counted as already uploaded.
 		var lost int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deployment_assets a WHERE a.deployment_id = ?
-			AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = a.hash)`, d.ID).Scan(&lost); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM deployment_assets a WHERE a.deployment_id = ?1
+				AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = a.hash)) +
+			(SELECT count(*) FROM deployment_modules m WHERE m.deployment_id = ?1
+				AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = m.hash))`, d.ID).Scan(&lost); err != nil {
 			return err
 		}
 		if lost > 0 {

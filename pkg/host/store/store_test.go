@@ -184,20 +184,24 @@ func TestDeployMissingBlobChangesNothing(t *testing.T) {
 	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
 	first := deployOne(t, s, "p", map[string]string{"/a": "1"})
 	now := time.Now()
-	s.CreateSession(ctx, Session{ID: "s2", ProjectID: "p", Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil)
-	_, err := s.Deploy(ctx, NewDeployment{
-		Deployment: Deployment{ID: "d2", ProjectID: "p", CreatedAt: now, Config: "{}", RunWorkerFirst: "false"},
-		Assets:     []Asset{{Path: "/b", Hash: blob("never uploaded").Hash, Size: 3}},
-		SessionID:  "s2",
-	})
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("deploy with a missing blob: %v", err)
-	}
-	p, _ := s.Project(ctx, "p")
-	ds, _ := s.Deployments(ctx, "p")
-	sess, _ := s.Session(ctx, "s2")
-	if p.ActiveDeploymentID != first.Deployment.ID || len(ds) != 1 || sess.Used {
-		t.Fatalf("failed deploy left traces: active %s, %d deployments, used %v", p.ActiveDeploymentID, len(ds), sess.Used)
+	missing := blob("never uploaded").Hash
+	for name, nd := range map[string]NewDeployment{
+		"asset":  {Assets: []Asset{{Path: "/b", Hash: missing, Size: 3}}},
+		"module": {Assets: []Asset{{Path: "/a", Hash: blob("1").Hash, Size: 1}}, Modules: []Module{{Name: "main.wasm", Type: "wasm", Hash: missing}}},
+	} {
+		sid := "s-" + name
+		s.CreateSession(ctx, Session{ID: sid, ProjectID: "p", Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil)
+		nd.Deployment = Deployment{ID: "d-" + name, ProjectID: "p", CreatedAt: now, Config: "{}", RunWorkerFirst: "false"}
+		nd.SessionID = sid
+		if _, err := s.Deploy(ctx, nd); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("deploy with a missing %s blob: %v", name, err)
+		}
+		p, _ := s.Project(ctx, "p")
+		ds, _ := s.Deployments(ctx, "p")
+		sess, _ := s.Session(ctx, sid)
+		if p.ActiveDeploymentID != first.Deployment.ID || len(ds) != 1 || sess.Used {
+			t.Fatalf("failed deploy (%s) left traces: active %s, %d deployments, used %v", name, p.ActiveDeploymentID, len(ds), sess.Used)
+		}
 	}
 }
 

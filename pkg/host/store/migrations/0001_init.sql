@@ -68,10 +68,15 @@ CREATE TABLE deployments (
 );
 CREATE INDEX deployments_project ON deployments(project_id);
 
+-- hash is not a foreign key into blobs: enforcing it costs a lookup at a
+-- random place of the blobs B-tree for every asset of every deployment,
+-- and Deploy checks that the blobs are there in one pass anyway, with an
+-- error that says what to do. Garbage collection only deletes blobs that no
+-- deployment lists.
 CREATE TABLE deployment_assets (
     deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
     path          TEXT NOT NULL,
-    hash          TEXT NOT NULL REFERENCES blobs(hash),
+    hash          TEXT NOT NULL,
     size          INTEGER NOT NULL,
     content_type  TEXT NOT NULL,
     PRIMARY KEY (deployment_id, path)
@@ -82,7 +87,7 @@ CREATE TABLE deployment_modules (
     deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
     name          TEXT NOT NULL,
     type          TEXT NOT NULL,
-    hash          TEXT NOT NULL REFERENCES blobs(hash),
+    hash          TEXT NOT NULL, -- not a foreign key, as for deployment_assets
     PRIMARY KEY (deployment_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX deployment_modules_hash ON deployment_modules(hash);
