@@ -64,3 +64,31 @@ func BenchmarkFirstDeployStore(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkCreateSession measures recording the 10,000 hashes a first
+// deploy's session asks for.
+func BenchmarkCreateSession(b *testing.B) {
+	const files = 10000
+	missing := make([]SessionHash, files)
+	for i := range missing {
+		sum := sha256.Sum256(fmt.Appendf(nil, "file %d", i))
+		missing[i] = SessionHash{Hash: hex.EncodeToString(sum[:]), Size: 4096, Compressible: true}
+	}
+	slices.SortFunc(missing, func(x, y SessionHash) int { return strings.Compare(x.Hash, y.Hash) })
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	if _, err := s.CreateProject(ctx, Project{ID: "p", Name: "bench", CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		sess := Session{ID: fmt.Sprintf("s%d", i), ProjectID: "p", Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.CreateSession(ctx, sess, missing); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
