@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
@@ -139,7 +138,7 @@ func writeBucket(pw io.Writer, files []manifest.File, progress func(int64)) erro
 
 // writeFileBase64 streams f as base64 into w, checking its size and hash.
 func writeFileBase64(w io.Writer, f manifest.File, buf []byte, progress func(int64)) error {
-	r, err := os.Open(f.OSPath)
+	r, err := manifest.OpenFile(f.OSPath)
 	if err != nil {
 		return &permanentError{fmt.Errorf("open %s: %w", f.Path, err)}
 	}

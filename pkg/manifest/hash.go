@@ -219,3 +219,25 @@ func HashBytes(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// OpenFile opens a file of the site for reading with the leanest reader the
+// platform has: on Linux a bare descriptor, without the runtime poller
+// registration os.Open attempts (and regular files refuse) for every file.
+// The deploy reads each file twice, to hash it and to upload it.
+func OpenFile(path string) (io.ReadCloser, error) {
+	r, err := openRead(path)
+	if err != nil {
+		return nil, err
+	}
+	return fileReader{r}, nil
+}
+
+type fileReader struct {
+	r interface {
+		read([]byte) (int, error)
+		close()
+	}
+}
+
+func (f fileReader) Read(b []byte) (int, error) { return f.r.read(b) }
+func (f fileReader) Close() error               { f.r.close(); return nil }

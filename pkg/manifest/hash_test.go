@@ -434,3 +434,25 @@ func BenchmarkOpenCache(b *testing.B) {
 		}
 	}
 }
+
+func TestOpenFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.txt")
+	want := bytes.Repeat([]byte("content "), 10000)
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, %v; want %d", len(got), err, len(want))
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFile(p + ".missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
