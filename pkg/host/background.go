@@ -14,10 +14,18 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/host/store"
 )
 
+// markDeploying notes that a deploy is in progress: a session being
+// opened, a bucket arriving, a deployment being written. Compression waits
+// until these have paused, so that on a small machine it does not take a
+// core from the deploy.
+func (h *Host) markDeploying() {
+	h.lastUpload.Store(time.Now().UnixNano())
+}
+
 // kickCompression notes upload activity and wakes the compressor without
 // blocking the upload.
 func (h *Host) kickCompression() {
-	h.lastUpload.Store(time.Now().UnixNano())
+	h.markDeploying()
 	select {
 	case h.compressNow <- struct{}{}:
 	default:
@@ -50,6 +58,10 @@ func (h *Host) compressLoop(ctx context.Context) {
 				break
 			}
 			for _, hash := range hashes {
+				// A deploy may have begun since the batch was listed.
+				if !h.waitForQuiet(ctx) {
+					return
+				}
 				if err := h.compressBlob(ctx, c, hash); err != nil && ctx.Err() == nil {
 					h.log.Error("compress blob", "hash", hash, "err", err)
 				}
@@ -64,11 +76,11 @@ func (h *Host) compressLoop(ctx context.Context) {
 	}
 }
 
-// compressQuiet is how long uploads must have paused before compression runs.
+// compressQuiet is how long deploys must have paused before compression runs.
 const compressQuiet = time.Second
 
-// waitForQuiet blocks until no upload has arrived for compressQuiet, and
-// reports false when ctx ends first.
+// waitForQuiet blocks until no deploy activity (markDeploying) has been
+// seen for compressQuiet, and reports false when ctx ends first.
 func (h *Host) waitForQuiet(ctx context.Context) bool {
 	for {
 		idle := time.Since(time.Unix(0, h.lastUpload.Load()))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
 func TestBackgroundCompression(t *testing.T) {
@@ -56,5 +58,37 @@ func TestBackgroundCompression(t *testing.T) {
 				t.Errorf("unexpected %s variant of a %d-byte file", enc, len(other))
 			}
 		}
+	}
+}
+
+// TestCompressionWaitsForDeploys: compression stays off while deploys keep
+// coming — sessions opened, not only buckets uploaded — and runs once they
+// pause.
+func TestCompressionWaitsForDeploys(t *testing.T) {
+	th := newTestHost(t)
+	p := th.createProject("busy")
+	page := strings.Repeat("<p>compress me later</p>\n", 200)
+	th.deploy(p.ID, siteFiles{"/index.html": page})
+	manifest := api.UploadSessionRequest{Manifest: api.Manifest{"/index.html": {Hash: sha([]byte(page)), Size: int64(len(page))}}}
+	// Sessions for a redeploy of the same site: nothing to upload, but a
+	// deploy in progress all the same.
+	for end := time.Now().Add(2 * compressQuiet); time.Now().Before(end); time.Sleep(compressQuiet / 5) {
+		if resp, body := th.do("POST", "/__api/projects/"+p.ID+"/assets-upload-session", manifest); resp.StatusCode != 200 {
+			t.Fatalf("session: %d %s", resp.StatusCode, body)
+		}
+	}
+	left, err := th.h.store.BlobsToCompress(t.Context(), 10)
+	if err != nil || len(left) != 1 {
+		t.Fatalf("compressed during a deploy: %d blobs left to compress (%v), want 1", len(left), err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if left, _ := th.h.store.BlobsToCompress(t.Context(), 10); len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing compressed after the deploys paused")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -18,6 +18,7 @@ import (
 )
 
 func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) error {
+	h.markDeploying()
 	var req api.DeployRequest
 	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
 		return err

@@ -119,7 +119,7 @@ type Host struct {
 	unlock      func()
 	// defaultProject serves requests that name no project ("" for none).
 	defaultProject atomic.Pointer[string]
-	lastUpload     atomic.Int64 // unix nanoseconds of the last bucket upload
+	lastUpload     atomic.Int64 // unix nanoseconds of the last deploy activity (markDeploying)
 	stop           context.CancelFunc
 	wg             sync.WaitGroup
 }

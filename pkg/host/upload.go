@@ -100,6 +100,7 @@ func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.S
 }
 
 func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id string) error {
+	h.markDeploying()
 	var req api.UploadSessionRequest
 	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
 		return err
@@ -182,6 +183,7 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
+	h.markDeploying() // before reading the body, which may take a while
 	sess, err := h.liveSession(r, id, sid)
 	if err != nil {
 		return err
