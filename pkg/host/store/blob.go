@@ -143,8 +143,7 @@ func placeholders(n int) string {
 // for the project, within tx. It writes with multi-row statements, a few per
 // batch of blobs instead of three or more per blob: on a first deploy of
 // many small files the per-statement cost was as large as the writing.
-// putBlobs stores blobs and records them for the project. It returns how
-// many of them the project did not have before.
+// It returns how many of the blobs the project did not have before.
 func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInput) (int, error) {
 	now := nanos(time.Now())
 	recorded := 0
