@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -765,24 +766,14 @@ func Substitute(template string, names, values []string) string {
 	}
 	var b strings.Builder
 	last := 0
-	for i := 0; i+1 < len(template); i++ {
-		if template[i] != ':' || !isASCIILetter(template[i+1]) {
-			continue
+	for {
+		i, j, k := nextPlaceholder(template, last, names)
+		if k < 0 {
+			break
 		}
-		j := i + 2
-		for j < len(template) && isWordByte(template[j]) {
-			j++
-		}
-		name := template[i+1 : j]
-		for k, n := range names {
-			if n == name {
-				b.WriteString(template[last:i])
-				b.WriteString(values[k])
-				last = j
-				break
-			}
-		}
-		i = j - 1
+		b.WriteString(template[last:i])
+		b.WriteString(values[k])
+		last = j
 	}
 	if last == 0 {
 		return template
@@ -794,7 +785,15 @@ func Substitute(template string, names, values []string) string {
 // HasSubstitution reports whether Substitute could change template for a
 // pattern with these capture names, so callers can precompute the rest.
 func HasSubstitution(template string, names []string) bool {
-	for i := 0; i+1 < len(template); i++ {
+	_, _, k := nextPlaceholder(template, 0, names)
+	return k >= 0
+}
+
+// nextPlaceholder finds the first placeholder at or after from whose name
+// is one of names, and returns its bounds in template and the index of the
+// name; k is -1 when there is none.
+func nextPlaceholder(template string, from int, names []string) (start, end, k int) {
+	for i := from; i+1 < len(template); i++ {
 		if template[i] != ':' || !isASCIILetter(template[i+1]) {
 			continue
 		}
@@ -802,12 +801,10 @@ func HasSubstitution(template string, names []string) bool {
 		for j < len(template) && isWordByte(template[j]) {
 			j++
 		}
-		for _, n := range names {
-			if n == template[i+1:j] {
-				return true
-			}
+		if k := slices.Index(names, template[i+1:j]); k >= 0 {
+			return i, j, k
 		}
 		i = j - 1
 	}
-	return false
+	return 0, 0, -1
 }
