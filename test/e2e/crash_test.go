@@ -268,6 +268,22 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 	return b
 }
 
+// openSession opens an upload session for site seq and indexes the site's
+// files by hash, for sending the buckets the host asks for.
+func openSession(t *testing.T, c *client.Client, m *crashModel, seq int, dir string) (*api.UploadSessionResult, map[string]manifest.File) {
+	t.Helper()
+	st := m.sites[seq]
+	sess, err := c.CreateUploadSession(context.Background(), m.id, st.manifest())
+	if err != nil {
+		t.Fatalf("upload session: %v", err)
+	}
+	byHash := map[string]manifest.File{}
+	for _, f := range st.files(dir) {
+		byHash[f.Hash] = f
+	}
+	return sess, byHash
+}
+
 // killDuringUpload opens an upload session, then sends the buckets one by
 // one and kills the server once a random number of body bytes has left the
 // client: mid-bucket, or between two.
@@ -275,15 +291,8 @@ func killDuringUpload(t *testing.T, srv *server, c *client.Client, m *crashModel
 	t.Helper()
 	ctx := context.Background()
 	st := m.sites[seq]
-	sess, err := c.CreateUploadSession(ctx, m.id, st.manifest())
-	if err != nil {
-		t.Fatalf("upload session: %v", err)
-	}
-	byHash := map[string]manifest.File{}
+	sess, byHash := openSession(t, c, m, seq, dir)
 	var total int64
-	for _, f := range st.files(dir) {
-		byHash[f.Hash] = f
-	}
 	for _, b := range sess.Buckets {
 		for _, h := range b {
 			total += byHash[h].Size
@@ -326,15 +335,7 @@ func killDuringUpload(t *testing.T, srv *server, c *client.Client, m *crashModel
 func killDuringFinalize(t *testing.T, srv *server, c *client.Client, m *crashModel, seq int, dir string, rng *rand.Rand) string {
 	t.Helper()
 	ctx := context.Background()
-	st := m.sites[seq]
-	sess, err := c.CreateUploadSession(ctx, m.id, st.manifest())
-	if err != nil {
-		t.Fatalf("upload session: %v", err)
-	}
-	byHash := map[string]manifest.File{}
-	for _, f := range st.files(dir) {
-		byHash[f.Hash] = f
-	}
+	sess, byHash := openSession(t, c, m, seq, dir)
 	completion := sess.JWT
 	for _, b := range sess.Buckets {
 		files := make([]manifest.File, len(b))
