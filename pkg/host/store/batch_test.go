@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -180,5 +181,43 @@ func TestCollectedChunksAndReuse(t *testing.T) {
 	}
 	if got := readAll(t, s, next.Hash, ""); !bytes.Equal(got, next.Data) {
 		t.Fatal("the newer blob does not read back")
+	}
+}
+
+// TestGarbageSparesBlobsListedMeanwhile: a deployment written while garbage
+// collection searches for unused blobs keeps the old blobs it lists, and
+// blobs that nothing lists still go.
+func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	p := mustProject(t, s, "p")
+	kept, dropped := blob("listed by a deploy during gc"), blob("never listed")
+	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{kept, dropped}); err != nil {
+		t.Fatal(err)
+	}
+	gcBetweenPhases = func() {
+		now := time.Now()
+		if err := s.CreateSession(ctx, Session{ID: "late", ProjectID: p.ID, Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Deploy(ctx, NewDeployment{
+			Deployment: Deployment{ID: "late", ProjectID: p.ID, CreatedAt: now, Config: "{}", RunWorkerFirst: "false"},
+			Assets:     []Asset{{Path: "/kept.txt", Hash: kept.Hash, Size: int64(len(kept.Data))}},
+			SessionID:  "late",
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { gcBetweenPhases = nil }()
+	res, err := s.CollectGarbage(ctx, time.Now().Add(time.Second))
+	if err != nil || res.Blobs != 1 || res.Bytes != int64(len(dropped.Data)) {
+		t.Fatalf("gc: %+v %v; want the one unlisted blob", res, err)
+	}
+	if got := readAll(t, s, kept.Hash, ""); !bytes.Equal(got, kept.Data) {
+		t.Fatal("the blob the new deployment lists was collected")
+	}
+	if _, _, err := s.OpenBlob(ctx, dropped.Hash, ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unlisted blob: %v", err)
 	}
 }

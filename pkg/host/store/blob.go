@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -491,32 +493,59 @@ func (s *SQLite) PutVariants(ctx context.Context, hash string, variants []Varian
 }
 
 // CollectGarbage implements Store.
+//
+// A blob is garbage when no deployment of any project lists it and it is
+// older than the grace period; the grace keeps blobs uploaded for a deploy
+// still in progress, and recently dropped content, alive. Finding them means
+// reading every deployment's asset list, so it happens in two phases and the
+// long one does not hold the writer: first, on a read snapshot, the old blobs
+// that no deployment of that snapshot lists; then, in the write transaction,
+// those of them that a deployment written since lists are spared, and the
+// rest deleted. Deployments are immutable, so the ones the snapshot saw can
+// not have gained a reference meanwhile. (No index on deployment_assets.hash
+// is needed for this, and so none is written on every deploy.)
 func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult, error) {
+	candidates, seen, err := s.garbageCandidates(ctx, cutoff)
+	if err != nil {
+		return GCResult{}, fmt.Errorf("collect garbage: %w", err)
+	}
+	if gcBetweenPhases != nil {
+		gcBetweenPhases()
+	}
 	var res GCResult
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, "DELETE FROM upload_sessions WHERE expires_at < ?", nanos(time.Now()))
 		if err != nil {
 			return err
 		}
 		n, _ := r.RowsAffected()
 		res.Sessions = int(n)
-		// A blob is garbage when no deployment of any project uses it and it
-		// is older than the grace period; the grace keeps blobs uploaded for a
-		// deploy still in progress, and recently dropped content, alive.
-		const orphan = `FROM blobs b WHERE b.created_at < ?
-			AND NOT EXISTS (SELECT 1 FROM deployment_assets a WHERE a.hash = b.hash)
-			AND NOT EXISTS (SELECT 1 FROM deployment_modules m WHERE m.hash = b.hash)`
-		if err := tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(size), 0) "+orphan, nanos(cutoff)).Scan(&res.Blobs, &res.Bytes); err != nil {
+		if len(candidates) == 0 {
+			return nil
+		}
+		if err := spareNewlyListed(ctx, tx, candidates, seen); err != nil {
 			return err
+		}
+		hashes := slices.Sorted(maps.Keys(candidates))
+		for len(hashes) > 0 {
+			batch := hashes[:min(len(hashes), maxBatch)]
+			hashes = hashes[len(batch):]
+			args := make([]any, len(batch))
+			for i, h := range batch {
+				args[i] = h
+			}
+			count, bytes, err := deleteChunksOf(ctx, tx, args)
+			if err != nil {
+				return err
+			}
+			res.Blobs += count
+			res.Bytes += bytes
+			if _, err := tx.ExecContext(ctx, "DELETE FROM blobs WHERE hash IN ("+placeholders(len(batch))+")", args...); err != nil {
+				return err
+			}
 		}
 		if res.Blobs == 0 {
 			return nil
-		}
-		if err := deleteOrphanChunks(ctx, tx, "SELECT b.size, b.chunk, b.gzip_size, b.gzip_chunk, b.br_size, b.br_chunk "+orphan, nanos(cutoff)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM blobs WHERE hash IN (SELECT b.hash "+orphan+")", nanos(cutoff)); err != nil {
-			return err
 		}
 		// project_blobs has no cascade from blobs (see the schema): one pass
 		// drops the records of every blob just deleted, so that the next
@@ -530,21 +559,90 @@ func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult
 	return res, nil
 }
 
-// deleteOrphanChunks deletes the chunks of the representations that query
-// lists as (size, chunk) pairs, identity then gzip then br.
-func deleteOrphanChunks(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
-	type span struct{ from, n int64 }
-	var spans []span
-	rows, err := tx.QueryContext(ctx, query, args...)
+// gcBetweenPhases, when set by a test, runs between the two phases of
+// CollectGarbage.
+var gcBetweenPhases func()
+
+// garbageCandidates returns, from one read snapshot, the blobs older than
+// cutoff that no deployment lists, and the ids of the deployments it saw.
+func (s *SQLite) garbageCandidates(ctx context.Context, cutoff time.Time) (map[string]bool, map[string]bool, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback()
+	seen, err := stringSet(ctx, tx, "SELECT id FROM deployments")
+	if err != nil {
+		return nil, nil, err
+	}
+	candidates, err := stringSet(ctx, tx, `SELECT hash FROM blobs WHERE created_at < ?
+		AND hash NOT IN (SELECT hash FROM deployment_assets)
+		AND hash NOT IN (SELECT hash FROM deployment_modules)`, nanos(cutoff))
+	return candidates, seen, err
+}
+
+// spareNewlyListed removes from candidates the blobs that deployments not in
+// seen list.
+func spareNewlyListed(ctx context.Context, tx *sql.Tx, candidates, seen map[string]bool) error {
+	now, err := stringSet(ctx, tx, "SELECT id FROM deployments")
 	if err != nil {
 		return err
 	}
+	for id := range now {
+		if seen[id] {
+			continue
+		}
+		listed, err := stringSet(ctx, tx, `SELECT hash FROM deployment_assets WHERE deployment_id = ?1
+			UNION SELECT hash FROM deployment_modules WHERE deployment_id = ?1`, id)
+		if err != nil {
+			return err
+		}
+		for h := range listed {
+			delete(candidates, h)
+		}
+	}
+	return nil
+}
+
+// stringSet runs a query of one text column and returns its values.
+func stringSet(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	set := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		set[v] = true
+	}
+	return set, rows.Err()
+}
+
+// deleteChunksOf deletes the chunks of every representation of the blobs
+// with the given hashes, and reports how many of those blobs exist and the
+// bytes of their identity representations.
+func deleteChunksOf(ctx context.Context, tx *sql.Tx, hashes []any) (int, int64, error) {
+	type span struct{ from, n int64 }
+	var spans []span
+	var bytes int64
+	rows, err := tx.QueryContext(ctx, "SELECT size, chunk, gzip_size, gzip_chunk, br_size, br_chunk FROM blobs WHERE hash IN ("+
+		placeholders(len(hashes))+")", hashes...)
+	if err != nil {
+		return 0, 0, err
+	}
+	count := 0
 	for rows.Next() {
 		var v [6]sql.NullInt64
 		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
 			rows.Close()
-			return err
+			return 0, 0, err
 		}
+		count++
+		bytes += v[0].Int64
 		for i := 0; i < len(v); i += 2 {
 			if v[i].Valid && v[i+1].Valid {
 				spans = append(spans, span{v[i+1].Int64, chunkCount(int(v[i].Int64))})
@@ -552,15 +650,15 @@ func deleteOrphanChunks(ctx context.Context, tx *sql.Tx, query string, args ...a
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, 0, err
 	}
 	for _, sp := range spans {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM blob_chunks WHERE id >= ? AND id < ?", sp.from, sp.from+sp.n); err != nil {
-			return err
+			return 0, 0, err
 		}
 	}
-	return nil
+	return count, bytes, nil
 }

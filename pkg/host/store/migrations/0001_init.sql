@@ -81,7 +81,9 @@ CREATE TABLE deployment_assets (
     content_type  TEXT NOT NULL,
     PRIMARY KEY (deployment_id, path)
 ) WITHOUT ROWID;
-CREATE INDEX deployment_assets_hash ON deployment_assets(hash);
+-- No index on hash: only garbage collection looks assets up by hash, and it
+-- reads them all on a snapshot instead (SQLite.CollectGarbage), so that a
+-- deploy does not write one more B-tree, at random, for every asset.
 
 CREATE TABLE deployment_modules (
     deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
@@ -90,7 +92,6 @@ CREATE TABLE deployment_modules (
     hash          TEXT NOT NULL, -- not a foreign key, as for deployment_assets
     PRIMARY KEY (deployment_id, name)
 ) WITHOUT ROWID;
-CREATE INDEX deployment_modules_hash ON deployment_modules(hash);
 
 -- Upload sessions keep their state server-side, so tokens stay small and
 -- concurrent bucket uploads are safe.
