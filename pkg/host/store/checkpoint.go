@@ -12,15 +12,23 @@ import (
 // the single writer, and every upload queued behind it, waits. Here the
 // writer's automatic checkpoint is only a backstop at walBackstopPages, and
 // a goroutine with its own connection runs PASSIVE checkpoints (which never
-// block the writer or readers) shortly after writes.
+// block the writer or readers) once writes pause.
+//
+// Waiting for the pause rather than checkpointing every so often during a
+// burst matters for deploys: the buckets of one deploy rewrite the same
+// index pages commit after commit, and a checkpoint copies (and fsyncs)
+// each version it finds, where one checkpoint after the deploy copies only
+// the last. It also keeps that work off the CPU while the deploy runs.
 const (
 	// walBackstopPages is the writer's wal_autocheckpoint: should the
 	// background checkpointer fall behind (a reader holding an old
 	// snapshot, say), the WAL still stops growing here.
 	walBackstopPages = 8192
-	// checkpointEvery spaces background checkpoints, so a burst of small
-	// commits shares one checkpoint (and one fsync) instead of paying each.
-	checkpointEvery = 100 * time.Millisecond
+	// checkpointQuiet is how long writes must pause before a checkpoint.
+	checkpointQuiet = 200 * time.Millisecond
+	// checkpointMaxDelay bounds the wait during a long run of writes, so
+	// that the WAL is still checkpointed well before the backstop.
+	checkpointMaxDelay = 2 * time.Second
 )
 
 // checkpointer runs PASSIVE WAL checkpoints from its own connection after
@@ -51,25 +59,37 @@ func (c *checkpointer) committed() {
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	var last time.Time
+	quiet := time.NewTimer(checkpointQuiet)
+	quiet.Stop()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.kick:
 		}
-		if wait := checkpointEvery - time.Since(last); wait > 0 {
+		// Wait for the writes to pause, or for checkpointMaxDelay.
+		first := time.Now()
+	wait:
+		for {
+			d := min(checkpointQuiet, checkpointMaxDelay-time.Since(first))
+			if d <= 0 {
+				break
+			}
+			quiet.Reset(d)
 			select {
 			case <-c.stop:
+				quiet.Stop()
 				return
-			case <-time.After(wait):
+			case <-c.kick:
+				quiet.Stop()
+			case <-quiet.C:
+				break wait
 			}
 		}
 		// A failed checkpoint (busy, full disk) leaves the frames in the
 		// WAL, where they are as durable as in the database file; the next
 		// commit retries, and the writer's backstop bounds the WAL.
 		c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-		last = time.Now()
 	}
 }
 
