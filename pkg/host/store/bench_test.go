@@ -76,15 +76,7 @@ func BenchmarkCreateSession(b *testing.B) {
 	}
 	slices.SortFunc(missing, func(x, y SessionHash) int { return strings.Compare(x.Hash, y.Hash) })
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	if _, err := s.CreateProject(ctx, Project{ID: "p", Name: "bench", CreatedAt: now}); err != nil {
-		b.Fatal(err)
-	}
+	s, now := benchStore(b)
 	for i := 0; i < b.N; i++ {
 		sess := Session{ID: fmt.Sprintf("s%d", i), ProjectID: "p", Manifest: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		if err := s.CreateSession(ctx, sess, missing); err != nil {
@@ -99,15 +91,7 @@ func BenchmarkCreateSession(b *testing.B) {
 func BenchmarkCollectGarbage(b *testing.B) {
 	const files, deployments, unused = 10000, 20, 1000
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	if _, err := s.CreateProject(ctx, Project{ID: "p", Name: "bench", CreatedAt: now}); err != nil {
-		b.Fatal(err)
-	}
+	s, now := benchStore(b)
 	var blobs []BlobInput
 	var assets []Asset
 	for i := range files + unused {
@@ -149,4 +133,20 @@ func BenchmarkCollectGarbage(b *testing.B) {
 		held += time.Since(phase1)
 	}
 	b.ReportMetric(float64(held.Microseconds())/float64(b.N), "µs-writer/op")
+}
+
+// benchStore opens a fresh database holding project "p", closed when the
+// benchmark ends.
+func benchStore(b *testing.B) (*SQLite, time.Time) {
+	b.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	now := time.Now()
+	if _, err := s.CreateProject(context.Background(), Project{ID: "p", Name: "bench", CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	return s, now
 }
