@@ -22,20 +22,38 @@
 # neighbour on this shared machine falls on all three alike rather than
 # deciding a ratio. Per-round ratios are printed too, to show the spread.
 #
-# Usage: bench/static.sh [-d DURATION] [-r ROUNDS]
-#        (default 10s per file and server, 3 rounds)
+# The issue this answers gives nginx one worker process "as the client takes
+# the other core"; the script makes that exact for every server: the servers
+# run on CPU 0 and wrk on CPU 1 (taskset), so a Go server's runtime sizes
+# itself to the one core it has (GOMAXPROCS follows the CPU affinity) just
+# as nginx's single worker does, and no server competes with the load
+# generator for a core. Pinning also steadies the figures on this shared
+# machine. -u runs everything unpinned, the scheduler free to mix them.
+#
+# Usage: bench/static.sh [-d DURATION] [-r ROUNDS] [-u]
+#        (default 10s per file and server, 3 rounds, pinned)
 # Installs nginx, caddy and wrk with apt-get when they are missing.
 set -euo pipefail
 
 duration=10s
 rounds=3
-while getopts d:r: opt; do
+pinned=1
+while getopts d:r:u opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	r) rounds=$OPTARG ;;
-	*) echo "usage: $0 [-d DURATION] [-r ROUNDS]" >&2; exit 2 ;;
+	u) pinned= ;;
+	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-u]" >&2; exit 2 ;;
 	esac
 done
+if [[ -n $pinned ]] && { ! command -v taskset >/dev/null || (($(nproc) < 2)); }; then
+	echo "taskset or a second CPU is missing; running unpinned" >&2
+	pinned=
+fi
+on_server=() on_client=() placement="unpinned"
+if [[ -n $pinned ]]; then
+	on_server=(taskset -c 0) on_client=(taskset -c 1) placement="servers on CPU 0, wrk on CPU 1"
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -109,7 +127,7 @@ results=$work/results
 : >"$results"
 
 echo "starting cfhost, Caddy and nginx (1 worker)" >&2
-"$work/cfhost" serve --listen 127.0.0.1:18201 --data-dir "$work/cfhost-data" --api-token bench \
+"${on_server[@]}" "$work/cfhost" serve --listen 127.0.0.1:18201 --data-dir "$work/cfhost-data" --api-token bench \
 	--access-log=false 2>"$work/cfhost.log" &
 pids+=($!)
 wait_up "http://127.0.0.1:18201/__api/health"
@@ -118,7 +136,7 @@ project=$("$work/cfdeploy" projects create bench --json | sed -n 's/.*"id": *"\(
 "$work/cfdeploy" deploy "$site" --project "$project" >/dev/null 2>"$work/cfdeploy.log"
 
 XDG_DATA_HOME=$work/caddy-data XDG_CONFIG_HOME=$work/caddy-config \
-	caddy file-server --root "$site" --listen 127.0.0.1:18202 >"$work/caddy.log" 2>&1 &
+	"${on_server[@]}" caddy file-server --root "$site" --listen 127.0.0.1:18202 >"$work/caddy.log" 2>&1 &
 pids+=($!)
 
 mkdir -p "$work/nginx/logs"
@@ -149,7 +167,7 @@ http {
 	}
 }
 EOF
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+"${on_server[@]}" "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
 pids+=($!)
 
 servers=(cfhost caddy nginx)
@@ -163,7 +181,7 @@ sleep 3
 run_wrk() {
 	local hdr=()
 	[[ -n ${hosts[$1]} ]] && hdr=(-H "Host: ${hosts[$1]}")
-	wrk -t1 -c32 -d"$3" --latency "${hdr[@]}" "http://127.0.0.1:${ports[$1]}${files[$2]}"
+	"${on_client[@]}" wrk -t1 -c32 -d"$3" --latency "${hdr[@]}" "http://127.0.0.1:${ports[$1]}${files[$2]}"
 }
 
 echo "warming up" >&2
@@ -188,7 +206,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo
-awk -v duration="$duration" -v rounds="$rounds" '
+awk -v duration="$duration" -v rounds="$rounds" -v placement="$placement" '
 	function median(a, k,    i, j, t) {
 		for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
@@ -204,7 +222,7 @@ awk -v duration="$duration" -v rounds="$rounds" '
 	}
 	{ rps[$1, $2, $5] = $3; p99[$1, $2, $5] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
 	END {
-		printf "wrk -t1 -c32 -d%s, 127.0.0.1, servers taking turns; medians of %d rounds\n\n", duration, rounds
+		printf "wrk -t1 -c32 -d%s, 127.0.0.1, %s, servers taking turns; medians of %d rounds\n\n", duration, placement, rounds
 		printf "%-10s  %10s %7s  %10s %7s  %10s %7s  %8s %8s   %s\n", "file", "cfhost r/s", "p99 ms", "caddy r/s", "p99 ms", "nginx r/s", "p99 ms", "cf/caddy", "cf/nginx", "per round: cf/caddy  cf/nginx"
 		for (i = 1; i <= n; i++) {
 			f = order[i]
