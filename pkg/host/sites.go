@@ -249,8 +249,8 @@ type prefixLocation struct {
 func (p *prefixLocation) WriteHeader(code int) {
 	if !p.done {
 		p.done = true
-		if loc := p.Header().Get("Location"); len(loc) > 0 && loc[0] == '/' && (len(loc) == 1 || loc[1] != '/') {
-			p.Header().Set("Location", p.prefix+loc)
+		if loc := p.Header().Get("Location"); loc != "" {
+			p.Header().Set("Location", assets.PrefixLocation(p.prefix, loc))
 		}
 	}
 	p.ResponseWriter.WriteHeader(code)

@@ -143,6 +143,16 @@ func withoutDefaultPort(host, scheme string) string {
 	return host
 }
 
+// PrefixLocation gives a Location that is a path the path-mode prefix, so
+// that a project's redirects stay inside it; absolute and scheme-relative
+// (//host) Locations are returned as they are.
+func PrefixLocation(prefix, loc string) string {
+	if prefix == "" || loc == "" || loc[0] != '/' || len(loc) > 1 && loc[1] == '/' {
+		return loc
+	}
+	return prefix + loc
+}
+
 // location builds the Location of a _redirects 3xx (spec §7.3): relative
 // for the request's own origin (with the path-mode prefix), absolute for
 // another; the target's query, or else the request's, then its fragment.
@@ -262,6 +272,9 @@ func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 			value := hs.value
 			if value == nil {
 				value = one(manifest.Substitute(hs.template, hr.pattern.Names(), caps))
+			}
+			if hs.key == "Location" && req.Prefix != "" {
+				value = one(PrefixLocation(req.Prefix, value[0]))
 			}
 			if !contains(set, hs.key) {
 				h[hs.key] = value

@@ -24,12 +24,6 @@ type Request struct {
 	Prefix string
 	// Scheme is "http" or "https" ("" means "http").
 	Scheme string
-	// Method overrides r.Method. The server-code hand-off (X-Accel-Redirect,
-	// CGI local redirect) serves a path with GET, or HEAD for a HEAD.
-	Method string
-	// Extra headers are added to the response after _headers, as a
-	// server-code hand-off adds the guest's headers to the asset response.
-	Extra http.Header
 }
 
 func (req *Request) scheme() string {
@@ -73,17 +67,14 @@ var (
 // out. Beyond Cloudflare it answers a single byte range with 206 (416 when
 // unsatisfiable) and serves a gzip or br variant when the client accepts it.
 func (s *Site) Serve(w http.ResponseWriter, r *http.Request, req Request) {
-	method := req.Method
-	if method == "" {
-		method = r.Method
-	}
+	method := r.Method
 	h := w.Header()
 	pathname := req.Pathname
 
 	if rr, t, ok := s.matchRedirect(pathname); ok {
 		if rr.status != http.StatusOK {
 			h["Location"] = one(t.location(&req))
-			s.finish(w, h, &req, rr.status, false)
+			s.finish(w, h, &req, rr.status, 0)
 			return
 		}
 		pathname = t.path
@@ -93,10 +84,10 @@ func (s *Site) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 	in := s.resolve(d, true, s.notFound)
 	switch {
 	case in.kind == intentNone:
-		s.finish(w, h, &req, http.StatusNotFound, false)
+		s.finish(w, h, &req, http.StatusNotFound, 0)
 		return
 	case !isGetOrHead(method):
-		s.finish(w, h, &req, http.StatusMethodNotAllowed, false)
+		s.finish(w, h, &req, http.StatusMethodNotAllowed, 0)
 		return
 	case in.kind == intentRedirect:
 		s.redirect307(w, h, &req, in.to)
@@ -176,18 +167,30 @@ func (s *Site) redirect307(w http.ResponseWriter, h http.Header, req *Request, d
 	b = appendCanonical(b, d)
 	b = append(b, req.Search...)
 	h["Location"] = one(string(b))
-	s.finish(w, h, req, http.StatusTemporaryRedirect, false)
+	s.finish(w, h, req, http.StatusTemporaryRedirect, 0)
 }
 
-// finish applies _headers (matched on the original pathname) and the
-// hand-off's extra headers, then writes the status.
-func (s *Site) finish(w http.ResponseWriter, h http.Header, req *Request, status int, body bool) {
+// finishing says what finish must keep true of a response, whatever
+// _headers does to it.
+type finishing uint8
+
+const (
+	// withBody: a body follows, and an unknown type must not be sniffed.
+	withBody finishing = 1 << iota
+	// variesByEncoding: the asset has stored variants, so Vary must name
+	// Accept-Encoding or a shared cache could hand br bytes to a client
+	// that never accepted them.
+	variesByEncoding
+)
+
+// finish applies _headers (matched on the original pathname), then writes
+// the status.
+func (s *Site) finish(w http.ResponseWriter, h http.Header, req *Request, status int, f finishing) {
 	s.applyHeaders(h, req.Pathname, req)
-	for k, vs := range req.Extra {
-		k = canonicalKey(k)
-		h[k] = append(h[k][:len(h[k]):len(h[k])], vs...)
+	if f&variesByEncoding != 0 {
+		keepVaryAcceptEncoding(h)
 	}
-	if body {
+	if f&withBody != 0 {
 		if _, ok := h["Content-Type"]; !ok {
 			h["Content-Type"] = nil // no sniffing: an unknown type stays unknown
 		}
@@ -225,10 +228,16 @@ func (s *Site) serveAsset(w http.ResponseWriter, h http.Header, r *http.Request,
 		h["Vary"] = varyValue
 	}
 
+	var f finishing
+	if varied {
+		f = variesByEncoding
+	}
 	if inm := rh["If-None-Match"]; len(inm) == 1 {
-		if e, ok := matchETag(inm[0], a.hash[:32]); ok {
+		// A variant's ETag counts only for a variant this asset has: the
+		// host never sent one for a variant it does not store.
+		if e, ok := matchETag(inm[0], a.hash[:32]); ok && !reps[e].missing {
 			h["Etag"] = a.etag[e]
-			s.finish(w, h, req, http.StatusNotModified, false)
+			s.finish(w, h, req, http.StatusNotModified, f)
 			return
 		}
 	}
@@ -239,7 +248,7 @@ func (s *Site) serveAsset(w http.ResponseWriter, h http.Header, r *http.Request,
 		case rangeUnsatisfiable:
 			h["Content-Range"] = one("bytes */" + formatLength(rp.size))
 			delete(h, "Content-Type")
-			s.finish(w, h, req, http.StatusRequestedRangeNotSatisfiable, false)
+			s.finish(w, h, req, http.StatusRequestedRangeNotSatisfiable, f)
 			return
 		case rangeSatisfiable:
 			status, off, n = http.StatusPartialContent, start, length
@@ -266,7 +275,7 @@ func (s *Site) serveAsset(w http.ResponseWriter, h http.Header, r *http.Request,
 			return
 		}
 	}
-	s.finish(w, h, req, status, true)
+	s.finish(w, h, req, status, f|withBody)
 	if isHead(method) || n == 0 {
 		return
 	}
@@ -353,6 +362,27 @@ func parseQ(params string) int {
 		return min(n, 1000)
 	}
 	return 1000
+}
+
+// keepVaryAcceptEncoding puts Accept-Encoding back into Vary when _headers
+// replaced or removed it.
+func keepVaryAcceptEncoding(h http.Header) {
+	v := h["Vary"]
+	if len(v) == 1 && v[0] == "Accept-Encoding" {
+		return // untouched by _headers, the usual case
+	}
+	for _, line := range v {
+		for tok := range strings.SplitSeq(line, ",") {
+			if tok = strings.TrimSpace(tok); tok == "*" || strings.EqualFold(tok, "Accept-Encoding") {
+				return
+			}
+		}
+	}
+	if len(v) == 0 {
+		h["Vary"] = varyValue
+		return
+	}
+	h["Vary"] = one(strings.Join(v, ", ") + ", Accept-Encoding")
 }
 
 // matchETag reports whether an If-None-Match value is exactly one of the

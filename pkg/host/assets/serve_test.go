@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -537,26 +536,6 @@ func TestPathModePrefix(t *testing.T) {
 	}
 }
 
-func TestHandOff(t *testing.T) {
-	site, _, _ := build(t, siteSpec{files: []string{"/index.html", "/static.txt"}, headers: "/*\n  X-From-Rules: 1\n"})
-	// Server code answered a POST with X-Accel-Redirect: /static.txt; the
-	// host serves that path with GET and adds the guest's headers.
-	r := httptest.NewRequest("POST", "/api/form", strings.NewReader("a=1"))
-	rec := httptest.NewRecorder()
-	site.Serve(rec, r, Request{
-		Pathname: "/static.txt", Host: "site.test", Method: "GET",
-		Extra: http.Header{"Set-Cookie": {"s=1"}, "X-Guest": {"yes"}},
-	})
-	if rec.Code != 200 || rec.Body.String() != fileBody("/static.txt") {
-		t.Fatalf("got %d %q", rec.Code, rec.Body.String())
-	}
-	for k, v := range map[string]string{"Set-Cookie": "s=1", "X-Guest": "yes", "X-From-Rules": "1", "Content-Type": "text/plain; charset=utf-8"} {
-		if got := rec.Header().Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
-}
-
 func TestMissingBlobIs500(t *testing.T) {
 	site, _, _ := build(t, siteSpec{files: []string{"/index.html", "/gone.css"}, skipBlobFor: "/gone.css", headers: "/*\n  X-A: 1\n"})
 	r := do(t, serveSite(t, site), "GET", "/gone.css")
@@ -592,5 +571,144 @@ func TestLargeBlobsStream(t *testing.T) {
 	do(t, srv, "GET", "/small.txt")
 	if n := blobs.opens.Load() - before; n != 0 {
 		t.Errorf("a cached small blob cost %d store reads", n)
+	}
+}
+
+// §6: "If-None-Match → 304 only when the entire header value is exactly
+// "<hash>" or W/"<hash>"". An asset without compressed variants never sent a
+// "-gzip"/"-br" ETag, so those values must not revalidate it.
+func TestVariantETagRevalidatesOnlyAStoredVariant(t *testing.T) {
+	site, _, _ := build(t, siteSpec{files: []string{"/app.js"}})
+	srv := serveSite(t, site)
+	h32 := sha([]byte(fileBody("/app.js")))[:32]
+	for _, inm := range []string{`"` + h32 + `-gzip"`, `W/"` + h32 + `-br"`} {
+		r := do(t, srv, "GET", "/app.js", "If-None-Match: "+inm)
+		if r.status != 200 {
+			t.Errorf("If-None-Match %s on an asset with no variants = %d, want 200", inm, r.status)
+		}
+	}
+}
+
+// Beyond Cloudflare (DESIGN §4), a response chosen by Accept-Encoding says
+// so in Vary. _headers may replace or remove Vary (spec §8.2), but not drop
+// Accept-Encoding from it, or shared caches would hand br bytes to clients
+// that never accepted them.
+func TestHeadersRulesKeepVaryAcceptEncoding(t *testing.T) {
+	big := strings.Repeat("console.log('hello, world');\n", 200)
+	tests := []struct{ rule, want string }{
+		{"Vary: Origin", "Origin, Accept-Encoding"},
+		{"Vary: origin, accept-encoding", "origin, accept-encoding"},
+		{"Vary: *", "*"},
+		{"! Vary", "Accept-Encoding"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule, func(t *testing.T) {
+			site, _, _ := build(t, siteSpec{
+				contents:   map[string]string{"/app.js": big},
+				compressed: []string{"/app.js"},
+				headers:    "/*\n  " + tt.rule + "\n",
+			})
+			srv := serveSite(t, site)
+			r := do(t, srv, "GET", "/app.js", "Accept-Encoding: br")
+			if r.status != 200 || r.header.Get("Content-Encoding") != "br" {
+				t.Fatalf("got %d Content-Encoding %q, want 200 br", r.status, r.header.Get("Content-Encoding"))
+			}
+			if got := strings.Join(r.header.Values("Vary"), ", "); got != tt.want {
+				t.Errorf("Vary = %q, want %q", got, tt.want)
+			}
+			r = do(t, srv, "GET", "/app.js", "Accept-Encoding: br", "If-None-Match: "+r.header.Get("Etag"))
+			if got := strings.Join(r.header.Values("Vary"), ", "); r.status != 304 || got != tt.want {
+				t.Errorf("revalidated: %d Vary %q, want 304 %q", r.status, got, tt.want)
+			}
+		})
+	}
+}
+
+// CONTRACT "Routing of a request" 3: in path mode "Every Location the
+// project returns that is a path is given the prefix back". A Location
+// written by a _headers rule is one the project returns.
+func TestPathModeHeadersLocationGetsPrefix(t *testing.T) {
+	site, _, _ := build(t, siteSpec{
+		files:     []string{"/index.html"},
+		redirects: "/old /elsewhere 301\n",
+		headers:   "/old\n  Location: /new\n",
+	})
+	srv := serveSite(t, site)
+	check(t, do(t, srv, "GET", "/__project/p1/old"), expect{301, "", "/__project/p1/new"})
+}
+
+// §5: "A fallback response behaves like an asset response in every respect:
+// ETag, 304 on a match, ... canonical 307 (§3.4)", and §3.4: "this includes
+// SPA and 404-page fallbacks".
+func TestNotFoundPageBehavesLikeAnAsset(t *testing.T) {
+	site, _, _ := build(t, siteSpec{files: []string{"/404.html", "/a/404.html"}, notFound: manifest.NotFoundPage})
+	srv := serveSite(t, site)
+	r := do(t, srv, "GET", "/a/[x]?q=1")
+	if r.status != 307 || r.header.Get("Location") != "/a/%5Bx%5D?q=1" || r.body != "" {
+		t.Errorf("GET /a/[x]?q=1 = %s, want 307 /a/%%5Bx%%5D?q=1", r)
+	}
+	r = do(t, srv, "GET", "/a/%5Bx%5D")
+	if r.status != 404 || r.body != fileBody("/a/404.html") {
+		t.Fatalf("GET /a/%%5Bx%%5D = %s", r)
+	}
+	h32 := sha([]byte(fileBody("/a/404.html")))[:32]
+	for k, v := range map[string]string{
+		"Etag":          `"` + h32 + `"`,
+		"Content-Type":  "text/html; charset=utf-8",
+		"Cache-Control": "public, max-age=0, must-revalidate",
+	} {
+		if got := r.header.Get(k); got != v {
+			t.Errorf("404 page %s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+// Spec §7.3: a 200 rewrite discards the target's query and keeps the
+// request's search; the rewritten path still goes through html_handling.
+// Spec §7.3: "a miss gives not_found_handling" (SPA here).
+// Spec §7.2: matching is case-sensitive, for _redirects and _headers.
+// Spec §7.3 + CONTRACT path mode: a same-origin absolute target becomes a
+// relative Location and keeps the /__project/<id> prefix.
+// Spec §7.1/§7.2: a rule with two "*" is silently dropped, later rules
+// still match. Placeholders substitute into the target's query too.
+func TestRedirectRuleDetails(t *testing.T) {
+	site, _, _ := build(t, siteSpec{
+		files:    []string{"/index.html", "/file.html"},
+		notFound: manifest.SinglePageApplication,
+		redirects: `
+/rq /file.html?t=1 200
+/rw-miss /nothing 200
+/old /new 301
+/same https://site.test/x 302
+/a/*/b/* /two-stars
+/a/* /one-star
+/s/:q /find?q=:q 302
+`,
+		headers: "/old\n  X-Lower: yes\n",
+	})
+	srv := serveSite(t, site)
+	tests := []struct {
+		target string
+		want   expect
+	}{
+		{"/rq?y=2", expect{307, "", "/file?y=2"}},
+		{"/rw-miss", expect{200, "/index.html", ""}},
+		{"/OLD", expect{200, "/index.html", ""}},
+		{"/a/1/b/2", expect{302, "", "/one-star"}},
+		{"/s/abc?x=1", expect{302, "", "/find?q=abc"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			check(t, do(t, srv, "GET", tt.target), tt.want)
+		})
+	}
+	if r := do(t, srv, "GET", "/OLD"); r.header.Get("X-Lower") != "" {
+		t.Errorf("_headers /old matched /OLD")
+	}
+	rec := httptest.NewRecorder()
+	site.Serve(rec, httptest.NewRequest("GET", "/__project/p1/same?k=v", nil),
+		Request{Pathname: "/same", Search: "?k=v", Host: "site.test", Scheme: "https", Prefix: "/__project/p1"})
+	if loc := rec.Header().Get("Location"); rec.Code != 302 || loc != "/__project/p1/x?k=v" {
+		t.Errorf("path mode, same-origin absolute target: %d Location %q, want 302 /__project/p1/x?k=v", rec.Code, loc)
 	}
 }
