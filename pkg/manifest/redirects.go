@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
@@ -73,15 +74,7 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 	}
 	for _, l := range lines {
 		n, line := l.n, l.text
-		tokens := jsFields(line)
-		// An inline comment starts at the first token from the third on that
-		// begins with "#", so "/a /b#frag" keeps its fragment.
-		for k := 2; k < len(tokens); k++ {
-			if strings.HasPrefix(tokens[k], "#") {
-				tokens = tokens[:k]
-				break
-			}
-		}
+		tokens := jsFields(cutInlineComment(line))
 		if len(tokens) < 2 || len(tokens) > 3 {
 			warn(n, "expected exactly 2 or 3 whitespace-separated tokens, got %d", len(tokens))
 			continue
@@ -149,6 +142,23 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 		out.Rules = append(out.Rules, RedirectRule{From: from, To: to, Status: status, Line: n, Static: static})
 	}
 	return out, inLineOrder(warns), limitErr
+}
+
+// cutInlineComment drops an inline comment, which starts at the first white
+// space followed by "#" (spec §7.1): a "#" inside a token, as in
+// "/a /b#frag", is a fragment. Cutting before splitting into tokens matters
+// for "/x/* #note", which must be one token, an invalid line, and not a rule
+// whose target is "#note".
+func cutInlineComment(line string) string {
+	for i := 1; i < len(line); i++ {
+		if line[i] != '#' {
+			continue
+		}
+		if r, _ := utf8.DecodeLastRuneInString(line[:i]); jsIsSpace(r) {
+			return line[:i]
+		}
+	}
+	return line
 }
 
 // endsWithIndex mirrors upstream's /\/index(.html)?$/ test, whose "." is an

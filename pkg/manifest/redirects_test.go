@@ -29,6 +29,11 @@ func TestParseRedirectsLines(t *testing.T) {
 		{"inline comment", "/a /b 301 # moved", &RedirectRule{From: "/a", To: "/b", Status: 301, Static: true}},
 		{"bare inline comment", "/a /b #", &RedirectRule{From: "/a", To: "/b", Status: 302, Static: true}},
 		{"fragment is not a comment", "/a /b#frag", &RedirectRule{From: "/a", To: "/b#frag", Status: 302, Static: true}},
+		{"comment of several words", "/a /b #moved in 2024", &RedirectRule{From: "/a", To: "/b", Status: 302, Static: true}},
+		{"comment after a tab", "/a\t/b\t#c", &RedirectRule{From: "/a", To: "/b", Status: 302, Static: true}},
+		{"comment after JS white space", "/a /b\u00a0#c", &RedirectRule{From: "/a", To: "/b", Status: 302, Static: true}},
+		{"comment leaves only from", "/x/* #note", nil},
+		{"comment before the target", "/a #b /c", nil},
 		{"tabs and CR", "\t/a\t\t/b\t308\r", &RedirectRule{From: "/a", To: "/b", Status: 308, Static: true}},
 		{"from without slash gets one", "yeah.com /b", &RedirectRule{From: "/yeah.com", To: "/b", Status: 302, Static: true}},
 		{"absolute from", "https://x.com/a /b", nil},
@@ -47,6 +52,8 @@ func TestParseRedirectsLines(t *testing.T) {
 		{"splat", "/blog/* /p/:splat 301", &RedirectRule{From: "/blog/*", To: "/p/:splat", Status: 301}},
 		{"placeholder", "/u/:id /users/:id", &RedirectRule{From: "/u/:id", To: "/users/:id", Status: 302}},
 		{"long line", "/a /" + strings.Repeat("b", MaxRuleLineLength), nil},
+		{"line length in characters, not bytes", "/a /" + strings.Repeat("\u00e9", MaxRuleLineLength-4),
+			&RedirectRule{From: "/a", To: "/" + strings.Repeat("%C3%A9", MaxRuleLineLength-4), Status: 302, Static: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,39 +112,142 @@ func TestParseRedirectsFile(t *testing.T) {
 	}
 }
 
+// A line counts toward the limits, and a dynamic "from" makes every later
+// rule dynamic, as soon as its "from" is valid, whatever is wrong with the
+// rest of it, as upstream. An inline comment is cut before that (spec §7.1),
+// so "/x/* #note" has no target and does not count.
+func TestParseRedirectsInvalidLineCounts(t *testing.T) {
+	tests := []struct {
+		name, line string
+		static     bool
+	}{
+		{"comment leaves one token", "/x/* #note", true},
+		{"comment before the target", "/x/* #b /c", true},
+		{"invalid target", "/x/* b", false},
+		{"invalid status", "/x/* /y 404", false},
+		{"loop", "/x/* /index", false},
+		{"rewrite to another host", "/x/* https://example.com/ 200", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, warns, err := ParseRedirects(tt.line+"\n/b /c", AutoTrailingSlash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := RedirectRule{From: "/b", To: "/c", Status: 302, Line: 2, Static: tt.static}
+			if len(r.Rules) != 1 || r.Rules[0] != want {
+				t.Errorf("rules %+v, want %+v", r.Rules, want)
+			}
+			if len(warns) != 1 || warns[0].Line != 1 {
+				t.Errorf("warnings %+v, want one for line 1", warns)
+			}
+		})
+	}
+}
+
 func TestParseRedirectsLimits(t *testing.T) {
-	var b strings.Builder
-	for i := 0; i < MaxStaticRedirects+3; i++ {
-		fmt.Fprintf(&b, "/s%d /t\n", i)
+	lines := func(n int, format string) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, format+"\n", i)
+		}
+		return b.String()
 	}
-	r, warns, err := ParseRedirects(b.String(), AutoTrailingSlash)
-	if len(r.Rules) != MaxStaticRedirects || len(warns) != 3 || api.ErrorCode(err) != api.CodeInvalid {
-		t.Errorf("static: %d rules, %d warnings, err %v", len(r.Rules), len(warns), err)
+	tests := []struct {
+		name      string
+		text      string
+		rules     int
+		warnings  int
+		overLimit bool
+	}{
+		{"static", lines(MaxStaticRedirects+3, "/s%d /t"), MaxStaticRedirects, 3, true},
+		{"dynamic: parsing stops at the 101st", lines(MaxDynamicRedirects+5, "/d%d/* /t") + "/after /t\n", MaxDynamicRedirects, 1, true},
+		// An invalid line with a valid "from" still counts, as upstream.
+		{"invalid static lines", lines(MaxStaticRedirects, "/s%d /t 999") + "/last /t\n", 0, MaxStaticRedirects + 1, true},
+		{"invalid dynamic line", lines(MaxDynamicRedirects, "/d%d/* /t") + "/bad/* /t 999\n", MaxDynamicRedirects, 1, true},
+		// The comment is cut first, so this line has no target and counts
+		// for nothing: the 100 rules after it stay static.
+		{"commented-out target before static rules", "/legacy/* #removed\n" + lines(MaxDynamicRedirects, "/s%d /t 301"), MaxDynamicRedirects, 1, false},
 	}
-
-	b.Reset()
-	for i := 0; i < MaxDynamicRedirects+5; i++ {
-		fmt.Fprintf(&b, "/d%d/* /t\n", i)
-	}
-	b.WriteString("/after /t\n")
-	r, warns, err = ParseRedirects(b.String(), AutoTrailingSlash)
-	if len(r.Rules) != MaxDynamicRedirects || len(warns) != 1 || api.ErrorCode(err) != api.CodeInvalid {
-		t.Errorf("dynamic: %d rules, %d warnings, err %v; parsing must stop at the 101st", len(r.Rules), len(warns), err)
-	}
-
-	// An invalid line still counts toward the limit, as upstream.
-	b.Reset()
-	for i := 0; i < MaxStaticRedirects; i++ {
-		fmt.Fprintf(&b, "/s%d /t 999\n", i)
-	}
-	b.WriteString("/last /t\n")
-	r, _, _ = ParseRedirects(b.String(), AutoTrailingSlash)
-	if len(r.Rules) != 0 {
-		t.Errorf("invalid lines did not count toward the static limit: %d rules", len(r.Rules))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, warns, err := ParseRedirects(tt.text, AutoTrailingSlash)
+			if len(r.Rules) != tt.rules || len(warns) != tt.warnings {
+				t.Errorf("%d rules, %d warnings; want %d, %d", len(r.Rules), len(warns), tt.rules, tt.warnings)
+			}
+			if got := api.ErrorCode(err) == api.CodeInvalid; got != tt.overLimit || !got && err != nil {
+				t.Errorf("err = %v, want over the limit: %v", err, tt.overLimit)
+			}
+		})
 	}
 
 	if _, _, err := ParseRedirects(strings.Repeat("#", MaxRulesFileBytes+1), AutoTrailingSlash); api.ErrorCode(err) != api.CodeInvalid {
 		t.Errorf("oversized text: err %v", err)
+	}
+}
+
+// Both rule files share the line limit (spec §7.1, §8.1, §10): characters
+// as JavaScript counts them, after trimming; comment lines of any length
+// are exempt.
+func TestRuleFilesLineLength(t *testing.T) {
+	parse := map[string]func(string) (int, []api.Warning, error){
+		"_redirects": func(s string) (int, []api.Warning, error) {
+			r, warns, err := ParseRedirects(s, AutoTrailingSlash)
+			return len(r.Rules), warns, err
+		},
+		"_headers": func(s string) (int, []api.Warning, error) {
+			h, warns, err := ParseHeaders(s)
+			return len(h.Rules), warns, err
+		},
+	}
+	// header is a "X: …" line of n characters.
+	header := func(n int, c string) string { return "X: " + strings.Repeat(c, n-len("X: ")) }
+	longComment := "#" + strings.Repeat("c", 3*MaxRuleLineLength)
+	tests := []struct {
+		name, file, text string
+		rules            int
+		warned           []int // lines
+	}{
+		{"redirect at the limit", "_redirects", "/a /" + strings.Repeat("b", MaxRuleLineLength-4), 1, nil},
+		{"redirect over the limit", "_redirects", "/a /" + strings.Repeat("b", MaxRuleLineLength-3) + "\n/c /d", 1, []int{1}},
+		{"redirect long comment", "_redirects", longComment + "\n/a /b", 1, nil},
+		{"header at the limit", "_headers", "/a\n" + header(MaxRuleLineLength, "v"), 1, nil},
+		{"header over the limit", "_headers", "/a\n" + header(MaxRuleLineLength+1, "v") + "\nY: 1", 1, []int{2}},
+		{"header in characters, not bytes", "_headers", "/a\n" + header(MaxRuleLineLength, "\u00e9"), 1, nil},
+		{"header long comment", "_headers", longComment + "\n/a\nX: 1", 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules, warns, err := parse[tt.file](tt.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []int
+			for _, w := range warns {
+				lines = append(lines, w.Line)
+			}
+			if rules != tt.rules || fmt.Sprint(lines) != fmt.Sprint(tt.warned) {
+				t.Errorf("%d rules, warnings %+v; want %d rules, warnings on lines %v", rules, warns, tt.rules, tt.warned)
+			}
+		})
+	}
+}
+
+func TestCutInlineComment(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/a /b", "/a /b"},
+		{"/a /b#frag", "/a /b#frag"},
+		{"/a /b 301 #c", "/a /b 301 "},
+		{"/x/* #note", "/x/* "},
+		{"/a#b #c #d", "/a#b "},
+		{"/a\t#c", "/a\t"},
+		{"/a\u3000#c", "/a\u3000"},
+		{"/a\u00e9#c", "/a\u00e9#c"},
+	}
+	for _, tt := range tests {
+		if got := cutInlineComment(tt.in); got != tt.want {
+			t.Errorf("cutInlineComment(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
