@@ -110,7 +110,9 @@ func routingRuleProblems(rules []string) []string {
 	var problems []string
 	seen := map[string]bool{}
 	for _, r := range rules {
-		if len(r) > MaxRunWorkerFirstRuleLength {
+		// Characters as JavaScript counts them, like the _redirects and
+		// _headers line limit, not bytes: "/café" is 5 long.
+		if utf16Len(r) > MaxRunWorkerFirstRuleLength {
 			problems = append(problems, fmt.Sprintf("%q: rules must be at most %d characters long", r, MaxRunWorkerFirstRuleLength))
 		}
 		if seen[r] {

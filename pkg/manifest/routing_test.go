@@ -30,6 +30,11 @@ func TestParseRunWorkerFirst(t *testing.T) {
 		{`["/x", "!/api/*", "!/api/docs"]`, "made redundant", ""},
 		{`["/api/*", "!/api/users"]`, "", `["/api/*","!/api/users"]`},
 		{`["/` + strings.Repeat("a", MaxRunWorkerFirstRuleLength) + `"]`, "at most 100 characters", ""},
+		// Characters as JavaScript counts them (UTF-16 code units), not bytes.
+		{`["/` + strings.Repeat("\u00e9", MaxRunWorkerFirstRuleLength-1) + `"]`, "", `["/` + strings.Repeat("\u00e9", MaxRunWorkerFirstRuleLength-1) + `"]`},
+		{`["/` + strings.Repeat("\u00e9", MaxRunWorkerFirstRuleLength) + `"]`, "at most 100 characters", ""},
+		{`["!/` + strings.Repeat("\u00e9", MaxRunWorkerFirstRuleLength-2) + `", "/a"]`, "", `["!/` + strings.Repeat("\u00e9", MaxRunWorkerFirstRuleLength-2) + `","/a"]`},
+		{`["/` + strings.Repeat("\U0001F600", MaxRunWorkerFirstRuleLength/2) + `"]`, "at most 100 characters", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
