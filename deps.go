@@ -12,7 +12,6 @@ import (
 	_ "github.com/google/uuid"
 	_ "github.com/pelletier/go-toml/v2"
 	_ "github.com/rogpeppe/go-internal/testscript"
-	_ "github.com/sabhiram/go-gitignore"
 	_ "github.com/spf13/cobra"
 	_ "github.com/spf13/viper"
 	_ "github.com/tetratelabs/wazero"

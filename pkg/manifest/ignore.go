@@ -6,9 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-
-	gitignore "github.com/sabhiram/go-gitignore"
 )
 
 // AssetsIgnoreFile is the name of the gitignore-style file at the root of a
@@ -31,11 +30,32 @@ var alwaysIgnored = map[string]bool{
 
 // Ignorer decides which files of a site directory are left out of a
 // deployment. The zero value ignores only the built-in names.
+//
+// Patterns follow gitignore(5) as git itself applies them (checked against
+// git check-ignore): the last matching pattern wins, "!" re-includes, a
+// trailing "/" matches directories only, a pattern with a "/" anywhere but
+// at its end is anchored to the site root while one without matches a name
+// at any depth, "**" spans directories, and nothing below an excluded
+// directory can be re-included. Two quirks of git's code that its
+// documentation does not describe are not copied: there "a**/b" also
+// matches "a/x/b", and "**\/b" needs at least one directory before b.
 type Ignorer struct {
-	patterns *gitignore.GitIgnore
-	// Skipped lists .assetsignore lines that could not be compiled; they
-	// are left out rather than failing the deploy, like git does.
+	rules []ignoreRule
+	// Skipped lists .assetsignore lines that could not be compiled (an
+	// unbalanced "[" for example). git never matches such a line, so
+	// leaving it out changes nothing; it is kept to tell the user.
 	Skipped []string
+}
+
+// ignoreRule is one compiled .assetsignore line.
+type ignoreRule struct {
+	// segs are the pattern's "/"-separated parts, each a glob for one path
+	// segment; "**" stands for any number of segments. A rule without a
+	// "/" has one part and is matched against the last segment only.
+	segs     []string
+	anywhere bool // no "/" in the pattern: match the base name at any depth
+	dirOnly  bool // the pattern ended in "/"
+	negate   bool // the pattern began with "!"
 }
 
 // LoadIgnorer reads DIR/.assetsignore if it exists. A missing file is not an
@@ -48,65 +68,354 @@ func LoadIgnorer(dir string) (*Ignorer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", AssetsIgnoreFile, err)
 	}
-	return NewIgnorer(strings.Split(string(b), "\n")), nil
+	text := strings.TrimPrefix(string(b), "\uFEFF") // git skips a byte order mark
+	return NewIgnorer(strings.Split(text, "\n")), nil
 }
 
-// NewIgnorer compiles gitignore-syntax lines. Lines the matcher cannot
-// compile (an unbalanced "[" for example) are dropped and recorded in
-// Skipped instead of causing a panic later.
+// NewIgnorer compiles gitignore-syntax lines, in order. Lines that are not
+// valid patterns are dropped and recorded in Skipped.
 func NewIgnorer(lines []string) *Ignorer {
 	ig := &Ignorer{}
-	var good []string
 	for _, line := range lines {
-		if lineCompiles(line) {
-			good = append(good, line)
-		} else {
-			ig.Skipped = append(ig.Skipped, strings.TrimRight(line, "\r"))
+		line = strings.TrimSuffix(line, "\r")
+		r, ok := compileIgnoreRule(line)
+		if !ok {
+			ig.Skipped = append(ig.Skipped, line)
+			continue
 		}
-	}
-	if len(good) > 0 {
-		ig.patterns = gitignore.CompileIgnoreLines(good...)
+		if r.segs != nil {
+			ig.rules = append(ig.rules, r)
+		}
 	}
 	return ig
 }
 
-// lineCompiles reports whether the gitignore library turns line into a
-// usable pattern. The library silently keeps a nil regexp for a line it
-// cannot compile and then dereferences it on the first match, so each line is
-// tried on its own first.
-func lineCompiles(line string) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
+// compileIgnoreRule parses one line the way git does. Blank lines,
+// comments and patterns that can match nothing give a rule without segs;
+// ok is false for a malformed glob.
+func compileIgnoreRule(line string) (r ignoreRule, ok bool) {
+	if line == "" || line[0] == '#' {
+		return r, true
+	}
+	p := trimTrailingSpaces(line)
+	if strings.HasPrefix(p, "!") {
+		r.negate = true
+		p = p[1:]
+	}
+	if strings.HasSuffix(p, "/") {
+		r.dirOnly = true
+		p = p[:len(p)-1]
+	}
+	if !strings.Contains(p, "/") {
+		r.anywhere = true
+		if p == "" {
+			return r, true
 		}
-	}()
-	gitignore.CompileIgnoreLines(line).MatchesPath("probe")
-	return true
+		if !validGlob(p) {
+			return r, false
+		}
+		r.segs = []string{p}
+		return r, true
+	}
+	p = strings.TrimPrefix(p, "/")
+	segs, ok := splitPattern(p)
+	if !ok {
+		return r, false
+	}
+	for i, s := range segs {
+		if strings.Trim(s, "*") == "" && len(s) >= 2 {
+			segs[i] = "**" // "***" is "**" too
+		} else if !validGlob(s) {
+			return r, false
+		}
+	}
+	if p != "" {
+		r.segs = segs
+	}
+	return r, true
+}
+
+// trimTrailingSpaces drops unescaped trailing spaces ("a\ " keeps one),
+// like git's trim_trailing_spaces.
+func trimTrailingSpaces(s string) string {
+	end := len(s)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ':
+			if end == len(s) {
+				end = i
+			}
+			continue
+		case '\\':
+			i++
+		}
+		end = len(s)
+	}
+	return s[:end]
+}
+
+// splitPattern splits p at every "/" outside a bracket expression,
+// including an escaped one ("\/"), which wildmatch takes as a literal slash
+// all the same. ok is false for a malformed bracket expression.
+func splitPattern(p string) (segs []string, ok bool) {
+	start := 0
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '/':
+			segs = append(segs, p[start:i])
+			start = i + 1
+		case p[i] == '\\' && i+1 < len(p) && p[i+1] == '/':
+			segs = append(segs, p[start:i])
+			start = i + 2
+			i++
+		case p[i] == '\\':
+			i++
+		case p[i] == '[':
+			end, _ := matchClass(p, i, 0)
+			if end < 0 {
+				return nil, false
+			}
+			i = end - 1
+		}
+	}
+	return append(segs, p[start:]), true
 }
 
 // Ignored reports whether the slash-separated path rel (relative to the site
-// root, no leading slash) is left out. isDir marks directories, which
-// gitignore patterns ending in "/" match.
+// root, no leading slash) is left out: rel itself or a directory above it is
+// excluded. isDir marks directories, which patterns ending in "/" match.
 func (ig *Ignorer) Ignored(rel string, isDir bool) bool {
-	base := rel
-	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		base = rel[i+1:]
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' && ig.excluded(rel[:i], true) {
+			return true
+		}
 	}
+	return ig.excluded(rel, isDir)
+}
+
+// excluded is Ignored for a path whose parent directories are known not to
+// be excluded, as in a walk that does not descend into excluded ones.
+func (ig *Ignorer) excluded(rel string, isDir bool) bool {
+	base := rel[strings.LastIndexByte(rel, '/')+1:]
 	if alwaysIgnored[base] {
 		return true
 	}
-	if !isDir && !strings.Contains(rel, "/") {
-		for _, name := range ConfigFiles {
-			if rel == name {
-				return true
-			}
-		}
+	if !isDir && base == rel && slices.Contains(ConfigFiles, rel) {
+		return true
 	}
-	if ig == nil || ig.patterns == nil {
+	if ig == nil {
 		return false
 	}
-	if isDir {
-		return ig.patterns.MatchesPath(rel + "/")
+	for i := len(ig.rules) - 1; i >= 0; i-- {
+		r := &ig.rules[i]
+		if r.dirOnly && !isDir {
+			continue
+		}
+		if r.anywhere && matchGlob(r.segs[0], base) || !r.anywhere && matchSegments(r.segs, rel) {
+			return !r.negate
+		}
 	}
-	return ig.patterns.MatchesPath(rel)
+	return false
+}
+
+// matchSegments reports whether the pattern parts segs match the whole of
+// the non-empty slash-separated path name.
+func matchSegments(segs []string, name string) bool {
+	for i, s := range segs {
+		if s == "**" {
+			rest := segs[i+1:]
+			if len(rest) == 0 {
+				return true // "dir/**": anything below, and name is not empty
+			}
+			for { // "**/" takes zero or more whole segments
+				if matchSegments(rest, name) {
+					return true
+				}
+				j := strings.IndexByte(name, '/')
+				if j < 0 {
+					return false
+				}
+				name = name[j+1:]
+			}
+		}
+		seg, tail, more := strings.Cut(name, "/")
+		if !matchGlob(s, seg) {
+			return false
+		}
+		if !more {
+			return i == len(segs)-1
+		}
+		name = tail
+	}
+	return false // the path goes on past the pattern
+}
+
+// matchGlob matches one path segment against a glob, byte by byte as git's
+// wildmatch does: "*" is any run of bytes, "?" one byte, "[...]" a class,
+// and "\" quotes the next byte. The glob must have passed validGlob.
+func matchGlob(glob, name string) bool {
+	gi, ni := 0, 0
+	star, starNi := -1, 0 // the last "*" seen and where its match ends
+	for gi < len(glob) || ni < len(name) {
+		if gi < len(glob) && ni < len(name) {
+			switch c := glob[gi]; c {
+			case '*':
+				star, starNi = gi, ni
+				gi++
+				continue
+			case '?':
+				gi++
+				ni++
+				continue
+			case '[':
+				if end, ok := matchClass(glob, gi, name[ni]); ok {
+					gi = end
+					ni++
+					continue
+				}
+			case '\\':
+				if glob[gi+1] == name[ni] {
+					gi += 2
+					ni++
+					continue
+				}
+			default:
+				if c == name[ni] {
+					gi++
+					ni++
+					continue
+				}
+			}
+		} else if gi < len(glob) && glob[gi] == '*' {
+			gi++
+			continue
+		}
+		if star < 0 || starNi == len(name) {
+			return false
+		}
+		starNi++ // let the last "*" take one more byte
+		gi, ni = star+1, starNi
+	}
+	return true
+}
+
+// validGlob reports whether glob is well formed: every "[" closed, every
+// "[:class:]" known, no "\" at the end. git never matches any other glob.
+func validGlob(glob string) bool {
+	for i := 0; i < len(glob); i++ {
+		switch glob[i] {
+		case '\\':
+			if i++; i == len(glob) {
+				return false
+			}
+		case '[':
+			end, _ := matchClass(glob, i, 0)
+			if end < 0 {
+				return false
+			}
+			i = end - 1
+		}
+	}
+	return true
+}
+
+// matchClass reads the bracket expression starting at glob[i] == '[' and
+// reports whether it matches c, and where it ends (-1 when malformed). It
+// follows wildmatch: "!" or "^" negates, a leading "]" is literal, "a-z" is
+// a range unless "-" is first or last, "\" quotes, and "[:alpha:]" and the
+// other POSIX classes are known.
+func matchClass(glob string, i int, c byte) (end int, matched bool) {
+	i++
+	negated := false
+	if i < len(glob) && (glob[i] == '!' || glob[i] == '^') {
+		negated = true
+		i++
+	}
+	var prev byte // the last literal, for a range; 0 after a range or class
+	for first := true; first || i < len(glob) && glob[i] != ']'; first = false {
+		if i >= len(glob) {
+			return -1, false
+		}
+		ch := glob[i]
+		switch {
+		case ch == '\\':
+			if i++; i == len(glob) {
+				return -1, false
+			}
+			ch = glob[i]
+			matched = matched || c == ch
+		case ch == '-' && prev != 0 && i+1 < len(glob) && glob[i+1] != ']':
+			i++
+			hi := glob[i]
+			if hi == '\\' {
+				if i++; i == len(glob) {
+					return -1, false
+				}
+				hi = glob[i]
+			}
+			matched = matched || prev <= c && c <= hi
+			ch = 0
+		case ch == '[' && i+1 < len(glob) && glob[i+1] == ':':
+			name, _, found := strings.Cut(glob[i+2:], "]")
+			if !found {
+				return -1, false
+			}
+			if !strings.HasSuffix(name, ":") {
+				// No ":]": an ordinary "[" in the set.
+				matched = matched || c == '['
+				break
+			}
+			in, known := inPOSIXClass(name[:len(name)-1], c)
+			if !known {
+				return -1, false
+			}
+			matched = matched || in
+			i += 2 + len(name)
+			ch = 0
+		default:
+			matched = matched || c == ch
+		}
+		prev = ch
+		i++
+	}
+	if i >= len(glob) {
+		return -1, false
+	}
+	return i + 1, matched != negated
+}
+
+// inPOSIXClass reports whether c is in the named "[:class:]" (ASCII only,
+// as in git), and whether the name is one git knows.
+func inPOSIXClass(name string, c byte) (in, known bool) {
+	lower := 'a' <= c && c <= 'z'
+	upper := 'A' <= c && c <= 'Z'
+	digit := '0' <= c && c <= '9'
+	graph := '!' <= c && c <= '~'
+	switch name {
+	case "alnum":
+		return lower || upper || digit, true
+	case "alpha":
+		return lower || upper, true
+	case "blank":
+		return c == ' ' || c == '\t', true
+	case "cntrl":
+		return c < ' ' || c == 0x7f, true
+	case "digit":
+		return digit, true
+	case "graph":
+		return graph, true
+	case "lower":
+		return lower, true
+	case "print":
+		return graph || c == ' ', true
+	case "punct":
+		return graph && !lower && !upper && !digit, true
+	case "space":
+		return c == ' ' || c == '\t' || c == '\n' || c == '\r', true
+	case "upper":
+		return upper, true
+	case "xdigit":
+		return digit || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F', true
+	}
+	return false, false
 }

@@ -266,7 +266,11 @@ func (ww *walkWorker) readDir(j walkJob) error {
 			}
 			kind = fi.kind
 		}
-		if ww.ig.Ignored(rel, kind == kindDir) {
+		// An excluded directory is pruned whole: git never re-includes
+		// anything below one, so its parents need no checking here.
+		// A directory is excluded only by patterns that match it, not
+		// by ones that match its contents ("d/*" leaves d to walk).
+		if ww.ig.excluded(rel, kind == kindDir) {
 			return nil
 		}
 		switch kind {
