@@ -38,6 +38,22 @@ func check(t *testing.T, r response, want expect) {
 	}
 }
 
+// targetCase is one GET request target and what it must get.
+type targetCase struct {
+	target string
+	want   expect
+}
+
+// checkTargets GETs each target from srv, one subtest each.
+func checkTargets(t *testing.T, srv *httptest.Server, tests []targetCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			check(t, do(t, srv, "GET", tt.target), tt.want)
+		})
+	}
+}
+
 func TestEncodingExamples(t *testing.T) {
 	files := []string{"/index.html", "/[boop].html", "/file", "/a%20b.html", "/%A0", "/caf\u00e9.html", "/a+b$c.txt"}
 	tests := []struct {
@@ -514,13 +530,11 @@ func decode(t *testing.T, encoding, body string) string {
 func TestPathModePrefix(t *testing.T) {
 	site, _, _ := build(t, siteSpec{
 		files:     []string{"/index.html", "/foo.html"},
-		redirects: "/old /new 301\n/away https://example.org/x 302\n",
+		redirects: "/old /new 301\n/away https://example.org/x 302\n/moved /elsewhere 301\n",
+		headers:   "/moved\n  Location: /new\n",
 	})
 	srv := serveSite(t, site)
-	tests := []struct {
-		target string
-		want   expect
-	}{
+	tests := []targetCase{
 		{"/__project/p1", expect{200, "/index.html", ""}},
 		{"/__project/p1/", expect{200, "/index.html", ""}},
 		{"/__project/p1/foo", expect{200, "/foo.html", ""}},
@@ -528,12 +542,11 @@ func TestPathModePrefix(t *testing.T) {
 		{"/__project/p1/[a]", expect{404, "", ""}},
 		{"/__project/p1/old", expect{301, "", "/__project/p1/new"}},
 		{"/__project/p1/away", expect{302, "", "https://example.org/x"}},
+		// CONTRACT routing rule 3: every Location the project returns that
+		// is a path gets the prefix, one set by _headers too.
+		{"/__project/p1/moved", expect{301, "", "/__project/p1/new"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.target, func(t *testing.T) {
-			check(t, do(t, srv, "GET", tt.target), tt.want)
-		})
-	}
+	checkTargets(t, srv, tests)
 }
 
 func TestMissingBlobIs500(t *testing.T) {
@@ -624,19 +637,6 @@ func TestHeadersRulesKeepVaryAcceptEncoding(t *testing.T) {
 	}
 }
 
-// CONTRACT "Routing of a request" 3: in path mode "Every Location the
-// project returns that is a path is given the prefix back". A Location
-// written by a _headers rule is one the project returns.
-func TestPathModeHeadersLocationGetsPrefix(t *testing.T) {
-	site, _, _ := build(t, siteSpec{
-		files:     []string{"/index.html"},
-		redirects: "/old /elsewhere 301\n",
-		headers:   "/old\n  Location: /new\n",
-	})
-	srv := serveSite(t, site)
-	check(t, do(t, srv, "GET", "/__project/p1/old"), expect{301, "", "/__project/p1/new"})
-}
-
 // §5: "A fallback response behaves like an asset response in every respect:
 // ETag, 304 on a match, ... canonical 307 (§3.4)", and §3.4: "this includes
 // SPA and 404-page fallbacks".
@@ -687,21 +687,14 @@ func TestRedirectRuleDetails(t *testing.T) {
 		headers: "/old\n  X-Lower: yes\n",
 	})
 	srv := serveSite(t, site)
-	tests := []struct {
-		target string
-		want   expect
-	}{
+	tests := []targetCase{
 		{"/rq?y=2", expect{307, "", "/file?y=2"}},
 		{"/rw-miss", expect{200, "/index.html", ""}},
 		{"/OLD", expect{200, "/index.html", ""}},
 		{"/a/1/b/2", expect{302, "", "/one-star"}},
 		{"/s/abc?x=1", expect{302, "", "/find?q=abc"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.target, func(t *testing.T) {
-			check(t, do(t, srv, "GET", tt.target), tt.want)
-		})
-	}
+	checkTargets(t, srv, tests)
 	if r := do(t, srv, "GET", "/OLD"); r.header.Get("X-Lower") != "" {
 		t.Errorf("_headers /old matched /OLD")
 	}
