@@ -30,6 +30,12 @@
 # generator for a core. Pinning also steadies the figures on this shared
 # machine. -u runs everything unpinned, the scheduler free to mix them.
 #
+# Besides requests/s, each run records the CPU time the server process used
+# per request (user + system, from /proc; nginx's worker). On this shared
+# machine it moves far less between runs than requests/s does, so it shows
+# which server does less work per request even when a round's throughput is
+# decided by a neighbour.
+#
 # Usage: bench/static.sh [-d DURATION] [-r ROUNDS] [-u]
 #        (default 10s per file and server, 3 rounds, pinned)
 # Installs nginx, caddy and wrk with apt-get when they are missing.
@@ -174,6 +180,12 @@ servers=(cfhost caddy nginx)
 ports=(18201 18202 18203)
 hosts=("$project.localhost" "" "")
 for s in "${!servers[@]}"; do wait_up "http://127.0.0.1:${ports[$s]}/" "${hosts[$s]}"; done
+# The processes whose CPU time counts: nginx's single worker does the work.
+nginx_worker=$(pgrep -P "${pids[2]}" | head -1)
+cpu_pids=("${pids[0]}" "${pids[1]}" "${nginx_worker:-${pids[2]}}")
+hz=$(getconf CLK_TCK)
+# cpu_ticks PID: user + system time of PID so far, in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 # cfhost compresses what was just deployed in the background; let it finish.
 sleep 3
 
@@ -192,7 +204,9 @@ for round in $(seq 1 "$rounds"); do
 	echo "round $round of $rounds" >&2
 	for i in "${!files[@]}"; do
 		for s in "${!servers[@]}"; do
+			t0=$(cpu_ticks "${cpu_pids[$s]}")
 			out=$(run_wrk "$s" "$i" "$duration")
+			t1=$(cpu_ticks "${cpu_pids[$s]}")
 			if grep -q 'Non-2xx' <<<"$out"; then
 				echo "${servers[$s]} ${files[$i]} answered non-2xx responses:" >&2
 				echo "$out" >&2
@@ -200,7 +214,8 @@ for round in $(seq 1 "$rounds"); do
 			fi
 			rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 			p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-			echo "${servers[$s]} ${labels[$i]} $rps $p99 $round" | tee -a "$results" >&2
+			cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" '/ requests in / { printf "%.2f", t * 1e6 / hz / $1 }' <<<"$out")
+			echo "${servers[$s]} ${labels[$i]} $rps $p99 $round $cpu" | tee -a "$results" >&2
 		done
 	done
 done
@@ -212,7 +227,7 @@ awk -v duration="$duration" -v rounds="$rounds" -v placement="$placement" '
 		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 	}
 	function med(s, f, what,    i, a) {
-		for (i = 1; i <= rounds; i++) a[i] = (what == "rps" ? rps[s, f, i] : p99[s, f, i])
+		for (i = 1; i <= rounds; i++) a[i] = (what == "rps" ? rps[s, f, i] : what == "cpu" ? cpu[s, f, i] : p99[s, f, i])
 		return median(a, rounds)
 	}
 	function spread(f, other,    i, r, lo, hi) {
@@ -220,7 +235,7 @@ awk -v duration="$duration" -v rounds="$rounds" -v placement="$placement" '
 		for (i = 1; i <= rounds; i++) { r = rps["cfhost", f, i] / rps[other, f, i]; if (r < lo) lo = r; if (r > hi) hi = r }
 		return sprintf("%.2f-%.2f", lo, hi)
 	}
-	{ rps[$1, $2, $5] = $3; p99[$1, $2, $5] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+	{ rps[$1, $2, $5] = $3; p99[$1, $2, $5] = $4; cpu[$1, $2, $5] = $6; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
 	END {
 		printf "wrk -t1 -c32 -d%s, 127.0.0.1, %s, servers taking turns; medians of %d rounds\n\n", duration, placement, rounds
 		printf "%-10s  %10s %7s  %10s %7s  %10s %7s  %8s %8s   %s\n", "file", "cfhost r/s", "p99 ms", "caddy r/s", "p99 ms", "nginx r/s", "p99 ms", "cf/caddy", "cf/nginx", "per round: cf/caddy  cf/nginx"
@@ -231,6 +246,13 @@ awk -v duration="$duration" -v rounds="$rounds" -v placement="$placement" '
 			printf "%-10s  %10.0f %7.2f  %10.0f %7.2f  %10.0f %7.2f  %7.2fx %7.2fx   %s  %s\n", f,
 				c, med("cfhost", f, "p99"), a, med("caddy", f, "p99"), g, med("nginx", f, "p99"),
 				ratio_c[f], ratio_g[f], spread(f, "caddy"), spread(f, "nginx")
+		}
+		printf "\nCPU time of the server process per request, us (medians; lower is better)\n\n"
+		printf "%-10s  %10s  %10s  %10s  %14s\n", "file", "cfhost", "caddy", "nginx", "cfhost/nginx"
+		for (i = 1; i <= n; i++) {
+			f = order[i]
+			c = med("cfhost", f, "cpu"); a = med("caddy", f, "cpu"); g = med("nginx", f, "cpu")
+			printf "%-10s  %10.2f  %10.2f  %10.2f  %13.2fx\n", f, c, a, g, c / g
 		}
 		c = ratio_c["html-4KiB"]; g = ratio_g["html-4KiB"]; j = ratio_g["js-100KiB"]
 		printf "\ntargets: 4 KiB page >= 1.8x Caddy: %.2fx %s; >= 0.6x nginx: %.2fx %s; 100 KiB >= 1.0x nginx: %.2fx %s\n",
