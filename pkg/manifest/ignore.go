@@ -39,8 +39,15 @@ var alwaysIgnored = map[string]bool{
 // directory can be re-included. Two quirks of git's code that its
 // documentation does not describe are not copied: there "a**/b" also
 // matches "a/x/b", and "**\/b" needs at least one directory before b.
+//
+// Letters match in either case, as wrangler's matcher (the npm package
+// ignore) does by default: "*.psd" leaves out "Mockup.PSD" there, and a
+// file a user meant to keep private must not be uploaded here instead.
 type Ignorer struct {
 	rules []ignoreRule
+	// caseSensitive matches letters exactly, as git does on Linux; tests
+	// set it to compare with git check-ignore.
+	caseSensitive bool
 	// Skipped lists .assetsignore lines that could not be compiled (an
 	// unbalanced "[" for example). git never matches such a line, so
 	// leaving it out changes nothing; it is kept to tell the user.
@@ -171,7 +178,7 @@ func splitPattern(p string) (segs []string, ok bool) {
 		case p[i] == '\\':
 			i++
 		case p[i] == '[':
-			end, _ := matchClass(p, i, 0)
+			end, _ := matchClass(p, i, 0, false)
 			if end < 0 {
 				return nil, false
 			}
@@ -211,7 +218,8 @@ func (ig *Ignorer) excluded(rel string, isDir bool) bool {
 		if r.dirOnly && !isDir {
 			continue
 		}
-		if r.anywhere && matchGlob(r.segs[0], base) || !r.anywhere && matchSegments(r.segs, rel) {
+		fold := !ig.caseSensitive
+		if r.anywhere && matchGlob(r.segs[0], base, fold) || !r.anywhere && matchSegments(r.segs, rel, fold) {
 			return !r.negate
 		}
 	}
@@ -220,7 +228,7 @@ func (ig *Ignorer) excluded(rel string, isDir bool) bool {
 
 // matchSegments reports whether the pattern parts segs match the whole of
 // the non-empty slash-separated path name.
-func matchSegments(segs []string, name string) bool {
+func matchSegments(segs []string, name string, fold bool) bool {
 	for i, s := range segs {
 		if s == "**" {
 			rest := segs[i+1:]
@@ -228,7 +236,7 @@ func matchSegments(segs []string, name string) bool {
 				return true // "dir/**": anything below, and name is not empty
 			}
 			for { // "**/" takes zero or more whole segments
-				if matchSegments(rest, name) {
+				if matchSegments(rest, name, fold) {
 					return true
 				}
 				j := strings.IndexByte(name, '/')
@@ -239,7 +247,7 @@ func matchSegments(segs []string, name string) bool {
 			}
 		}
 		seg, tail, more := strings.Cut(name, "/")
-		if !matchGlob(s, seg) {
+		if !matchGlob(s, seg, fold) {
 			return false
 		}
 		if !more {
@@ -252,8 +260,9 @@ func matchSegments(segs []string, name string) bool {
 
 // matchGlob matches one path segment against a glob, byte by byte as git's
 // wildmatch does: "*" is any run of bytes, "?" one byte, "[...]" a class,
-// and "\" quotes the next byte. The glob must have passed validGlob.
-func matchGlob(glob, name string) bool {
+// and "\" quotes the next byte. With fold, ASCII letters match in either
+// case. The glob must have passed validGlob.
+func matchGlob(glob, name string, fold bool) bool {
 	gi, ni := 0, 0
 	star, starNi := -1, 0 // the last "*" seen and where its match ends
 	for gi < len(glob) || ni < len(name) {
@@ -268,19 +277,19 @@ func matchGlob(glob, name string) bool {
 				ni++
 				continue
 			case '[':
-				if end, ok := matchClass(glob, gi, name[ni]); ok {
+				if end, ok := matchClass(glob, gi, name[ni], fold); ok {
 					gi = end
 					ni++
 					continue
 				}
 			case '\\':
-				if glob[gi+1] == name[ni] {
+				if sameByte(glob[gi+1], name[ni], fold) {
 					gi += 2
 					ni++
 					continue
 				}
 			default:
-				if c == name[ni] {
+				if sameByte(c, name[ni], fold) {
 					gi++
 					ni++
 					continue
@@ -309,7 +318,7 @@ func validGlob(glob string) bool {
 				return false
 			}
 		case '[':
-			end, _ := matchClass(glob, i, 0)
+			end, _ := matchClass(glob, i, 0, false)
 			if end < 0 {
 				return false
 			}
@@ -323,8 +332,13 @@ func validGlob(glob string) bool {
 // reports whether it matches c, and where it ends (-1 when malformed). It
 // follows wildmatch: "!" or "^" negates, a leading "]" is literal, "a-z" is
 // a range unless "-" is first or last, "\" quotes, and "[:alpha:]" and the
-// other POSIX classes are known.
-func matchClass(glob string, i int, c byte) (end int, matched bool) {
+// other POSIX classes are known. With fold, c is in the set when either of
+// its cases is, before any negation ("[!a]" matches neither a nor A).
+func matchClass(glob string, i int, c byte, fold bool) (end int, matched bool) {
+	alt := c
+	if fold {
+		alt = otherCase(c)
+	}
 	i++
 	negated := false
 	if i < len(glob) && (glob[i] == '!' || glob[i] == '^') {
@@ -343,7 +357,7 @@ func matchClass(glob string, i int, c byte) (end int, matched bool) {
 				return -1, false
 			}
 			ch = glob[i]
-			matched = matched || c == ch
+			matched = matched || c == ch || alt == ch
 		case ch == '-' && prev != 0 && i+1 < len(glob) && glob[i+1] != ']':
 			i++
 			hi := glob[i]
@@ -353,7 +367,7 @@ func matchClass(glob string, i int, c byte) (end int, matched bool) {
 				}
 				hi = glob[i]
 			}
-			matched = matched || prev <= c && c <= hi
+			matched = matched || prev <= c && c <= hi || prev <= alt && alt <= hi
 			ch = 0
 		case ch == '[' && i+1 < len(glob) && glob[i+1] == ':':
 			name, _, found := strings.Cut(glob[i+2:], "]")
@@ -369,11 +383,12 @@ func matchClass(glob string, i int, c byte) (end int, matched bool) {
 			if !known {
 				return -1, false
 			}
-			matched = matched || in
+			inAlt, _ := inPOSIXClass(name[:len(name)-1], alt)
+			matched = matched || in || inAlt
 			i += 2 + len(name)
 			ch = 0
 		default:
-			matched = matched || c == ch
+			matched = matched || c == ch || alt == ch
 		}
 		prev = ch
 		i++
@@ -418,4 +433,21 @@ func inPOSIXClass(name string, c byte) (in, known bool) {
 		return digit || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F', true
 	}
 	return false, false
+}
+
+// sameByte compares a glob byte with a path byte, ASCII letters in either
+// case with fold.
+func sameByte(g, c byte, fold bool) bool {
+	return g == c || fold && otherCase(g) == c
+}
+
+// otherCase is c in the other case for an ASCII letter, else c.
+func otherCase(c byte) byte {
+	switch {
+	case 'a' <= c && c <= 'z':
+		return c - 'a' + 'A'
+	case 'A' <= c && c <= 'Z':
+		return c - 'A' + 'a'
+	}
+	return c
 }

@@ -236,6 +236,7 @@ func TestIgnoredMatchesGit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ig.caseSensitive = true // as git on Linux; the default folds case
 			for p, want := range tc.files {
 				if got := ig.Ignored(p, false); got != want {
 					t.Errorf("Ignored(%q, file) = %v, git says %v", p, got, want)
@@ -270,6 +271,31 @@ func TestIgnoredMatchesGit(t *testing.T) {
 				t.Errorf("Walk found %q, git keeps %q", got, want)
 			}
 		})
+	}
+}
+
+// TestIgnoredFoldsCase: letters match in either case, as in wrangler,
+// whose matcher is the npm package ignore. Every expectation was printed by
+// ignore@7.0.16's ignores() for the same patterns and path.
+func TestIgnoredFoldsCase(t *testing.T) {
+	tests := []struct {
+		patterns []string
+		ignored  map[string]bool
+	}{
+		{[]string{"*.psd"}, map[string]bool{"Mockup.PSD": true, "a/b.Psd": true, "x.psd": true, "x.psdx": false}},
+		{[]string{"/Drafts/"}, map[string]bool{"drafts/a.html": true, "DRAFTS/b": true, "x/drafts/c": false}},
+		{[]string{"[A-C]*.txt"}, map[string]bool{"b.txt": true, "B.txt": true, "d.txt": false}},
+		{[]string{"[!a]x"}, map[string]bool{"Ax": false, "ax": false, "bx": true, "Bx": true}},
+		{[]string{"*.log", "!Keep.log"}, map[string]bool{"keep.LOG": false, "other.Log": true}},
+		{[]string{"secret/**"}, map[string]bool{"Secret/key.pem": true, "SECRET/a/b": true}},
+	}
+	for _, tt := range tests {
+		ig := NewIgnorer(tt.patterns)
+		for p, want := range tt.ignored {
+			if got := ig.Ignored(p, false); got != want {
+				t.Errorf("%q: Ignored(%q) = %v, want %v", tt.patterns, p, got, want)
+			}
+		}
 	}
 }
 
