@@ -453,15 +453,7 @@ func TestLoopingGuestIsolated(t *testing.T) {
 	otherSrv, _ := serveProgram(t, rt, other)
 
 	loopDone := make(chan int, 1)
-	go func() {
-		res, err := http.Get(loopSrv.URL + "/raw/loop")
-		if err != nil {
-			loopDone <- 0
-			return
-		}
-		res.Body.Close()
-		loopDone <- res.StatusCode
-	}()
+	getInBackground(loopSrv.URL+"/raw/loop", loopDone)
 	waitFor(t, func() bool { return len(rt.slots) == 1 })
 
 	for i := range 5 {
@@ -480,6 +472,20 @@ func TestLoopingGuestIsolated(t *testing.T) {
 	}
 }
 
+// getInBackground GETs url on its own goroutine and sends the status to
+// done, 0 when the request failed.
+func getInBackground(url string, done chan<- int) {
+	go func() {
+		res, err := http.Get(url)
+		if err != nil {
+			done <- 0
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+}
+
 // A project that keeps every slot busy with looping guests must still leave
 // one for other projects: it may hold TenantConcurrency slots, fewer than
 // all of them.
@@ -495,15 +501,7 @@ func TestLoopingTenantCannotTakeEverySlot(t *testing.T) {
 	const loops = 3
 	loopDone := make(chan int, loops)
 	for range loops {
-		go func() {
-			res, err := http.Get(loopSrv.URL + "/raw/loop")
-			if err != nil {
-				loopDone <- 0
-				return
-			}
-			res.Body.Close()
-			loopDone <- res.StatusCode
-		}()
+		getInBackground(loopSrv.URL+"/raw/loop", loopDone)
 	}
 	// The greedy tenant runs one guest and queues the others.
 	waitFor(t, func() bool { return rt.waiting.Load() == loops-1 })
