@@ -13,7 +13,7 @@
 # Host header (<id>.localhost) — the whole production path with every
 # Cloudflare header (ETag, Cache-Control, _headers rules), blobs in SQLite
 # behind the in-memory cache. (bench/assetserver serves the same site
-# through pkg/host/assets alone, for profiling the pipeline.) nginx runs one
+# through internal/host/assets alone, for profiling the pipeline.) nginx runs one
 # worker process, as the client takes the other core.
 #
 # The three servers run side by side (idle ones cost nothing) and take turns:

@@ -1,4 +1,4 @@
-// Command assetserver serves one directory through pkg/host/assets, the
+// Command assetserver serves one directory through internal/host/assets, the
 // way cfhost serves a deployment, with the blobs held in memory. It stands
 // in for cmd/cfhost in bench/static.sh: same pipeline, same cache, same
 // headers, no store or project routing in front.
@@ -27,8 +27,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 

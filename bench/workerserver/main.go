@@ -1,5 +1,5 @@
 // Command workerserver serves one WebAssembly server module through
-// pkg/host/worker, or the same hello response natively, so bench/worker.sh
+// internal/host/worker, or the same hello response natively, so bench/worker.sh
 // can compare them with wrk. It stands in for cfhost until cfhost can deploy
 // server code from the command line.
 //
@@ -18,7 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
+	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 )
 
 func main() {

@@ -18,9 +18,9 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
 
+	"github.com/cfdeploy/cfdeploy/internal/host"
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
-	"github.com/cfdeploy/cfdeploy/pkg/host"
-	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 

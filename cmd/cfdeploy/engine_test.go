@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/host"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
-	"github.com/cfdeploy/cfdeploy/pkg/host"
 )
 
 // These tests drive the deploy engine (pkg/client) against a real

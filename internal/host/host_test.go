@@ -16,8 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
 )
 
 const testToken = "test-token"

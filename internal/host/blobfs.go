@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cfdeploy/cfdeploy/pkg/host/store"
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
 )
 
 // blobFS is a read-only fs.FS over a deployment's files, whose bytes live in

@@ -18,8 +18,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 

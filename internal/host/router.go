@@ -1,7 +1,7 @@
 package host
 
 import (
-	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
+	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"net/http"
 	"net/netip"
 	"strings"

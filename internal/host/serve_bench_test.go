@@ -17,7 +17,7 @@ func (d *discardWriter) WriteHeader(int)             {}
 
 // BenchmarkServeProjectAsset measures the whole host path of a cached asset
 // request by subdomain: routing, the compiled site, the asset pipeline.
-// Compare with BenchmarkServeAsset in pkg/host/assets for the host's share.
+// Compare with BenchmarkServeAsset in internal/host/assets for the host's share.
 func BenchmarkServeProjectAsset(b *testing.B) {
 	th := newTestHost(&testing.T{})
 	p := th.createProject("bench")

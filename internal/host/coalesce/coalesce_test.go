@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 )
 
 // pair returns a held-capable server side and the raw client side of one

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/host/store"
 )
 
 // writeJSON sends a success body.

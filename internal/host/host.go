@@ -19,9 +19,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
-	"github.com/cfdeploy/cfdeploy/pkg/host/store"
-	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
+	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
+	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 

@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/cfdeploy/cfdeploy/pkg/host/assets"
-	"github.com/cfdeploy/cfdeploy/pkg/host/coalesce"
-	"github.com/cfdeploy/cfdeploy/pkg/host/store"
-	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
+	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
+	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
-	"github.com/cfdeploy/cfdeploy/pkg/host/worker"
+	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 )
 
 // newWorkerRuntime starts the wasm runtime, with compiled code cached under

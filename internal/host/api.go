@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/host/store"
 )
 
 // serveAPI routes /__api/… (path is what follows "/__api"). Routing is by
