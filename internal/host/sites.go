@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
@@ -31,17 +34,35 @@ type site struct {
 
 // siteCache maps project ids to their compiled active deployment. Entries are
 // dropped when a deploy, rollback or delete changes the project.
+//
+// A deployment is built once however many requests want it at the same
+// time: building a 100,000-file site costs tens of megabytes and a second of
+// CPU, and a tenant can redeploy cheaply, so one build per request would let
+// a burst of first requests multiply both. Requests for a project whose build
+// is in flight wait for that build (builds, keyed by project id).
+//
+// No state outlives a project: a build that raced with a deploy (or a
+// delete) is recognised by the flag forget sets on the builds in flight,
+// not by a per-project counter kept forever.
 type siteCache struct {
-	h  *Host
+	h      *Host
+	builds singleflight.Group
+
 	mu sync.RWMutex
 	m  map[string]*site
-	// gen counts invalidations, so a build that raced with a deploy is not
-	// cached over the newer state.
-	gen map[string]uint64
+	// inflight is the newest build of each project being built; forget
+	// marks it stale, so that what it read from the store before the
+	// change is not cached over the newer state.
+	inflight map[string]*siteBuild
+	// built counts builds started, for tests.
+	built atomic.Int64
 }
 
+// siteBuild is one build in flight.
+type siteBuild struct{ stale bool }
+
 func newSiteCache(h *Host) *siteCache {
-	return &siteCache{h: h, m: make(map[string]*site), gen: make(map[string]uint64)}
+	return &siteCache{h: h, m: make(map[string]*site), inflight: make(map[string]*siteBuild)}
 }
 
 // maxCachedSites bounds how many compiled deployments stay in memory; a
@@ -51,20 +72,49 @@ const maxCachedSites = 1024
 // errNoProject means the id names no project.
 var errNoProject = errors.New("no such project")
 
+// get returns the project's compiled active deployment, building it (once,
+// for all concurrent callers) when it is not cached.
 func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 	c.mu.RLock()
 	s, ok := c.m[projectID]
-	gen := c.gen[projectID]
 	c.mu.RUnlock()
 	if ok {
 		return s, nil
 	}
+	// The build runs to its end even when the request that started it goes
+	// away: the others waiting for it still want it, and its cost is paid
+	// once per deployment either way.
+	bctx := context.WithoutCancel(ctx)
+	ch := c.builds.DoChan(projectID, func() (any, error) { return c.build(bctx, projectID) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*site), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// build builds a project's site and caches it unless the project changed
+// while it was being built.
+func (c *siteCache) build(ctx context.Context, projectID string) (*site, error) {
+	b := &siteBuild{}
+	c.mu.Lock()
+	c.inflight[projectID] = b
+	c.mu.Unlock()
+	c.built.Add(1)
 	s, err := c.h.buildSite(ctx, projectID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight[projectID] == b {
+		delete(c.inflight, projectID)
+	}
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.gen[projectID] == gen {
+	if !b.stale {
 		if len(c.m) >= maxCachedSites {
 			// Evict an arbitrary entry: Go's map order is random, which is
 			// as good as LRU for a bound that only busy hosts reach, and
@@ -76,16 +126,21 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 		}
 		c.m[projectID] = s
 	}
-	c.mu.Unlock()
 	return s, nil
 }
 
-// forget drops a project's entry after its active deployment changed.
+// forget drops a project's entry after its active deployment changed (or
+// the project was deleted). A build in flight is marked stale, and later
+// requests start a new build instead of waiting for it.
 func (c *siteCache) forget(projectID string) {
 	c.mu.Lock()
 	delete(c.m, projectID)
-	c.gen[projectID]++
+	if b := c.inflight[projectID]; b != nil {
+		b.stale = true
+		delete(c.inflight, projectID)
+	}
 	c.mu.Unlock()
+	c.builds.Forget(projectID)
 }
 
 // buildSite loads the active deployment and compiles it: path table,
