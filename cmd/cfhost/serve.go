@@ -41,6 +41,8 @@ type serveOptions struct {
 	MaxFile    int64
 	MaxFiles   int
 	MaxBody    int64
+	MaxEnvVars int
+	MaxEnvVal  int64
 	AccessLog  bool
 	LogLevel   slog.Level
 }
@@ -69,6 +71,8 @@ var serveFlags = []struct{ flag, key, def, usage string }{
 	{"max-file-size", "max_file_size", "26214400", "largest asset file, in bytes"},
 	{"max-files", "max_files", "100000", "most files in one deployment"},
 	{"max-body", "max_body", "67108864", "largest API request body, in bytes"},
+	{"max-env-vars", "max_env_vars", "64", "most environment variables and secrets one project may keep"},
+	{"max-env-value", "max_env_value", "5KiB", "largest value of one project variable or secret"},
 	{"access-log", "access_log", "true", "log every project request (API calls are always logged)"},
 	{"log-level", "log_level", "info", "debug, info, warn or error"},
 }
@@ -188,6 +192,13 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	if o.MaxFiles <= 0 {
 		return o, fmt.Errorf("--max-files must be positive")
 	}
+	o.MaxEnvVars = v.GetInt("max_env_vars")
+	if o.MaxEnvVars <= 0 {
+		return o, fmt.Errorf("--max-env-vars must be positive")
+	}
+	if o.MaxEnvVal, err = parseSize(v.GetString("max_env_value")); err != nil || o.MaxEnvVal <= 0 || o.MaxEnvVal > 1<<20 {
+		return o, fmt.Errorf("--max-env-value %q is not a size from 1 byte to 1MiB", v.GetString("max_env_value"))
+	}
 	o.AccessLog = v.GetBool("access_log")
 	if err := o.LogLevel.UnmarshalText([]byte(v.GetString("log_level"))); err != nil {
 		return o, fmt.Errorf("--log-level: %w", err)
@@ -214,19 +225,21 @@ func parseSize(s string) (int64, error) {
 func runServe(ctx context.Context, o serveOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
 	h, err := host.New(ctx, host.Config{
-		DataDir:    o.DataDir,
-		APIToken:   o.APIToken,
-		JWTSecret:  o.JWTSecret,
-		BaseDomain: o.BaseDomain,
-		TrustProxy: o.TrustProxy,
-		Limits:     manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody},
-		GCGrace:    o.GCGrace,
-		GCInterval: o.GCInterval,
-		Worker:     o.Worker,
-		CacheBytes: o.CacheBytes,
-		AccessLog:  o.AccessLog,
-		Version:    version,
-		Logger:     log,
+		DataDir:          o.DataDir,
+		APIToken:         o.APIToken,
+		JWTSecret:        o.JWTSecret,
+		BaseDomain:       o.BaseDomain,
+		TrustProxy:       o.TrustProxy,
+		Limits:           manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody},
+		GCGrace:          o.GCGrace,
+		GCInterval:       o.GCInterval,
+		Worker:           o.Worker,
+		CacheBytes:       o.CacheBytes,
+		AccessLog:        o.AccessLog,
+		MaxProjectVars:   o.MaxEnvVars,
+		MaxVarValueBytes: int(o.MaxEnvVal),
+		Version:          version,
+		Logger:           log,
 	})
 	if err != nil {
 		return err

@@ -65,8 +65,18 @@ func (h *Host) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 			route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleListDeployments(w, r, id) }))
 		case "rollback":
 			route(http.MethodPost, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleRollback(w, r, id) }))
+		case "env", "secrets":
+			secret := seg[2] == "secrets"
+			route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleListVars(w, r, id, secret) }))
 		default:
 			h.writeError(w, r, api.Errorf(api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
+		}
+	case len(seg) == 4 && seg[0] == "projects" && (seg[2] == "env" || seg[2] == "secrets"):
+		id, name, secret := seg[1], seg[3], seg[2] == "secrets"
+		if r.Method == http.MethodDelete {
+			route(http.MethodDelete, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeleteVar(w, r, id, name, secret) }))
+		} else {
+			route(http.MethodPut, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handlePutVar(w, r, id, name, secret) }))
 		}
 	case len(seg) == 4 && seg[0] == "projects" && seg[2] == "assets" && seg[3] == "upload":
 		// Authorised by the upload token, not the API token.

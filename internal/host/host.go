@@ -53,6 +53,12 @@ type Config struct {
 	// BodyIdleTimeout cuts a request whose body sends nothing for this
 	// long; default 30s. (A slow but moving upload is never cut.)
 	BodyIdleTimeout time.Duration
+	// MaxProjectVars bounds a project's variables and secrets together;
+	// default DefaultMaxProjectVars.
+	MaxProjectVars int
+	// MaxVarValueBytes bounds the value of one variable or secret; default
+	// DefaultMaxVarValueBytes.
+	MaxVarValueBytes int
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
 	// AccessLog logs every project request, not only API calls.
@@ -90,6 +96,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.BodyIdleTimeout <= 0 {
 		c.BodyIdleTimeout = defaultBodyIdleTimeout
+	}
+	if c.MaxProjectVars <= 0 {
+		c.MaxProjectVars = DefaultMaxProjectVars
+	}
+	if c.MaxVarValueBytes <= 0 {
+		c.MaxVarValueBytes = DefaultMaxVarValueBytes
 	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = 256 << 20

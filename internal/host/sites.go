@@ -189,6 +189,9 @@ func (h *Host) buildSite(ctx context.Context, projectID string) (*site, error) {
 		return nil, fmt.Errorf("deployment %s run_worker_first: %w", d.ID, err)
 	}
 	if d.HasServerCode() {
+		if snap.Deployment.Env, err = h.projectEnv(ctx, projectID, d.Env); err != nil {
+			return nil, fmt.Errorf("deployment %s settings: %w", d.ID, err)
+		}
 		s.program, err = h.program(snap, files)
 		if err != nil {
 			return nil, err

@@ -192,3 +192,54 @@ type HealthResponse struct {
 		Status string `json:"status"`
 	} `json:"result"`
 }
+
+// EnvVar is one of a project's environment variables, kept across
+// deployments and given to its server code.
+type EnvVar struct {
+	Name      string    `json:"name"`
+	Value     string    `json:"value"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Secret is one of a project's secrets: like an environment variable, but
+// its value is write-only and never leaves the host again.
+type Secret struct {
+	Name      string    `json:"name"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// SetValueRequest is the body of PUT /__api/projects/:id/env/:name and
+// …/secrets/:name.
+type SetValueRequest struct {
+	Value *string `json:"value"`
+}
+
+// EnvListResponse answers GET /__api/projects/:id/env.
+type EnvListResponse struct {
+	Success bool     `json:"success"`
+	Env     []EnvVar `json:"env"`
+}
+
+// EnvVarResponse answers PUT /__api/projects/:id/env/:name.
+type EnvVarResponse struct {
+	Success  bool   `json:"success"`
+	Variable EnvVar `json:"variable"`
+}
+
+// SecretListResponse answers GET /__api/projects/:id/secrets.
+type SecretListResponse struct {
+	Success bool     `json:"success"`
+	Secrets []Secret `json:"secrets"`
+}
+
+// SecretResponse answers PUT /__api/projects/:id/secrets/:name.
+type SecretResponse struct {
+	Success bool   `json:"success"`
+	Secret  Secret `json:"secret"`
+}
+
+// DeleteSettingResponse answers DELETE of a variable or a secret.
+type DeleteSettingResponse struct {
+	Success bool   `json:"success"`
+	Name    string `json:"name"`
+}

@@ -19,6 +19,8 @@ var (
 	// size limit) is full: nothing was written, and the same write can
 	// succeed once space is freed.
 	ErrFull = errors.New("storage full")
+	// ErrLimit means a write would pass a bound the caller set.
+	ErrLimit = errors.New("limit reached")
 )
 
 // Project is a stored project with the figures of its active deployment.
@@ -141,6 +143,18 @@ type Store interface {
 	// (0 for the first page), and returns the cursor of the last one listed.
 	Projects(ctx context.Context, after int64, limit int) ([]Project, int64, error)
 	DeleteProject(ctx context.Context, id string) error
+
+	// ProjectVars lists a project's variables and secrets by name (none
+	// for an unknown project).
+	ProjectVars(ctx context.Context, projectID string) ([]Var, error)
+	// PutProjectVar creates or replaces a variable or secret. It fails with
+	// ErrConflict when the name is taken by the other kind, ErrLimit when a
+	// new name would make more than maxVars, and ErrNotFound when the
+	// project is gone.
+	PutProjectVar(ctx context.Context, projectID string, v Var, maxVars int) (Var, error)
+	// DeleteProjectVar removes a variable (or a secret), or returns
+	// ErrNotFound when the project has no such one.
+	DeleteProjectVar(ctx context.Context, projectID, name string, secret bool) error
 
 	// MissingHashes returns those of hashes that the project has not uploaded.
 	MissingHashes(ctx context.Context, projectID string, hashes []string) (map[string]bool, error)
