@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,36 +44,41 @@ type serveOptions struct {
 	MaxEnvVal  int64
 	AccessLog  bool
 	LogLevel   slog.Level
+
+	// Raw values that need a second parse.
+	trustProxy, logLevel string
 }
 
-// serveFlags maps each flag to its config key; the environment variable is
-// CFHOST_ + the key upper-cased.
-var serveFlags = []struct{ flag, key, def, usage string }{
-	{"listen", "listen", "127.0.0.1:8788", "address to serve HTTP on"},
-	{"data-dir", "data_dir", "./cfhost-data", "directory for cfhost.db, the API token and caches"},
-	{"api-token", "api_token", "", "management API token (default: DATA_DIR/api-token, generated when missing)"},
-	{"jwt-secret", "jwt_secret", "", "HMAC key for upload tokens (default: generated once, kept in the database)"},
-	{"base-domain", "base_domain", "localhost", "serve project ID at ID.DOMAIN"},
-	{"tls-cert", "tls_cert", "", "TLS certificate file (enables HTTPS and HTTP/2)"},
-	{"tls-key", "tls_key", "", "TLS key file"},
-	{"trust-proxy", "trust_proxy", "", "comma-separated CIDRs of proxies whose X-Forwarded-Proto is believed"},
-	{"gc-grace", "gc_grace", "24h", "how long blobs no deployment uses are kept"},
-	{"gc-interval", "gc_interval", "1h", "how often garbage (expired sessions, unused blobs) is collected"},
-	{"worker-timeout", "worker_timeout", "30s", "wall-clock limit of one server-code run (then 504)"},
-	{"worker-memory", "worker_memory", "128MiB", "linear-memory limit of one server-code run (then 502)"},
-	{"worker-max-body", "worker_max_body", "10MiB", "largest request body passed to server code (then 413)"},
-	{"worker-max-stdout", "worker_max_stdout", "32MiB", "largest response server code may print (then 502)"},
-	{"worker-concurrency", "worker_concurrency", "0", "server-code runs at once (0: one per core)"},
-	{"worker-tenant-concurrency", "worker_tenant_concurrency", "0", "runs at once for one project (0: worker-concurrency minus one, at least 1)"},
-	{"worker-queue", "worker_queue", "0", "requests that may wait for a run before 503 (0: 64 per run slot)"},
-	{"cache-bytes", "cache_bytes", "268435456", "memory budget for cached asset bytes"},
-	{"max-file-size", "max_file_size", "26214400", "largest asset file, in bytes"},
-	{"max-files", "max_files", "100000", "most files in one deployment"},
-	{"max-body", "max_body", "67108864", "largest API request body, in bytes"},
-	{"max-env-vars", "max_env_vars", "64", "most environment variables and secrets one project may keep"},
-	{"max-env-value", "max_env_value", "5KiB", "largest value of one project variable or secret"},
-	{"access-log", "access_log", "true", "log every project request (API calls are always logged)"},
-	{"log-level", "log_level", "info", "debug, info, warn or error"},
+// settings lists every setting of `cfhost serve`, each bound to its field
+// of o.
+func (o *serveOptions) settings() []setting {
+	return []setting{
+		stringSetting("listen", "127.0.0.1:8788", "address to serve HTTP on", &o.Listen),
+		stringSetting("data-dir", "./cfhost-data", "directory for cfhost.db, the API token and caches", &o.DataDir),
+		stringSetting("api-token", "", "management API token (default: DATA_DIR/api-token, generated when missing)", &o.APIToken),
+		stringSetting("jwt-secret", "", "HMAC key for upload tokens (default: generated once, kept in the database)", &o.JWTSecret),
+		stringSetting("base-domain", "localhost", "serve project ID at ID.DOMAIN", &o.BaseDomain),
+		stringSetting("tls-cert", "", "TLS certificate file (enables HTTPS and HTTP/2)", &o.TLSCert),
+		stringSetting("tls-key", "", "TLS key file", &o.TLSKey),
+		stringSetting("trust-proxy", "", "comma-separated CIDRs of proxies whose X-Forwarded-Proto is believed", &o.trustProxy),
+		durationSetting("gc-grace", 24*time.Hour, "how long blobs no deployment uses are kept", &o.GCGrace),
+		durationSetting("gc-interval", time.Hour, "how often garbage (expired sessions, unused blobs) is collected", &o.GCInterval),
+		durationSetting("worker-timeout", 30*time.Second, "wall-clock limit of one server-code run (then 504)", &o.Worker.Timeout),
+		bytesSetting("worker-memory", 128<<20, "linear-memory limit of one server-code run (then 502)", &o.Worker.MemoryLimit),
+		bytesSetting("worker-max-body", 10<<20, "largest request body passed to server code (then 413)", &o.Worker.MaxBody),
+		bytesSetting("worker-max-stdout", 32<<20, "largest response server code may print (then 502)", &o.Worker.MaxStdout),
+		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core)", &o.Worker.Concurrency),
+		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
+		intSetting("worker-queue", 0, 0, "requests that may wait for a run before 503 (0: 64 per run slot)", &o.Worker.QueueSize),
+		bytesSetting("cache-bytes", 256<<20, "memory budget for cached asset bytes", &o.CacheBytes),
+		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),
+		intSetting("max-files", 100000, 1, "most files in one deployment", &o.MaxFiles),
+		bytesSetting("max-body", 64<<20, "largest API request body", &o.MaxBody),
+		intSetting("max-env-vars", 64, 1, "most environment variables and secrets one project may keep", &o.MaxEnvVars),
+		bytesSetting("max-env-value", 5<<10, "largest value of one project variable or secret (at most 1MiB)", &o.MaxEnvVal),
+		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
+		stringSetting("log-level", "info", "debug, info, warn or error", &o.logLevel),
+	}
 }
 
 func newServeCmd() *cobra.Command {
@@ -98,9 +102,8 @@ Precedence: flag > environment > config file > default.`,
 		},
 	}
 	f := cmd.Flags()
-	for _, fl := range serveFlags {
-		f.String(fl.flag, fl.def, fl.usage)
-	}
+	var defaults serveOptions
+	defineSettings(f, defaults.settings())
 	f.String("config", "", "YAML, TOML or JSON file with the same keys (env CFHOST_CONFIG)")
 	return cmd
 }
@@ -110,12 +113,6 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	var o serveOptions
 	v.SetEnvPrefix("CFHOST")
 	v.AutomaticEnv()
-	for _, fl := range serveFlags {
-		if err := v.BindPFlag(fl.key, cmd.Flags().Lookup(fl.flag)); err != nil {
-			return o, err
-		}
-		v.SetDefault(fl.key, fl.def)
-	}
 	cfgFile, _ := cmd.Flags().GetString("config")
 	if cfgFile == "" {
 		cfgFile = os.Getenv("CFHOST_CONFIG")
@@ -126,17 +123,13 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 			return o, fmt.Errorf("read config %s: %w", cfgFile, err)
 		}
 	}
-	o.Listen = v.GetString("listen")
-	o.DataDir = v.GetString("data_dir")
-	o.APIToken = v.GetString("api_token")
-	o.JWTSecret = v.GetString("jwt_secret")
-	o.BaseDomain = v.GetString("base_domain")
-	o.TLSCert = v.GetString("tls_cert")
-	o.TLSKey = v.GetString("tls_key")
+	if err := loadSettings(cmd.Flags(), v, o.settings()); err != nil {
+		return o, err
+	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
 	}
-	for _, s := range strings.FieldsFunc(v.GetString("trust_proxy"), func(r rune) bool { return r == ',' || r == ' ' }) {
+	for _, s := range strings.FieldsFunc(o.trustProxy, func(r rune) bool { return r == ',' || r == ' ' }) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
@@ -147,79 +140,17 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 		}
 		o.TrustProxy = append(o.TrustProxy, p)
 	}
-	var err error
-	if o.GCGrace, err = time.ParseDuration(v.GetString("gc_grace")); err != nil || o.GCGrace <= 0 {
-		return o, fmt.Errorf("--gc-grace %q is not a positive duration such as 24h", v.GetString("gc_grace"))
-	}
-	if o.GCInterval, err = time.ParseDuration(v.GetString("gc_interval")); err != nil || o.GCInterval <= 0 {
-		return o, fmt.Errorf("--gc-interval %q is not a positive duration such as 1h", v.GetString("gc_interval"))
-	}
-	ints := []struct {
-		key string
-		dst *int64
-	}{{"cache_bytes", &o.CacheBytes}, {"max_file_size", &o.MaxFile}, {"max_body", &o.MaxBody}}
-	for _, i := range ints {
-		n, err := parseSize(v.GetString(i.key))
-		if err != nil || n <= 0 {
-			return o, fmt.Errorf("--%s %q is not a positive number of bytes", strings.ReplaceAll(i.key, "_", "-"), v.GetString(i.key))
-		}
-		*i.dst = n
-	}
-	if o.Worker.Timeout, err = time.ParseDuration(v.GetString("worker_timeout")); err != nil || o.Worker.Timeout <= 0 {
-		return o, fmt.Errorf("--worker-timeout %q is not a positive duration such as 30s", v.GetString("worker_timeout"))
-	}
-	for _, i := range []struct {
-		key string
-		dst *int64
-	}{{"worker_memory", &o.Worker.MemoryLimit}, {"worker_max_body", &o.Worker.MaxBody}, {"worker_max_stdout", &o.Worker.MaxStdout}} {
-		n, err := parseSize(v.GetString(i.key))
-		if err != nil || n <= 0 {
-			return o, fmt.Errorf("--%s %q is not a positive number of bytes", strings.ReplaceAll(i.key, "_", "-"), v.GetString(i.key))
-		}
-		*i.dst = n
-	}
-	for _, i := range []struct {
-		key string
-		dst *int
-	}{{"worker_concurrency", &o.Worker.Concurrency}, {"worker_tenant_concurrency", &o.Worker.TenantConcurrency}, {"worker_queue", &o.Worker.QueueSize}} {
-		n, err := strconv.Atoi(v.GetString(i.key))
-		if err != nil || n < 0 {
-			return o, fmt.Errorf("--%s %q is not a whole number >= 0", strings.ReplaceAll(i.key, "_", "-"), v.GetString(i.key))
-		}
-		*i.dst = n
-	}
-	o.MaxFiles = v.GetInt("max_files")
-	if o.MaxFiles <= 0 {
-		return o, fmt.Errorf("--max-files must be positive")
-	}
-	o.MaxEnvVars = v.GetInt("max_env_vars")
-	if o.MaxEnvVars <= 0 {
-		return o, fmt.Errorf("--max-env-vars must be positive")
-	}
-	if o.MaxEnvVal, err = parseSize(v.GetString("max_env_value")); err != nil || o.MaxEnvVal <= 0 || o.MaxEnvVal > 1<<20 {
-		return o, fmt.Errorf("--max-env-value %q is not a size from 1 byte to 1MiB", v.GetString("max_env_value"))
-	}
-	o.AccessLog = v.GetBool("access_log")
-	if err := o.LogLevel.UnmarshalText([]byte(v.GetString("log_level"))); err != nil {
+	if err := o.LogLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return o, fmt.Errorf("--log-level: %w", err)
+	}
+	if o.MaxEnvVal > 1<<20 {
+		return o, fmt.Errorf("--max-env-value %s is over 1MiB", byteSizeString(o.MaxEnvVal))
 	}
 	return o, nil
 }
 
-// parseSize reads a byte count: digits with an optional KiB, MiB or GiB suffix.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(n), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n * mult, err
+func (o serveOptions) limits() manifest.Limits {
+	return manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody}
 }
 
 func runServe(ctx context.Context, o serveOptions) error {
@@ -230,7 +161,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		JWTSecret:        o.JWTSecret,
 		BaseDomain:       o.BaseDomain,
 		TrustProxy:       o.TrustProxy,
-		Limits:           manifest.Limits{MaxFileSize: o.MaxFile, MaxFiles: o.MaxFiles, MaxBodyBytes: o.MaxBody},
+		Limits:           o.limits(),
 		GCGrace:          o.GCGrace,
 		GCInterval:       o.GCInterval,
 		Worker:           o.Worker,

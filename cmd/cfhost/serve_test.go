@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,9 +63,11 @@ func TestBadServeOptions(t *testing.T) {
 		{"--worker-concurrency", "-1"},
 		{"--config", "/does/not/exist.yaml"},
 	} {
+		// Typed flags refuse some values while parsing, the rest when
+		// the merged options are checked.
 		cmd := newServeCmd()
 		if err := cmd.ParseFlags(args); err != nil {
-			t.Fatal(err)
+			continue
 		}
 		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
 			t.Errorf("%v: accepted", args)
@@ -97,6 +100,65 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "x", "1.5MiB", "10MB"} {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
+
+// Flags are typed: a bool flag does not take the next argument as its value,
+// and values from the environment are parsed as strictly as flags.
+func TestTypedServeFlags(t *testing.T) {
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags([]string{"--access-log", "--data-dir", "/x", "--max-body", "96MiB", "--gc-grace", "2h"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadServeOptions(cmd, viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.AccessLog || o.DataDir != "/x" || o.MaxBody != 96<<20 || o.GCGrace != 2*time.Hour {
+		t.Fatalf("options %+v", o)
+	}
+	for _, c := range []struct{ env, value string }{
+		{"CFHOST_ACCESS_LOG", "yes"},
+		{"CFHOST_MAX_BODY", "10MB"},
+		{"CFHOST_WORKER_QUEUE", "many"},
+		{"CFHOST_GC_GRACE", "1 day"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			cmd := newServeCmd()
+			if err := cmd.ParseFlags(nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := loadServeOptions(cmd, viper.New()); err == nil || !strings.Contains(err.Error(), c.value) {
+				t.Fatalf("%s=%s: err %v", c.env, c.value, err)
+			}
+		})
+	}
+	t.Run("env false", func(t *testing.T) {
+		t.Setenv("CFHOST_ACCESS_LOG", "false")
+		cmd := newServeCmd()
+		cmd.ParseFlags(nil)
+		if o, err := loadServeOptions(cmd, viper.New()); err != nil || o.AccessLog {
+			t.Fatalf("access log %v, err %v", o.AccessLog, err)
+		}
+	})
+	if err := newServeCmd().ParseFlags([]string{"--max-body", "lots"}); err == nil {
+		t.Fatal("--max-body lots parsed")
+	}
+}
+
+func TestContradictoryLimits(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-body", "8MiB"}, // the default 25 MiB file cannot travel in it
+		{"--max-file-size", "2MiB", "--max-body", "1MiB"},
+	} {
+		cmd := newServeCmd()
+		if err := cmd.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadServeOptions(cmd, viper.New()); err == nil || !strings.Contains(err.Error(), "--max-body") {
+			t.Errorf("%v: err %v", args, err)
 		}
 	}
 }
