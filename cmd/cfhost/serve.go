@@ -143,6 +143,9 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	if err := o.LogLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return o, fmt.Errorf("--log-level: %w", err)
 	}
+	if err := host.CheckLimits(o.limits()); err != nil {
+		return o, fmt.Errorf("--max-body and --max-file-size: %w", err)
+	}
 	if o.MaxEnvVal > 1<<20 {
 		return o, fmt.Errorf("--max-env-value %s is over 1MiB", byteSizeString(o.MaxEnvVal))
 	}

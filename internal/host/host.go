@@ -143,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("host: data dir is required")
 	}
+	if err := CheckLimits(cfg.Limits); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -23,12 +24,36 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
-// Bucket bounds of DESIGN.md §3: small enough that one request stays well
-// under the body limit, large enough that few requests are needed.
+// Bucket bounds: small enough that one request stays well under the body
+// limit, large enough that few requests are needed.
 const (
 	maxBucketFiles = 50
 	maxBucketBytes = 40 << 20
+	// fileFraming is what one file may need in a bucket body beyond its
+	// base64: a JSON key and quotes, or a multipart part's headers.
+	fileFraming = 256
 )
+
+// bucketBytes is the most file bytes one bucket may hold so that its body,
+// base64-encoded with framing, fits in maxBody. A single file larger than
+// that still gets a bucket of its own; cfhost serve refuses limits under
+// which such a file could not be carried.
+func bucketBytes(maxBody int64) int64 {
+	n := (maxBody - maxBucketFiles*fileFraming) / 4 * 3
+	return max(min(n, maxBucketBytes), 1)
+}
+
+// CheckLimits refuses upload limits that contradict each other: a file of
+// the largest size allowed must fit, base64-encoded, in one request body,
+// or a manifest would be accepted whose uploads all fail with 413.
+func CheckLimits(l manifest.Limits) error {
+	encoded := (l.MaxFileSize + 2) / 3 * 4
+	if need := encoded + fileFraming; need > l.MaxBodyBytes {
+		return fmt.Errorf("a body limit of %d bytes cannot carry a file of the %d-byte file size limit (%d bytes in base64): raise the body limit to at least %d bytes or lower the file size limit",
+			l.MaxBodyBytes, l.MaxFileSize, encoded, need)
+	}
+	return nil
+}
 
 // validateManifest checks every entry up front, so that no token is spent
 // on a deployment that cannot succeed.
@@ -63,11 +88,11 @@ func (h *Host) validateManifest(m api.Manifest) error {
 }
 
 // makeBuckets groups the missing hashes, in hash order, into buckets of at
-// most maxBucketFiles files and maxBucketBytes bytes. Hash order is for the
+// most maxBucketFiles files and maxBytes bytes. Hash order is for the
 // store: every table it writes per file is keyed by hash, so a bucket of
 // neighbouring hashes dirties a few adjacent B-tree pages instead of one
 // random page per file and table, which is most of a first deploy's cost.
-func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.SessionHash) {
+func makeBuckets(m api.Manifest, missing map[string]bool, maxBytes int64) ([][]string, []store.SessionHash) {
 	sizes := make(map[string]int64, len(missing))
 	compressible := make(map[string]bool)
 	for p, e := range m {
@@ -85,7 +110,7 @@ func makeBuckets(m api.Manifest, missing map[string]bool) ([][]string, []store.S
 	var curBytes int64
 	for _, h := range slices.Sorted(maps.Keys(sizes)) {
 		size := sizes[h]
-		if len(cur) > 0 && (len(cur) == maxBucketFiles || curBytes+size > maxBucketBytes) {
+		if len(cur) > 0 && (len(cur) == maxBucketFiles || curBytes+size > maxBytes) {
 			buckets = append(buckets, cur)
 			cur, curBytes = nil, 0
 		}
@@ -119,7 +144,7 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 	if err != nil {
 		return err
 	}
-	buckets, need := makeBuckets(req.Manifest, missing)
+	buckets, need := makeBuckets(req.Manifest, missing, bucketBytes(h.cfg.Limits.MaxBodyBytes))
 	manifestJSON, err := json.Marshal(req.Manifest)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
 func TestDeployFlow(t *testing.T) {
@@ -229,7 +230,7 @@ func manyFiles(n int, hash string) string {
 // with a clear error and changes nothing: the session still completes with
 // the right content afterwards and the active deployment stays.
 func TestBadUploads(t *testing.T) {
-	th := newTestHost(t, func(c *Config) { c.Limits.MaxBodyBytes = 1 << 20 })
+	th := newTestHost(t, func(c *Config) { c.Limits.MaxBodyBytes = 1 << 20; c.Limits.MaxFileSize = 512 << 10 })
 	p := th.createProject("x")
 	first := th.deploy(p.ID, siteFiles{"/index.html": "v1"})
 	files := siteFiles{"/index.html": "v2"}
@@ -339,5 +340,27 @@ func TestGarbageCollectionKeepsLiveBlobs(t *testing.T) {
 	resp, body := th.do("POST", "/__api/projects/"+keep.ID+"/assets-upload-session", api.UploadSessionRequest{Manifest: siteFiles{"/a": "shared", "/b": "keep only"}.manifest()})
 	if sess := want[api.UploadSessionResponse](t, resp, body, http.StatusOK).Result; len(sess.Buckets) != 0 {
 		t.Fatalf("kept blobs were collected: %v", sess.Buckets)
+	}
+}
+
+// Buckets are sized from the body limit, so a host with a small --max-body
+// still takes a deploy of files that each fit.
+func TestBucketsFitTheBodyLimit(t *testing.T) {
+	th := newTestHost(t, func(c *Config) { c.Limits.MaxBodyBytes = 8 << 20; c.Limits.MaxFileSize = 2 << 20 })
+	p := th.createProject("small-bodies")
+	files := siteFiles{}
+	for i := range 20 {
+		files[fmt.Sprintf("/f%02d.bin", i)] = strings.Repeat(string(rune('a'+i)), 500<<10)
+	}
+	res := th.deploy(p.ID, files)
+	if res.NewAssets != 20 {
+		t.Fatalf("deploy %+v", res)
+	}
+}
+
+func TestContradictoryLimitsAreRefused(t *testing.T) {
+	_, err := New(t.Context(), Config{DataDir: t.TempDir(), Limits: manifest.Limits{MaxFileSize: 2 << 20, MaxBodyBytes: 1 << 20}})
+	if err == nil || !strings.Contains(err.Error(), "cannot carry") {
+		t.Fatalf("New with a body limit under the file limit: %v", err)
 	}
 }
