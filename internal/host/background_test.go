@@ -92,3 +92,33 @@ func TestCompressionWaitsForDeploys(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCompressibleIsAnyUploader: bytes first uploaded under a name that is
+// not worth compressing are compressed once another project uploads them
+// under a compressible one.
+func TestCompressibleIsAnyUploader(t *testing.T) {
+	th := newTestHost(t)
+	js := strings.Repeat("console.log('compress me');\n", 200)
+	first, second := th.createProject("bin"), th.createProject("app")
+	th.deploy(first.ID, siteFiles{"/x.bin": js})
+	th.deploy(second.ID, siteFiles{"/app.js": js})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, err := th.h.store.BlobsToCompress(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d blobs still uncompressed", len(left))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, enc := range []string{"gzip", "br"} {
+		if _, _, err := th.h.store.OpenBlob(t.Context(), sha([]byte(js)), enc); err != nil {
+			t.Errorf("app.js uploaded after the same bytes as x.bin has no %s variant: %v", enc, err)
+		}
+	}
+}

@@ -187,6 +187,9 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 		if err := rows.Err(); err != nil {
 			return 0, err
 		}
+		if err := markCompressible(ctx, tx, batch, fresh); err != nil {
+			return 0, err
+		}
 		var chunks []chunkRow
 		for _, b := range batch {
 			if fresh[b.Hash] {
@@ -213,6 +216,26 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 		recorded += int(n)
 	}
 	return recorded, nil
+}
+
+// markCompressible marks compressible the blobs of batch that the host held
+// already (not in fresh) and that this upload serves with a compressible
+// type. Whether a blob is compressible is the OR of every upload of it: the
+// first uploader may have named it x.bin, and a later app.js with the same
+// bytes still deserves its gzip and brotli variants. Background compression
+// picks such a blob up, as it has not been tried (compressed_at is NULL).
+func markCompressible(ctx context.Context, tx *sql.Tx, batch []BlobInput, fresh map[string]bool) error {
+	var args []any
+	for _, b := range batch {
+		if b.Compressible && !fresh[b.Hash] {
+			args = append(args, b.Hash)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE blobs SET compressible = 1 WHERE compressible = 0 AND hash IN ("+placeholders(len(args))+")", args...)
+	return err
 }
 
 // chunkRow is one row of blob_chunks to write.
