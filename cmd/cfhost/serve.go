@@ -45,6 +45,12 @@ type serveOptions struct {
 	AccessLog  bool
 	LogLevel   slog.Level
 
+	// Upload quotas: see host.Config.
+	MaxUploadSessions   int
+	MaxProjectBytes     int64
+	UploadInflight      int64
+	UploadInflightTotal int64
+
 	// Raw values that need a second parse.
 	trustProxy, logLevel string
 }
@@ -76,6 +82,10 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("max-body", 64<<20, "largest API request body", &o.MaxBody),
 		intSetting("max-env-vars", 64, 1, "most environment variables and secrets one project may keep", &o.MaxEnvVars),
 		bytesSetting("max-env-value", 5<<10, "largest value of one project variable or secret (at most 1MiB)", &o.MaxEnvVal),
+		intSetting("max-upload-sessions", 8, 1, "upload sessions one project may have open, neither deployed nor expired (then 409)", &o.MaxUploadSessions),
+		bytesSetting("max-project-bytes", 10<<30, "bytes one project may store: its blobs plus what its open upload sessions still send (then 413)", &o.MaxProjectBytes),
+		bytesSetting("upload-inflight", 128<<20, "bytes of one project's upload bodies read and decoded at once (more wait their turn)", &o.UploadInflight),
+		bytesSetting("upload-inflight-total", 512<<20, "bytes of all projects' upload bodies read and decoded at once (more wait their turn)", &o.UploadInflightTotal),
 		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
 		stringSetting("log-level", "info", "debug, info, warn or error", &o.logLevel),
 	}
@@ -174,6 +184,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 		MaxVarValueBytes: int(o.MaxEnvVal),
 		Version:          version,
 		Logger:           log,
+
+		MaxUploadSessions:        o.MaxUploadSessions,
+		MaxProjectBytes:          o.MaxProjectBytes,
+		UploadBytesInFlight:      o.UploadInflight,
+		UploadBytesInFlightTotal: o.UploadInflightTotal,
 	})
 	if err != nil {
 		return err

@@ -59,6 +59,20 @@ type Config struct {
 	// MaxVarValueBytes bounds the value of one variable or secret; default
 	// DefaultMaxVarValueBytes.
 	MaxVarValueBytes int
+	// MaxUploadSessions is how many upload sessions one project may have
+	// open (neither deployed nor expired); the next is refused with 409.
+	// Default 8.
+	MaxUploadSessions int
+	// MaxProjectBytes bounds the bytes of the blobs a project holds plus
+	// those its open sessions still have to upload; a session that would
+	// pass it is refused with 413. Default 10 GiB.
+	MaxProjectBytes int64
+	// UploadBytesInFlight bounds the bytes of one project's bucket bodies
+	// being read and decoded at once (more wait); default 128 MiB.
+	UploadBytesInFlight int64
+	// UploadBytesInFlightTotal is the same bound for the whole host;
+	// default 512 MiB.
+	UploadBytesInFlightTotal int64
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
 	// AccessLog logs every project request, not only API calls.
@@ -103,6 +117,18 @@ func (c *Config) setDefaults() {
 	if c.MaxVarValueBytes <= 0 {
 		c.MaxVarValueBytes = DefaultMaxVarValueBytes
 	}
+	if c.MaxUploadSessions <= 0 {
+		c.MaxUploadSessions = defaultMaxUploadSessions
+	}
+	if c.MaxProjectBytes <= 0 {
+		c.MaxProjectBytes = defaultMaxProjectBytes
+	}
+	if c.UploadBytesInFlight <= 0 {
+		c.UploadBytesInFlight = defaultUploadBytesInFlight
+	}
+	if c.UploadBytesInFlightTotal <= 0 {
+		c.UploadBytesInFlightTotal = defaultUploadBytesTotalLimit
+	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = 256 << 20
 	}
@@ -125,6 +151,7 @@ type Host struct {
 	tokens  *tokens
 	worker  *worker.Runtime
 	sites   *siteCache
+	uploads *uploadBudget
 	cache   *assets.Cache
 
 	compressNow chan struct{}
@@ -192,6 +219,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		db:          db,
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL},
 		compressNow: make(chan struct{}, 1),
+		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),
 	}
 	h.SetDefaultProject(cfg.DefaultProject)
 	h.sites = newSiteCache(h)

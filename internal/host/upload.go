@@ -150,7 +150,8 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 		return err
 	}
 	now := time.Now()
-	sess := store.Session{ID: uuid.NewString(), ProjectID: id, Manifest: manifestJSON, CreatedAt: now, ExpiresAt: now.Add(h.cfg.TokenTTL)}
+	sess := store.Session{ID: uuid.NewString(), ProjectID: id, Manifest: manifestJSON, CreatedAt: now, ExpiresAt: now.Add(h.cfg.TokenTTL),
+		Quota: store.Quota{OpenSessions: h.cfg.MaxUploadSessions, StoredBytes: h.cfg.MaxProjectBytes}}
 	purpose := purposeUpload
 	if len(buckets) == 0 {
 		purpose = purposeComplete
@@ -166,7 +167,7 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 		if errors.Is(err, store.ErrNotFound) {
 			return projectNotFound(id)
 		}
-		return err
+		return quotaError(err)
 	}
 	if buckets == nil {
 		buckets = [][]string{}
@@ -213,6 +214,21 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
+	// The body's bytes are counted before any is read: a declared length
+	// over the limit is refused first (checkLength), one without a length
+	// counts as the largest body allowed.
+	if err := checkLength(r, h.cfg.Limits.MaxBodyBytes); err != nil {
+		return err
+	}
+	weight := r.ContentLength
+	if weight < 0 {
+		weight = h.cfg.Limits.MaxBodyBytes
+	}
+	release, err := h.uploads.acquire(r.Context(), id, weight)
+	if err != nil {
+		return api.Errorf(api.CodeUnavailable, "upload cancelled while waiting for the project's other uploads: %v", err)
+	}
+	defer release()
 	files, err := h.readUploadBody(w, r)
 	if err != nil {
 		return err

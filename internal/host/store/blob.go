@@ -39,6 +39,9 @@ func (s *SQLite) MissingHashes(ctx context.Context, projectID string, hashes []s
 // CreateSession implements Store.
 func (s *SQLite) CreateSession(ctx context.Context, sess Session, missing []SessionHash) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkQuota(ctx, tx, sess, missing); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions(id, project_id, created_at, expires_at, completion_jwt, remaining)
 			VALUES (?, ?, ?, ?, nullif(?, ''), ?)`,
 			sess.ID, sess.ProjectID, nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.CompletionJWT, len(missing)); err != nil {
@@ -61,6 +64,51 @@ func (s *SQLite) CreateSession(ctx context.Context, sess Session, missing []Sess
 	})
 	if err != nil {
 		return fmt.Errorf("create upload session: %w", err)
+	}
+	return nil
+}
+
+// checkQuota refuses a new session that would take its project over
+// sess.Quota: too many open sessions, or more bytes stored than allowed once
+// every open session has uploaded what it lacks. It runs in the transaction
+// that creates the session, so concurrent sessions cannot both slip under.
+func checkQuota(ctx context.Context, tx *sql.Tx, sess Session, missing []SessionHash) error {
+	q := sess.Quota
+	now := nanos(sess.CreatedAt)
+	if q.OpenSessions > 0 {
+		var open int
+		var oldest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), min(expires_at) FROM upload_sessions
+			WHERE project_id = ? AND used = 0 AND expires_at > ?`, sess.ProjectID, now).Scan(&open, &oldest); err != nil {
+			return err
+		}
+		if open >= q.OpenSessions {
+			return &QuotaError{OpenSessions: open, OldestExpires: fromNanos(oldest.Int64), Quota: q}
+		}
+	}
+	var need int64
+	for _, m := range missing {
+		need += m.Size
+	}
+	// A session with nothing to upload adds nothing: a redeploy of what the
+	// project holds is never refused, and costs no sum over its blobs.
+	if q.StoredBytes <= 0 || need == 0 {
+		return nil
+	}
+	var held, pending int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(b.size), 0) FROM project_blobs p
+		JOIN blobs b ON b.hash = p.hash WHERE p.project_id = ?`, sess.ProjectID).Scan(&held); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(s.size), 0) FROM upload_sessions u
+		JOIN session_hashes s ON s.session_id = u.id
+		WHERE u.project_id = ?1 AND u.used = 0 AND u.expires_at > ?2
+		AND NOT EXISTS (SELECT 1 FROM project_blobs p WHERE p.project_id = ?1 AND p.hash = s.hash)`,
+		sess.ProjectID, now).Scan(&pending); err != nil {
+		return err
+	}
+	if total := held + pending + need; total > q.StoredBytes {
+		return &QuotaError{StoredBytes: total, Quota: q}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -85,6 +86,40 @@ type Session struct {
 	ExpiresAt     time.Time
 	CompletionJWT string
 	Used          bool
+	// Quota bounds what the project may have open and stored; only
+	// CreateSession reads it.
+	Quota Quota
+}
+
+// Quota is what CreateSession enforces for a session's project, in the
+// transaction that creates it. Zero fields mean no limit.
+type Quota struct {
+	// OpenSessions is how many sessions the project may have that are
+	// neither deployed nor expired, this one included.
+	OpenSessions int
+	// StoredBytes bounds the sizes of the blobs the project holds plus
+	// those its open sessions (this one included) still have to upload.
+	StoredBytes int64
+}
+
+// QuotaError is CreateSession's refusal of a session over its project's
+// Quota. Exactly one of the two cases is set.
+type QuotaError struct {
+	// OpenSessions is the project's count of open sessions when over
+	// Quota.OpenSessions, with the expiry of the oldest.
+	OpenSessions  int
+	OldestExpires time.Time
+	// StoredBytes is what the project would hold with the new session when
+	// over Quota.StoredBytes.
+	StoredBytes int64
+	Quota       Quota
+}
+
+func (e *QuotaError) Error() string {
+	if e.OpenSessions > 0 {
+		return fmt.Sprintf("project has %d open upload sessions, the most allowed", e.OpenSessions)
+	}
+	return fmt.Sprintf("project would hold %d bytes, over its quota of %d", e.StoredBytes, e.Quota.StoredBytes)
 }
 
 // SessionHash is one hash a session asked the client to upload.
