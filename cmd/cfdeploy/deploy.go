@@ -32,6 +32,7 @@ type deployOptions struct {
 	Env            map[string]string
 	Concurrency    int
 	DryRun         bool
+	AllowEmpty     bool
 	CachePath      string
 }
 
@@ -56,6 +57,15 @@ type dryRunOutput struct {
 	Bytes       int64  `json:"bytes"`
 	UploadFiles int    `json:"uploadFiles"`
 	UploadBytes int64  `json:"uploadBytes"`
+	// LeftOut is what stays local and why: ignored files (a pruned
+	// directory once, its path ending in "/") and skipped entries.
+	LeftOut []leftOut `json:"leftOut"`
+}
+
+// leftOut is one entry of dryRunOutput.LeftOut.
+type leftOut struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 func newDeployCmd(g *global) *cobra.Command {
@@ -67,7 +77,12 @@ func newDeployCmd(g *global) *cobra.Command {
 Files are hashed locally (unchanged files are not read again), only what the
 host lacks is uploaded, and the new deployment becomes active at once.
 _redirects and _headers at the root of DIR are sent as configuration;
-.assetsignore lists files to leave out.`,
+Left out by default: dotfiles and dot-directories (except .well-known/ at the
+root), cfdeploy.toml, .git, node_modules, .DS_Store and the hash cache; a
+"!NAME" line in .assetsignore publishes a dotfile. .assetsignore lists more
+files to leave out; --dry-run lists everything left out and why.
+An empty directory is refused unless --allow-empty, and so is one holding a
+cfhost data directory (cfhost.db).`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := g.deployOptions(cmd, args)
@@ -93,7 +108,8 @@ func addDeployFlags(cmd *cobra.Command) {
 	f.StringArray("module", nil, "extra server module file (repeatable)")
 	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
 	f.Int("concurrency", 3, "parallel bucket uploads")
-	f.Bool("dry-run", false, "hash and report what would be uploaded; change nothing")
+	f.Bool("dry-run", false, "hash and report what would be uploaded and what is left out; change nothing")
+	f.Bool("allow-empty", false, "deploy even when the directory has no files (every path then answers 404)")
 }
 
 // deployOptions resolves the deploy settings with their precedence.
@@ -111,6 +127,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	v := g.v
 	var o deployOptions
 	o.DryRun, _ = cmd.Flags().GetBool("dry-run")
+	o.AllowEmpty, _ = cmd.Flags().GetBool("allow-empty")
 
 	if len(args) == 1 {
 		o.Dir = args[0]
@@ -220,6 +237,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		RunWorkerFirst: o.RunWorkerFirst,
 		Env:            o.Env,
 		DryRun:         o.DryRun,
+		AllowEmpty:     o.AllowEmpty,
 		ProjectName:    name,
 		Progress:       progress.Event,
 	})
@@ -228,11 +246,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		return err
 	}
 	if o.DryRun {
-		if g.json {
-			return g.printJSON(dryRunOutput{DryRun: true, ProjectID: o.ProjectID, Files: res.Files, Bytes: res.Bytes, UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes})
-		}
-		fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
-		return nil
+		return g.printDryRun(o, res)
 	}
 	for _, w := range res.Warnings {
 		g.chatter("warning: %s line %d: %s (the line was skipped)", w.File, w.Line, w.Message)
@@ -278,4 +292,28 @@ func projectURL(host, baseDomain, id string) string {
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/__project/" + id + "/"
 	u.RawPath = ""
 	return u.String()
+}
+
+// printDryRun reports a dry run: what would be uploaded, then what stays
+// local and why.
+func (g *global) printDryRun(o deployOptions, res *client.DeployResult) error {
+	left := make([]leftOut, 0, len(res.Ignored)+len(res.Skipped))
+	for _, s := range res.Ignored {
+		left = append(left, leftOut{Path: s.Path, Reason: s.Reason})
+	}
+	for _, s := range res.Skipped {
+		left = append(left, leftOut{Path: s.Path, Reason: s.Reason})
+	}
+	if g.json {
+		return g.printJSON(dryRunOutput{DryRun: true, ProjectID: o.ProjectID, Files: res.Files, Bytes: res.Bytes,
+			UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes, LeftOut: left})
+	}
+	fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
+	if len(left) > 0 {
+		fmt.Fprintf(g.io.Out, "Left out (%d):\n", len(left))
+		for _, l := range left {
+			fmt.Fprintf(g.io.Out, "  %s  (%s)\n", l.Path, l.Reason)
+		}
+	}
+	return nil
 }

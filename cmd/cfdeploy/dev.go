@@ -44,7 +44,7 @@ func newDevCmd(g *global) *cobra.Command {
 		Use:   "dev [DIR]",
 		Short: "Serve DIR locally on an embedded host and redeploy on change",
 		Long: `Start a cfhost inside this process (with a temporary data directory), deploy
-DIR to it, serve it on 127.0.0.1:PORT and redeploy whenever a file changes.
+DIR (default: dir from cfdeploy.toml; there is no other default) to it, serve it on 127.0.0.1:PORT and redeploy whenever a file changes.
 Server code, _redirects, _headers and [assets] settings apply as on a real
 host. Stop with Ctrl-C.`,
 		Args: maxArgs(1),
@@ -56,11 +56,14 @@ host. Stop with Ctrl-C.`,
 			}); err != nil {
 				return err
 			}
-			o.Dir = "."
+			// No default to ".": the current directory is where
+			// dotfiles, cfdeploy.toml and a cfhost data directory live.
 			if len(args) == 1 {
 				o.Dir = args[0]
 			} else if d := g.v.GetString("dir"); d != "" {
 				o.Dir = g.resolve(d, g.fromFile(cmd, "dir", ""))
+			} else {
+				return usageError{errors.New("no directory to serve: pass DIR (e.g. 'cfdeploy dev ./public'), or set dir in cfdeploy.toml")}
 			}
 			// Reuse deploy's resolution of asset, server and env settings;
 			// the project is the embedded host's own.

@@ -79,7 +79,12 @@ func (g *global) hintFor(err error, code int) string {
 	var unreachable *client.UnreachableError
 	var invalid *manifest.ValidationError
 	var changed *client.FileChangedError
+	var hostData *client.HostDataError
 	switch {
+	case errors.Is(err, client.ErrEmptyDeploy):
+		return "Check the directory (is the build output somewhere else?), or pass --allow-empty to replace the live site with an empty one."
+	case errors.As(err, &hostData):
+		return "Deploy the directory that holds only your built site (e.g. ./dist), or list the data directory in " + manifest.AssetsIgnoreFile + "."
 	case errors.As(err, &unreachable):
 		return fmt.Sprintf("Is cfhost running at %s? Start it with 'cfhost serve', or point --host / CFDEPLOY_HOST at it.", g.v.GetString("host"))
 	case errors.As(err, &invalid):

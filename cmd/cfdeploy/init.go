@@ -37,7 +37,9 @@ func newInitCmd(g *global) *cobra.Command {
 		Long: `Create a project on the host and write cfdeploy.toml in the current directory
 (or at --config). On a terminal, missing values are asked for; elsewhere
 --name defaults to the current directory's name and --dir to the first of
-dist, public, build, out or . that exists.`,
+dist, public, build, site or out that exists. The site directory is never
+the project directory by default (it holds cfdeploy.toml and, often,
+secrets): without one of those, pass --dir.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runInit(cmd.Context(), o)
@@ -68,7 +70,7 @@ func (g *global) runInit(ctx context.Context, o initOptions) error {
 			}
 		}
 		if o.Dir == "" {
-			if o.Dir, err = g.ask(in, "Site directory", defDir); err != nil {
+			if o.Dir, err = g.ask(in, "Site directory (your build output, e.g. ./dist)", defDir); err != nil {
 				return err
 			}
 		}
@@ -78,6 +80,9 @@ func (g *global) runInit(ctx context.Context, o initOptions) error {
 	}
 	if o.Dir == "" {
 		o.Dir = defDir
+	}
+	if o.Dir == "" {
+		return usageError{errors.New("no site directory: none of ./dist, ./public, ./build, ./site or ./out exists; pass --dir DIR (the directory that holds your built site)")}
 	}
 	p, err := c.CreateProject(ctx, o.Name)
 	if err != nil {
@@ -97,7 +102,11 @@ func (g *global) runInit(ctx context.Context, o initOptions) error {
 
 // ask prompts on stderr and reads one line; an empty answer takes def.
 func (g *global) ask(in *bufio.Reader, question, def string) (string, error) {
-	fmt.Fprintf(g.io.Err, "%s [%s]: ", question, def)
+	if def != "" {
+		fmt.Fprintf(g.io.Err, "%s [%s]: ", question, def)
+	} else {
+		fmt.Fprintf(g.io.Err, "%s: ", question)
+	}
 	line, err := in.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read answer: %w", err)
@@ -108,14 +117,15 @@ func (g *global) ask(in *bufio.Reader, question, def string) (string, error) {
 	return def, nil
 }
 
-// guessSiteDir picks the usual build output directory if there is one.
+// guessSiteDir picks the usual build output directory if there is one, and
+// "" otherwise: never ".", whose dotfiles and project file are private.
 func guessSiteDir() string {
-	for _, d := range []string{"dist", "public", "build", "out"} {
+	for _, d := range []string{"dist", "public", "build", "site", "out"} {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
 			return "./" + d
 		}
 	}
-	return "."
+	return ""
 }
 
 // writeProjectFile writes cfdeploy.toml with the project and commented

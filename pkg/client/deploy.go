@@ -37,6 +37,10 @@ type DeployOptions struct {
 	// nothing is uploaded and no deployment is made. (The upload session
 	// it opens is never used and simply expires.)
 	DryRun bool
+	// AllowEmpty lets a directory with no files to deploy replace the live
+	// site; without it such a deploy fails with ErrEmptyDeploy before
+	// anything is sent.
+	AllowEmpty bool
 	// MaxSessions bounds how many upload sessions one deploy may open when
 	// tokens expire mid-upload; default 3.
 	MaxSessions int
@@ -60,6 +64,7 @@ type DeployResult struct {
 	Bytes   int64 // their total size
 	Hash    manifest.HashStats
 	Skipped []manifest.Skip // left out by the walk, with reasons
+	Ignored []manifest.Skip // left out by the ignore rules, with the rule
 	// NeedFiles and NeedBytes are what the host asked for in the first
 	// session: distinct contents it did not have.
 	NeedFiles int
@@ -70,6 +75,21 @@ type DeployResult struct {
 	UploadedBytes int64
 	Sessions      int
 	Elapsed       time.Duration
+}
+
+// ErrEmptyDeploy refuses a deploy with no files, which would replace the
+// live site with one where every path is 404; DeployOptions.AllowEmpty
+// says that is meant.
+var ErrEmptyDeploy = errors.New("nothing to deploy: the site directory has no files to upload")
+
+// HostDataError refuses a site directory that holds a cfhost data
+// directory: its database and API token would be published.
+type HostDataError struct {
+	Path string // the database file found, as an asset path
+}
+
+func (e *HostDataError) Error() string {
+	return fmt.Sprintf("the site directory holds a cfhost data directory (%s); deploying it would publish the host's database and API token", e.Path)
 }
 
 // errTokenExpired marks a bucket refused with 401: the upload token ran out
@@ -121,9 +141,15 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 	if err != nil {
 		return nil, err
 	}
-	res := &DeployResult{DryRun: opts.DryRun, Files: len(tree.Files), Skipped: tree.Skipped}
+	res := &DeployResult{DryRun: opts.DryRun, Files: len(tree.Files), Skipped: tree.Skipped, Ignored: tree.Ignored}
 	for _, s := range tree.Skipped {
 		em.notice(fmt.Sprintf("skipped %s: %s", s.Path, s.Reason))
+	}
+	if p := manifest.HostDataFile(tree.Files); p != "" {
+		return nil, &HostDataError{Path: p}
+	}
+	if len(tree.Files) == 0 && !opts.AllowEmpty {
+		return nil, ErrEmptyDeploy
 	}
 	if err := manifest.Validate(tree.Files, opts.Limits); err != nil {
 		return nil, err

@@ -18,6 +18,22 @@ const AssetsIgnoreFile = ".assetsignore"
 // are never uploaded as assets (spec/asset-serving.md §1).
 var ConfigFiles = []string{"_redirects", "_headers", AssetsIgnoreFile}
 
+// ProjectFile is cfdeploy's project file. It is left out at any depth by
+// default: its [env] table is where people put secrets.
+const ProjectFile = "cfdeploy.toml"
+
+// WellKnownDir is the one dot-directory published by default: at the site
+// root it holds RFC 8615 files (security.txt, ACME challenges, app links)
+// that are public by design.
+const WellKnownDir = ".well-known"
+
+// Reasons Walk gives for what it left out (Tree.Ignored).
+const (
+	ReasonAlways      = "never uploaded"
+	ReasonDotfile     = "dotfiles stay private unless a \"!\" line in " + AssetsIgnoreFile + " names them"
+	ReasonProjectFile = "cfdeploy's project file stays private unless a \"!\" line in " + AssetsIgnoreFile + " names it"
+)
+
 // alwaysIgnored names are skipped at any depth: version-control metadata,
 // dependency trees, Finder litter, and our own hash cache. Uploading them is
 // never what a user wants and can leak secrets.
@@ -48,6 +64,9 @@ type Ignorer struct {
 	// caseSensitive matches letters exactly, as git does on Linux; tests
 	// set it to compare with git check-ignore.
 	caseSensitive bool
+	// gitOnly applies the patterns alone, without the private-by-default
+	// names (dotfiles, cfdeploy.toml); tests set it to compare with git.
+	gitOnly bool
 	// Skipped lists .assetsignore lines that could not be compiled (an
 	// unbalanced "[" for example). git never matches such a line, so
 	// leaving it out changes nothing; it is kept to tell the user.
@@ -63,6 +82,7 @@ type ignoreRule struct {
 	anywhere bool // no "/" in the pattern: match the base name at any depth
 	dirOnly  bool // the pattern ended in "/"
 	negate   bool // the pattern began with "!"
+	line     int  // 1-based line number in .assetsignore, for reasons
 }
 
 // LoadIgnorer reads DIR/.assetsignore if it exists. A missing file is not an
@@ -83,13 +103,14 @@ func LoadIgnorer(dir string) (*Ignorer, error) {
 // valid patterns are dropped and recorded in Skipped.
 func NewIgnorer(lines []string) *Ignorer {
 	ig := &Ignorer{}
-	for _, line := range lines {
+	for i, line := range lines {
 		line = strings.TrimSuffix(line, "\r")
 		r, ok := compileIgnoreRule(line)
 		if !ok {
 			ig.Skipped = append(ig.Skipped, line)
 			continue
 		}
+		r.line = i + 1
 		if r.segs != nil {
 			ig.rules = append(ig.rules, r)
 		}
@@ -203,15 +224,24 @@ func (ig *Ignorer) Ignored(rel string, isDir bool) bool {
 // excluded is Ignored for a path whose parent directories are known not to
 // be excluded, as in a walk that does not descend into excluded ones.
 func (ig *Ignorer) excluded(rel string, isDir bool) bool {
+	out, _ := ig.exclusion(rel, isDir)
+	return out
+}
+
+// exclusion is excluded with the reason, empty for the configuration files
+// at the root (they are sent, as configuration, not left out). The
+// .assetsignore patterns come first, so a "!" line can publish a dotfile;
+// the private-by-default names apply only when no pattern matches.
+func (ig *Ignorer) exclusion(rel string, isDir bool) (bool, string) {
 	base := rel[strings.LastIndexByte(rel, '/')+1:]
 	if alwaysIgnored[base] {
-		return true
+		return true, ReasonAlways
 	}
 	if !isDir && base == rel && slices.Contains(ConfigFiles, rel) {
-		return true
+		return true, ""
 	}
 	if ig == nil {
-		return false
+		ig = &Ignorer{}
 	}
 	for i := len(ig.rules) - 1; i >= 0; i-- {
 		r := &ig.rules[i]
@@ -220,10 +250,22 @@ func (ig *Ignorer) excluded(rel string, isDir bool) bool {
 		}
 		fold := !ig.caseSensitive
 		if r.anywhere && matchGlob(r.segs[0], base, fold) || !r.anywhere && matchSegments(r.segs, rel, fold) {
-			return !r.negate
+			if r.negate {
+				return false, ""
+			}
+			return true, fmt.Sprintf("%s line %d", AssetsIgnoreFile, r.line)
 		}
 	}
-	return false
+	if ig.gitOnly {
+		return false, ""
+	}
+	switch {
+	case base == ProjectFile && !isDir:
+		return true, ReasonProjectFile
+	case base[0] == '.' && !(isDir && rel == WellKnownDir):
+		return true, ReasonDotfile
+	}
+	return false, ""
 }
 
 // matchSegments reports whether the pattern parts segs match the whole of

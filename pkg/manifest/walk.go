@@ -42,6 +42,10 @@ type Tree struct {
 	Root    string // absolute path of the site directory
 	Files   []File // sorted by Path
 	Skipped []Skip // symlinks leaving the root, special files, …; sorted by Path
+	// Ignored lists what the ignore rules left out, with the rule (a
+	// pruned directory is one entry); sorted by Path. The configuration
+	// files at the root are not in it: they are sent as configuration.
+	Ignored []Skip
 }
 
 // Walk lists the regular files of dir that a deployment would hold, in Path
@@ -85,6 +89,24 @@ func walkWith(dir string, ig *Ignorer, open openDirFunc) (*Tree, error) {
 	}
 	w.cond = sync.NewCond(&w.mu)
 	return w.run(abs)
+}
+
+// HostDatabase is the file that marks a cfhost data directory (next to
+// its api-token file).
+const HostDatabase = "cfhost.db"
+
+// HostDataFile returns the asset path of the first cfhost database among
+// files, or "". A site directory that holds one is the wrong directory:
+// cfhost's default data directory is created where it starts, which is
+// easily inside a project.
+func HostDataFile(files []File) string {
+	for _, f := range files {
+		base := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
+		if base == HostDatabase || base == HostDatabase+"-wal" {
+			return f.Path
+		}
+	}
+	return ""
 }
 
 // statChunk is how many files of one directory a worker stats before the
@@ -139,6 +161,7 @@ func (d *openDir) release() {
 type walkResult struct {
 	files   [][]File // per directory; filled in place by whoever stats them
 	skipped []Skip
+	ignored []Skip
 }
 
 func (w *walker) run(abs string) (*Tree, error) {
@@ -171,6 +194,7 @@ func (w *walker) run(abs string) (*Tree, error) {
 	for _, r := range results {
 		runs = append(runs, r.files...)
 		t.Skipped = append(t.Skipped, r.skipped...)
+		t.Ignored = append(t.Ignored, r.ignored...)
 	}
 	slices.SortFunc(runs, func(a, b []File) int { return strings.Compare(a[0].Path, b[0].Path) })
 	n := 0
@@ -183,6 +207,7 @@ func (w *walker) run(abs string) (*Tree, error) {
 	}
 	slices.SortFunc(t.Files, byPath)
 	slices.SortFunc(t.Skipped, func(a, b Skip) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(t.Ignored, func(a, b Skip) int { return strings.Compare(a.Path, b.Path) })
 	return t, nil
 }
 
@@ -270,7 +295,13 @@ func (ww *walkWorker) readDir(j walkJob) error {
 		// anything below one, so its parents need no checking here.
 		// A directory is excluded only by patterns that match it, not
 		// by ones that match its contents ("d/*" leaves d to walk).
-		if ww.ig.excluded(rel, kind == kindDir) {
+		if out, reason := ww.ig.exclusion(rel, kind == kindDir); out {
+			if reason != "" {
+				if kind == kindDir {
+					assetPath += "/"
+				}
+				ww.res.ignored = append(ww.res.ignored, Skip{Path: assetPath, Reason: reason})
+			}
 			return nil
 		}
 		switch kind {

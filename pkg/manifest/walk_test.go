@@ -52,7 +52,22 @@ func TestWalkIgnores(t *testing.T) {
 		{
 			name:  "config names only at the root",
 			files: map[string]string{"docs/_redirects": "x", "docs/_headers": "x", "docs/.assetsignore": "x"},
-			want:  []string{"/docs/.assetsignore", "/docs/_headers", "/docs/_redirects"},
+			want:  []string{"/docs/_headers", "/docs/_redirects"},
+		},
+		{
+			name: "private by default",
+			files: map[string]string{
+				"index.html": "x", ".env": "x", ".env.local": "x", ".npmrc": "x", ".htpasswd": "x",
+				".ssh/id_rsa": "x", "sub/.dev.vars": "x", "cfdeploy.toml": "x", "sub/cfdeploy.toml": "x",
+				".well-known/security.txt": "x", ".well-known/.hidden": "x", "sub/.well-known/x": "x",
+			},
+			want: []string{"/.well-known/security.txt", "/index.html"},
+		},
+		{
+			name:         "a ! line publishes a dotfile",
+			files:        map[string]string{"index.html": "x", ".htaccess": "x", ".env": "x", ".config/a.json": "x", "cfdeploy.toml": "x"},
+			assetsignore: "!.htaccess\n!.config/\n!cfdeploy.toml\n",
+			want:         []string{"/.config/a.json", "/.htaccess", "/cfdeploy.toml", "/index.html"},
 		},
 		{
 			name:         "assetsignore patterns",
@@ -101,6 +116,58 @@ func TestWalkIgnores(t *testing.T) {
 			}
 			if got := paths(tr); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("paths = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWalkReportsIgnored checks that what the rules leave out is listed
+// with the rule, a pruned directory once, and the root's configuration
+// files not at all.
+func TestWalkReportsIgnored(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"index.html": "x", ".env": "x", ".ssh/id_rsa": "x", ".ssh/id_rsa.pub": "x", "cfdeploy.toml": "x",
+		"a.map": "x", ".git/HEAD": "x", "_redirects": "x", ".assetsignore": "# maps\n*.map\n",
+	})
+	ig, err := LoadIgnorer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Walk(root, ig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Skip{
+		{"/.env", ReasonDotfile},
+		{"/.git/", ReasonAlways},
+		{"/.ssh/", ReasonDotfile},
+		{"/a.map", ".assetsignore line 2"},
+		{"/cfdeploy.toml", ReasonProjectFile},
+	}
+	if !reflect.DeepEqual(tr.Ignored, want) {
+		t.Errorf("ignored = %+v, want %+v", tr.Ignored, want)
+	}
+}
+
+func TestHostDataFile(t *testing.T) {
+	tests := []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{"/index.html"}, ""},
+		{[]string{"/a.html", "/cfhost-data/api-token", "/cfhost-data/cfhost.db"}, "/cfhost-data/cfhost.db"},
+		{[]string{"/cfhost.db-wal"}, "/cfhost.db-wal"},
+		{[]string{"/notcfhost.db"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.paths, ","), func(t *testing.T) {
+			var files []File
+			for _, p := range tt.paths {
+				files = append(files, File{Path: p})
+			}
+			if got := HostDataFile(files); got != tt.want {
+				t.Errorf("HostDataFile = %q, want %q", got, tt.want)
 			}
 		})
 	}
