@@ -41,7 +41,9 @@ type Headers struct {
 //
 // The error is non-nil, with code api.CodeInvalid, when the text is larger
 // than MaxRulesFileBytes or has more blocks than upstream keeps; the
-// returned rules are still what upstream would keep.
+// returned rules are still what upstream would keep. A path with more than
+// MaxRulePlaceholders captures is an error too, naming its line; its block
+// is left out.
 func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 	var (
 		rules    []HeaderRule
@@ -75,6 +77,11 @@ func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 			}
 			push()
 			path, msg := validateURL(line, false, true, false, false)
+			if c := CountPlaceholders(path); msg == "" && c > MaxRulePlaceholders {
+				// As for _redirects: no limit upstream, a 400 here.
+				msg = fmt.Sprintf("%s has %d placeholders, more than the limit of %d; rule ignored", path, c, MaxRulePlaceholders)
+				limitErr = api.Errorf(api.CodeInvalid, "line %d: %.60s has %d placeholders, more than the limit of %d", n, path, c, MaxRulePlaceholders)
+			}
 			if msg == "" {
 				msg = headerPathProblem(path)
 			}

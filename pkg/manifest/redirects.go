@@ -3,8 +3,6 @@ package manifest
 import (
 	"fmt"
 	"math"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -59,7 +57,9 @@ var redirectStatuses = map[float64]int{200: 200, 301: 301, 302: 302, 303: 303, 3
 // than MaxRulesFileBytes or holds more static or dynamic rules than the
 // limits: Cloudflare silently drops the excess, cfhost refuses it with a 400
 // so nobody loses rules unnoticed. The returned rules are still the
-// Cloudflare-compatible result, should a caller prefer to accept it.
+// Cloudflare-compatible result, should a caller prefer to accept it. A rule
+// with more than MaxRulePlaceholders captures is an error too, naming its
+// line (a limit of cfhost's own), and is left out of the result.
 func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error) {
 	var (
 		out       = &Redirects{}
@@ -104,6 +104,13 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 				limitErr = api.Errorf(api.CodeInvalid, "_redirects has more than %d dynamic rules", MaxDynamicRedirects)
 				break
 			}
+		}
+		if c := CountPlaceholders(from); c > MaxRulePlaceholders {
+			// Cloudflare sets no limit; each capture costs work on every
+			// request, so cfhost refuses the deployment and says where.
+			warn(n, "%s has %d placeholders, more than the limit of %d; rule ignored", from, c, MaxRulePlaceholders)
+			limitErr = api.Errorf(api.CodeInvalid, "line %d: %.60s has %d placeholders, more than the limit of %d", n, from, c, MaxRulePlaceholders)
+			continue
 		}
 		to, msg := validateURL(tokens[1], false, false, true, true)
 		if msg != "" {
@@ -594,227 +601,4 @@ func isDecimalLiteral(s string) bool {
 		}
 	}
 	return i == len(s)
-}
-
-// Pattern is a compiled _redirects or _headers "from" path (spec §7.2,
-// §8.2): everything is literal except "*", which matches any text (greedy)
-// as the "splat" capture, and ":name", which matches one or more characters
-// other than "/" (other than "/" and "." inside the host of an https rule).
-// Matching is anchored at both ends and case-sensitive. Patterns that
-// upstream's regular expression could not compile (two "*", a placeholder
-// name used twice, ":splat" together with "*") are reported by
-// CompilePattern as errors; such rules never match.
-type Pattern struct {
-	names []string
-	kind  patternKind
-	// lit is the whole pattern (literal kind) or the text before the splat
-	// (prefix kind); suffix is the text after the splat.
-	lit, suffix string
-	re          *regexp.Regexp
-}
-
-// patternPiece is one part of a rule path: literal text, the splat, or a
-// placeholder with the character class it matches.
-type patternPiece struct {
-	lit   string
-	name  string // capture name; "" for literal text
-	class string // regexp class of a placeholder; "" for the splat
-}
-
-type patternKind uint8
-
-const (
-	patternLiteral patternKind = iota // no captures: string equality
-	patternPrefix                     // lit + (.*) + suffix
-	patternRegexp                     // anything with placeholders
-)
-
-// Names returns the capture names in the order Match reports their values.
-func (p *Pattern) Names() []string { return p.names }
-
-// CompilePattern compiles a rule path. The rule is expected in its
-// normalised form (as ParseRedirects and ParseHeaders store it).
-func CompilePattern(rule string) (*Pattern, error) {
-	var pieces []patternPiece
-	hostEnd := -1
-	if rest, ok := strings.CutPrefix(rule, "https://"); ok {
-		hostEnd = len(rule)
-		if k := strings.IndexByte(rest, '/'); k >= 0 {
-			hostEnd = len("https://") + k
-		}
-	}
-	seen := map[string]bool{}
-	litStart := 0
-	flush := func(i int) {
-		if i > litStart {
-			pieces = append(pieces, patternPiece{lit: rule[litStart:i]})
-		}
-	}
-	for i := 0; i < len(rule); {
-		c := rule[i]
-		switch {
-		case c == '*':
-			flush(i)
-			pieces = append(pieces, patternPiece{name: "splat"})
-			i++
-			litStart = i
-		case c == ':' && i+1 < len(rule) && isASCIILetter(rule[i+1]):
-			flush(i)
-			j := i + 2
-			for j < len(rule) && isWordByte(rule[j]) {
-				j++
-			}
-			class := "[^/]+"
-			// Upstream's host placeholder: inside the host of an https rule
-			// and directly followed by a character its escaping protects.
-			if i < hostEnd && j < len(rule) && strings.IndexByte(`-/\^$+?.()|[]{}`, rule[j]) >= 0 {
-				class = "[^/.]+"
-			}
-			pieces = append(pieces, patternPiece{name: rule[i+1 : j], class: class})
-			i = j
-			litStart = i
-		default:
-			i++
-		}
-	}
-	flush(len(rule))
-
-	p := &Pattern{}
-	for _, pc := range pieces {
-		if pc.name == "" {
-			continue
-		}
-		if seen[pc.name] {
-			if pc.name == "splat" {
-				return nil, fmt.Errorf("pattern %q captures the splat twice", rule)
-			}
-			return nil, fmt.Errorf("pattern %q uses the placeholder :%s twice", rule, pc.name)
-		}
-		seen[pc.name] = true
-		p.names = append(p.names, pc.name)
-	}
-	switch {
-	case len(p.names) == 0:
-		p.kind, p.lit = patternLiteral, rule
-		return p, nil
-	case len(p.names) == 1 && onlyStarSplat(pieces):
-		p.kind = patternPrefix
-		before := true
-		for _, pc := range pieces {
-			switch {
-			case pc.name != "":
-				before = false
-			case before:
-				p.lit = pc.lit
-			default:
-				p.suffix = pc.lit
-			}
-		}
-		return p, nil
-	}
-	var expr strings.Builder
-	expr.WriteString("^")
-	for _, pc := range pieces {
-		switch {
-		case pc.name == "":
-			expr.WriteString(regexp.QuoteMeta(pc.lit))
-		case pc.class == "":
-			expr.WriteString("(.*)")
-		default:
-			expr.WriteString("(" + pc.class + ")")
-		}
-	}
-	expr.WriteString("$")
-	re, err := regexp.Compile(expr.String())
-	if err != nil {
-		return nil, fmt.Errorf("compile pattern %q: %w", rule, err)
-	}
-	p.kind, p.re = patternRegexp, re
-	return p, nil
-}
-
-// onlyStarSplat reports whether the only capture among pieces is a "*".
-func onlyStarSplat(pieces []patternPiece) bool {
-	for _, pc := range pieces {
-		if pc.name != "" && pc.class != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// Match reports whether s matches the pattern and appends the captured
-// values to dst in Names order. Literal and single-splat patterns match
-// without allocating.
-func (p *Pattern) Match(s string, dst []string) ([]string, bool) {
-	switch p.kind {
-	case patternLiteral:
-		return dst, s == p.lit
-	case patternPrefix:
-		if len(s) < len(p.lit)+len(p.suffix) || !strings.HasPrefix(s, p.lit) || !strings.HasSuffix(s, p.suffix) {
-			return dst, false
-		}
-		return append(dst, s[len(p.lit):len(s)-len(p.suffix)]), true
-	}
-	m := p.re.FindStringSubmatchIndex(s)
-	if m == nil {
-		return dst, false
-	}
-	for k := 2; k+1 < len(m); k += 2 {
-		dst = append(dst, s[m[k]:m[k+1]])
-	}
-	return dst, true
-}
-
-// Substitute replaces every ":name" in template whose name is one of names
-// with the matching value, in a single pass, the way upstream does: a
-// placeholder is the longest run of word characters after the colon, so
-// ":id" never eats into ":id_2", and unknown placeholders stay as written.
-func Substitute(template string, names, values []string) string {
-	if len(names) == 0 || strings.IndexByte(template, ':') < 0 {
-		return template
-	}
-	var b strings.Builder
-	last := 0
-	for {
-		i, j, k := nextPlaceholder(template, last, names)
-		if k < 0 {
-			break
-		}
-		b.WriteString(template[last:i])
-		b.WriteString(values[k])
-		last = j
-	}
-	if last == 0 {
-		return template
-	}
-	b.WriteString(template[last:])
-	return b.String()
-}
-
-// HasSubstitution reports whether Substitute could change template for a
-// pattern with these capture names, so callers can precompute the rest.
-func HasSubstitution(template string, names []string) bool {
-	_, _, k := nextPlaceholder(template, 0, names)
-	return k >= 0
-}
-
-// nextPlaceholder finds the first placeholder at or after from whose name
-// is one of names, and returns its bounds in template and the index of the
-// name; k is -1 when there is none.
-func nextPlaceholder(template string, from int, names []string) (start, end, k int) {
-	for i := from; i+1 < len(template); i++ {
-		if template[i] != ':' || !isASCIILetter(template[i+1]) {
-			continue
-		}
-		j := i + 2
-		for j < len(template) && isWordByte(template[j]) {
-			j++
-		}
-		if k := slices.Index(names, template[i+1:j]); k >= 0 {
-			return i, j, k
-		}
-		i = j - 1
-	}
-	return 0, 0, -1
 }

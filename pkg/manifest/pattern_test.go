@@ -1,0 +1,304 @@
+package manifest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
+)
+
+// regexpMatch is how patterns used to match, and how upstream matches: one
+// anchored regular expression with a group per capture. Go's regexp picks
+// the same submatches as a backtracking engine (leftmost-first, greedy), so
+// it is the reference the linear matcher must agree with.
+func regexpMatch(t testing.TB, rule, s string) ([]string, bool) {
+	t.Helper()
+	var expr strings.Builder
+	expr.WriteString("^")
+	for _, pc := range splitRule(rule) {
+		switch {
+		case pc.name == "":
+			expr.WriteString(regexp.QuoteMeta(pc.lit))
+		case pc.class == "":
+			expr.WriteString("(.*)")
+		default:
+			expr.WriteString("(" + pc.class + ")")
+		}
+	}
+	expr.WriteString("$")
+	re := regexp.MustCompile(expr.String())
+	m := re.FindStringSubmatch(s)
+	if m == nil {
+		return nil, false
+	}
+	return m[1:], true
+}
+
+// checkAgainstRegexp compares Match with the regular expression on one
+// pattern and subject.
+func checkAgainstRegexp(t testing.TB, rule, s string) {
+	t.Helper()
+	p, err := CompilePattern(rule)
+	if err != nil {
+		return
+	}
+	got, ok := p.Match(s, nil)
+	want, wantOK := regexpMatch(t, rule, s)
+	if ok != wantOK || ok && strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Fatalf("%q on %q = %v %q, the regular expression gives %v %q", rule, s, ok, got, wantOK, want)
+	}
+}
+
+// The linear matcher captures exactly what the regular expression does,
+// on random patterns and subjects over a small alphabet that makes
+// literals, slashes and dots collide often.
+func TestPatternAgreesWithRegexp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ruleParts := []string{"/", "/", "a", "b", ".", "ab", "-", ":x", ":y", ":z", "*"}
+	hostParts := []string{"a", ".", "-", ":h", ":i", "*", "b.", ":j:k"}
+	subjParts := []string{"/", "a", "b", ".", "ab", "-", "ba"}
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	for range n {
+		var rule strings.Builder
+		if rng.IntN(4) == 0 {
+			rule.WriteString("https://")
+			for range rng.IntN(5) {
+				rule.WriteString(hostParts[rng.IntN(len(hostParts))])
+			}
+		}
+		rule.WriteString("/")
+		for range rng.IntN(8) {
+			rule.WriteString(ruleParts[rng.IntN(len(ruleParts))])
+		}
+		var subj strings.Builder
+		if strings.HasPrefix(rule.String(), "https://") {
+			subj.WriteString("https://")
+			for range rng.IntN(6) {
+				subj.WriteString([]string{"a", "b", ".", "-", "ab."}[rng.IntN(5)])
+			}
+		}
+		subj.WriteString("/")
+		for range rng.IntN(12) {
+			subj.WriteString(subjParts[rng.IntN(len(subjParts))])
+		}
+		checkAgainstRegexp(t, rule.String(), subj.String())
+	}
+}
+
+func FuzzPatternAgreesWithRegexp(f *testing.F) {
+	f.Add("/:a/:b/*", "/1/2/3/4")
+	f.Add("/*.js", "/a/b.js")
+	f.Add("https://:sub.example.com/*", "https://api.example.com/x")
+	f.Add("/:a-:b.:c", "/x-y-z.w.v")
+	f.Fuzz(func(t *testing.T, rule, s string) {
+		if len(rule) > 200 || len(s) > 300 || !strings.HasPrefix(rule, "/") && !strings.HasPrefix(rule, "https://") {
+			return
+		}
+		checkAgainstRegexp(t, rule, s)
+	})
+}
+
+// Hand-picked cases where greedy captures and slashes interact.
+func TestPatternGreedyCaptures(t *testing.T) {
+	tests := []struct {
+		pattern, subject string
+		match            bool
+		caps             string
+	}{
+		{"/:a:b", "/abc", true, "ab c"},
+		{"/:a-:b", "/x-y-z", true, "x-y z"},
+		{"/:a-:b-", "/x-y-z-", true, "x-y z"},
+		{"/*-:b", "/x-y/z-w", true, "x-y/z w"},
+		{"/*-:b", "/x-y/z-w/", false, ""},
+		{"/a:x*b:y", "/aQQbRRbSS", true, "QQbRR  SS"},
+		{"/:a/*/:b", "/1/2/3/4", true, "1 2/3 4"},
+		{"/:a*", "/abc/d", true, "abc /d"},
+		{"/x:a*:b/y", "/xab/cd/y", true, "ab /c d"},
+		{"https://:a.:b.com/*", "https://x.y.com/p", true, "x y p"},
+		{"https://:a:b.com/", "https://x.y.z.com/", true, "x.y. z"},
+		{"https://*.:a.com/", "https://x.y.z.com/", true, "x.y z"},
+	}
+	for _, tt := range tests {
+		p, err := CompilePattern(tt.pattern)
+		if err != nil {
+			t.Fatalf("CompilePattern(%q): %v", tt.pattern, err)
+		}
+		caps, ok := p.Match(tt.subject, nil)
+		if ok != tt.match || ok && strings.Join(caps, " ") != tt.caps {
+			t.Errorf("%q on %q = %v %q, want %v %q", tt.pattern, tt.subject, ok, caps, tt.match, tt.caps)
+		}
+		checkAgainstRegexp(t, tt.pattern, tt.subject)
+	}
+}
+
+// A host longer than any DNS name never matches a rule with a placeholder
+// that may not span dots; the same rule still matches a real host.
+func TestPatternLongHost(t *testing.T) {
+	p, err := CompilePattern("https://:sub.example.com/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Match("https://api.example.com/x", nil); !ok {
+		t.Error("a real host does not match")
+	}
+	if _, ok := p.Match("https://"+strings.Repeat("a", 300)+".example.com/x", nil); ok {
+		t.Error("a 300-byte host label matches")
+	}
+}
+
+func TestCompilePatternPlaceholderLimit(t *testing.T) {
+	rule := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("/:p" + string(rune('a'+i)))
+		}
+		return b.String()
+	}
+	if _, err := CompilePattern(rule(MaxRulePlaceholders)); err != nil {
+		t.Errorf("%d placeholders: %v", MaxRulePlaceholders, err)
+	}
+	if _, err := CompilePattern(rule(MaxRulePlaceholders) + "/*"); err == nil {
+		t.Errorf("%d placeholders and a splat compiled", MaxRulePlaceholders)
+	}
+	if got := CountPlaceholders(rule(4) + "/*"); got != 5 {
+		t.Errorf("CountPlaceholders = %d, want 5", got)
+	}
+}
+
+func TestSubstituteMax(t *testing.T) {
+	names, values := []string{"splat"}, []string{strings.Repeat("x", 100)}
+	tmpl := strings.Repeat("/:splat", 330)
+	if _, ok := SubstituteMax(tmpl, names, values, 16<<10); ok {
+		t.Error("a 33 KB substitution fit in 16 KiB")
+	}
+	got, ok := SubstituteMax("/a/:splat/b", names, values, 200)
+	if want := "/a/" + values[0] + "/b"; !ok || got != want {
+		t.Errorf("SubstituteMax = %q %v, want %q", got, ok, want)
+	}
+	if _, ok := SubstituteMax("/a/:splat/b", names, values, 104); ok {
+		t.Error("105 bytes fit in 104")
+	}
+	if _, ok := SubstituteMax("/plain", names, values, 3); ok {
+		t.Error("a 6-byte template without placeholders fit in 3")
+	}
+}
+
+// BenchmarkPatternHostile matches a 60 KB path against 100 rules of the
+// most expensive shapes a deployment may have, ten placeholders each; the
+// last rule matches. Before the linear matcher, one rule of the first shape
+// took seconds on a path a third as long.
+//
+//   - placeholders: the shape of the attack, "/:a:b:c…" (with "/"s and
+//     literals varied so that no rule matches);
+//   - absent-literal: literals between placeholders that the path lacks,
+//     so that every rule searches the whole path;
+//   - frequent-byte: such literals starting with the byte the path is made
+//     of, the slowest case for a forward search of a short literal (a
+//     literal after a placeholder starts with a byte that is not a letter,
+//     digit or "_", so the path is made of "-");
+//   - long-literal: such literals longer than 63 bytes, which Go searches
+//     without vector instructions.
+func BenchmarkPatternHostile(b *testing.B) {
+	path := "/" + strings.Repeat("-", 60<<10)
+	tag := func(i int) string { return string(rune('A' + i%26)) }
+	shapes := []struct {
+		name string
+		rule func(i int) string
+	}{
+		{"placeholders", func(i int) string {
+			return []string{"/:a:b:c:d:e:f:g:h:i:j/", "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j", "/:a:b:c:d:e:f:g:h:i:j~" + tag(i), "/x:a:b:c:d:e:f:g:h:i:j"}[i%4]
+		}},
+		{"absent-literal", func(i int) string { return "/:a~" + tag(i) + ":b:c:d:e:f:g:h:i~" + tag(i) + ":j" }},
+		{"frequent-byte", func(i int) string { return "/:a:b:c:d:e:f:g:h:i-~" + tag(i) + ":j" }},
+		{"long-literal", func(i int) string { return "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", 70) + "~" + tag(i) + ":j" }},
+	}
+	last, err := CompilePattern("/:a:b:c:d:e:f:g:h:i:j")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range shapes {
+		b.Run(shape.name, func(b *testing.B) {
+			var pats []*Pattern
+			for i := range 99 {
+				p, err := CompilePattern(shape.rule(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				pats = append(pats, p)
+			}
+			pats = append(pats, last)
+			var buf [MaxRulePlaceholders]string
+			b.SetBytes(int64(len(path)))
+			b.ReportAllocs()
+			for b.Loop() {
+				matched := 0
+				sub := NewSubject(path)
+				for _, p := range pats {
+					if _, ok := p.MatchSubject(&sub, buf[:0]); ok {
+						matched++
+					}
+				}
+				if matched != 1 {
+					b.Fatalf("%d rules matched, want 1", matched)
+				}
+			}
+		})
+	}
+}
+
+// A rule path with more captures than MaxRulePlaceholders refuses the
+// deployment, naming the file's line, in both rule files; the other rules
+// are kept.
+func TestRulePlaceholderLimit(t *testing.T) {
+	many := "/:a:b:c:d:e:f:g:h:i:j:k"
+	enough := "/:a/:b/:c/:d/:e/:f/:g/:h/:i/*"
+	tests := []struct {
+		name, file, text string
+		wantLine         int // 0: accepted
+		wantRules        int
+	}{
+		{"redirect at the limit", "_redirects", "/x /y\n" + enough + " /z", 0, 2},
+		{"redirect over the limit", "_redirects", "/x /y\n" + many + " /z 301\n/p/* /q", 2, 2},
+		{"redirect splat counts", "_redirects", enough + ":z /q", 1, 0},
+		{"header at the limit", "_headers", enough + "\n  X-A: 1", 0, 1},
+		{"header over the limit", "_headers", "/a\n  X-A: 1\n" + many + "\n  X-B: 2\n/b\n  X-C: 3", 3, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			var warns []api.Warning
+			var rules int
+			if tt.file == "_redirects" {
+				var r *Redirects
+				r, warns, err = ParseRedirects(tt.text, HTMLHandlingNone)
+				rules = len(r.Rules)
+			} else {
+				var h *Headers
+				h, warns, err = ParseHeaders(tt.text)
+				rules = len(h.Rules)
+			}
+			if rules != tt.wantRules {
+				t.Errorf("%d rules kept, want %d", rules, tt.wantRules)
+			}
+			if tt.wantLine == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			want := fmt.Sprintf("line %d: ", tt.wantLine)
+			if err == nil || api.ErrorCode(err) != api.CodeInvalid || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "placeholders") {
+				t.Fatalf("err = %v, want an invalid-request error starting %q", err, want)
+			}
+			if len(warns) != 1 || warns[0].Line != tt.wantLine || warns[0].File != tt.file {
+				t.Errorf("warnings = %+v, want one for %s line %d", warns, tt.file, tt.wantLine)
+			}
+		})
+	}
+}
