@@ -76,6 +76,8 @@ type siteSpec struct {
 	compressed  []string // paths that also get gzip and br variants
 	budget      int64
 	skipBlobFor string // an asset whose blob is missing from the store
+	limits      Limits
+	log         io.Writer // the site's log; discarded when nil
 }
 
 // build compiles the deployment of spec over a fresh in-memory store.
@@ -87,6 +89,10 @@ func build(t testing.TB, spec siteSpec) (*Site, *memBlobs, *Cache) {
 		Assets: map[string]Asset{},
 		Config: manifest.Config{HTMLHandling: spec.html, NotFoundHandling: spec.notFound},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: spec.limits,
+	}
+	if spec.log != nil {
+		d.Logger = slog.New(slog.NewTextHandler(spec.log, nil))
 	}
 	add := func(p, body string) {
 		h := sha([]byte(body))

@@ -265,17 +265,74 @@ func (s *Site) notFoundFallback(p string, nf string) intent {
 			return serve(a)
 		}
 	case manifest.NotFoundPage:
-		// Cut at the last "/" and try <dir>/404.html, up to the root.
-		for cwd := p; cwd != ""; {
-			if i := strings.LastIndexByte(cwd, '/'); i >= 0 {
-				cwd = cwd[:i]
-			} else {
-				cwd = cwd[:len(cwd)-1] // JavaScript's slice(0, -1)
-			}
-			if a := s.lookup2(cwd, "/404.html"); a != nil {
-				return intent{kind: intentServe, asset: a, status: 404}
-			}
+		if a := s.notFoundPages.deepest(p); a != nil {
+			return intent{kind: intentServe, asset: a, status: 404}
 		}
 	}
 	return intent{}
+}
+
+// dirNode is a directory on the way to a 404.html: the 404-page fallback
+// walks these down along the request path instead of trying every prefix
+// of the path, so its cost is bounded by the deployment's own directories,
+// not by how deep a request path goes.
+type dirNode struct {
+	sub  map[string]*dirNode // by segment name
+	page *asset              // this directory's 404.html
+}
+
+// add records the 404.html of dir ("" for the root, else "/a/b") and
+// returns the root, created when n is nil.
+func (n *dirNode) add(dir string, page *asset) *dirNode {
+	root := n
+	if root == nil {
+		root = &dirNode{}
+	}
+	n = root
+	for rest := dir; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest[1:], "/")
+		if rest != "" {
+			rest = "/" + rest
+		}
+		next := n.sub[seg]
+		if next == nil {
+			if n.sub == nil {
+				n.sub = map[string]*dirNode{}
+			}
+			next = &dirNode{}
+			n.sub[seg] = next
+		}
+		n = next
+	}
+	n.page = page
+	return root
+}
+
+// deepest is the fallback of spec §5: cut p at its last "/", again and
+// again, and serve the first <dir>/404.html found. Those dirs are the
+// prefixes of p that end before one of its "/" (and "" for the root), so
+// the deepest 404.html on the way down p is the one to serve.
+func (n *dirNode) deepest(p string) *asset {
+	if n == nil || p == "" {
+		return nil
+	}
+	best := n.page
+	if p[0] != '/' {
+		return best // no cut of p but "" can name an asset directory
+	}
+	rest := p[1:]
+	for {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return best
+		}
+		if n = n.sub[rest[:i]]; n == nil {
+			return best
+		}
+		if n.page != nil {
+			best = n.page
+		}
+		rest = rest[i+1:]
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 // redirectRule is a compiled _redirects rule.
 type redirectRule struct {
+	line    int // in _redirects, for warnings
 	status  int
 	to      string            // the target template
 	pattern *manifest.Pattern // nil for a static rule
@@ -28,7 +29,7 @@ type target struct {
 }
 
 func compileRedirect(r manifest.RedirectRule) (*redirectRule, error) {
-	rr := &redirectRule{status: r.Status, to: r.To}
+	rr := &redirectRule{line: r.Line, status: r.Status, to: r.To}
 	if !r.Static {
 		p, err := manifest.CompilePattern(r.From)
 		if err != nil {
@@ -185,28 +186,39 @@ func (t *target) location(req *Request) string {
 
 // matchRedirect finds the rule for a raw pathname (spec §7.2): the static
 // rule of that exact path, else the first dynamic rule that matches. It
-// returns the rule and the target resolved for this request.
+// returns the rule and the target resolved for this request. A dynamic
+// rule whose substituted target would be longer than MaxSubstitution is
+// skipped, with a warning.
 func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 	if rr := s.static[pathname]; rr != nil {
 		return rr, rr.target, true
 	}
-	var buf [8]string
+	if len(s.dynamic) == 0 {
+		return nil, target{}, false
+	}
+	sub := manifest.NewSubject(pathname)
+	var buf [manifest.MaxRulePlaceholders]string
 	for _, rr := range s.dynamic {
-		caps, ok := rr.pattern.Match(pathname, buf[:0])
+		caps, ok := rr.pattern.MatchSubject(&sub, buf[:0])
 		if !ok {
 			continue
 		}
 		if !rr.subst {
 			return rr, rr.target, true
 		}
-		to := dynamicTarget(manifest.Substitute(rr.to, rr.pattern.Names(), caps))
-		return rr, resolveTarget(to), true
+		to, ok := manifest.SubstituteMax(rr.to, rr.pattern.Names(), caps, s.limits.MaxSubstitution)
+		if !ok {
+			s.warnRule("_redirects", rr.line, "the target would be longer than "+formatLength(int64(s.limits.MaxSubstitution))+" bytes; rule skipped")
+			continue
+		}
+		return rr, resolveTarget(dynamicTarget(to)), true
 	}
 	return nil, target{}, false
 }
 
 // headerRule is a compiled _headers block.
 type headerRule struct {
+	line    int // in _headers, for warnings
 	pattern *manifest.Pattern
 	abs     bool     // matched against https://<hostname><pathname>
 	unset   []string // canonical names
@@ -224,7 +236,7 @@ func compileHeaderRule(r manifest.HeaderRule) (*headerRule, error) {
 	if err != nil {
 		return nil, err
 	}
-	hr := &headerRule{pattern: p, abs: strings.HasPrefix(r.Path, "https://")}
+	hr := &headerRule{line: r.Line, pattern: p, abs: strings.HasPrefix(r.Path, "https://")}
 	for _, name := range r.Unset {
 		hr.unset = append(hr.unset, canonicalKey(name))
 	}
@@ -245,23 +257,29 @@ func compileHeaderRule(r manifest.HeaderRule) (*headerRule, error) {
 // response had, unless an earlier block set it, in which case it appends
 // (Set-Cookie as another field, anything else comma-joined into one).
 // pathname is the original request pathname, never a rewrite target.
+//
+// Within Limits: a value whose substitution would be longer than
+// MaxSubstitution, or that would take the bytes set past MaxHeaderBytes, is
+// skipped, with a warning.
 func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 	if len(s.headers) == 0 {
 		return
 	}
-	var absURL string
+	sub := manifest.NewSubject(pathname)
+	var abs manifest.Subject
 	if s.absHeaders {
-		absURL = "https://" + hostname(req.Host) + pathname
+		abs = manifest.NewSubject("https://" + hostname(req.Host) + pathname)
 	}
 	var setBuf [16]string
 	set := setBuf[:0]
-	var capBuf [8]string
+	var capBuf [manifest.MaxRulePlaceholders]string
+	budget := s.limits.MaxHeaderBytes
 	for _, hr := range s.headers {
-		subject := pathname
+		subject := &sub
 		if hr.abs {
-			subject = absURL
+			subject = &abs
 		}
-		caps, ok := hr.pattern.Match(subject, capBuf[:0])
+		caps, ok := hr.pattern.MatchSubject(subject, capBuf[:0])
 		if !ok {
 			continue
 		}
@@ -271,10 +289,21 @@ func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 		for _, hs := range hr.set {
 			value := hs.value
 			if value == nil {
-				value = one(manifest.Substitute(hs.template, hr.pattern.Names(), caps))
+				v, ok := manifest.SubstituteMax(hs.template, hr.pattern.Names(), caps, s.limits.MaxSubstitution)
+				if !ok {
+					s.warnRule("_headers", hr.line, hs.key+" would be longer than "+formatLength(int64(s.limits.MaxSubstitution))+" bytes; header skipped")
+					continue
+				}
+				value = one(v)
 			}
 			if hs.key == "Location" && req.Prefix != "" {
 				value = one(PrefixLocation(req.Prefix, value[0]))
+			}
+			if n := len(hs.key) + len(value[0]); n <= budget {
+				budget -= n
+			} else {
+				s.warnRule("_headers", hr.line, hs.key+" would take the headers set by rules past "+formatLength(int64(s.limits.MaxHeaderBytes))+" bytes; header skipped")
+				continue
 			}
 			if !contains(set, hs.key) {
 				h[hs.key] = value

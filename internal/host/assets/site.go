@@ -43,7 +43,10 @@ type Deployment struct {
 	// Redirects and Headers are the parsed _redirects and _headers, or nil.
 	Redirects *manifest.Redirects
 	Headers   *manifest.Headers
-	// Logger receives blob read failures; nil means slog.Default().
+	// Limits bound what the rules add to a response.
+	Limits Limits
+	// Logger receives blob read failures and rules cut by Limits; nil
+	// means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -60,7 +63,12 @@ type Site struct {
 	dynamic    []*redirectRule
 	headers    []*headerRule
 	absHeaders bool // some _headers rule is an https:// URL
-	logger     *slog.Logger
+	// notFoundPages holds the directories with a 404.html, for the
+	// 404-page fallback; nil when there is none.
+	notFoundPages *dirNode
+	limits        Limits
+	warner        ruleWarner
+	logger        *slog.Logger
 }
 
 // asset is an Asset with its response header values precomputed. The
@@ -90,6 +98,7 @@ func Compile(d Deployment, c *Cache) (*Site, error) {
 		assets:   make(map[string]*asset, len(d.Assets)),
 		cache:    c,
 		static:   map[string]*redirectRule{},
+		limits:   d.Limits.withDefaults(),
 		logger:   d.Logger,
 	}
 	if s.logger == nil {
@@ -111,6 +120,9 @@ func Compile(d Deployment, c *Cache) (*Site, error) {
 		ca.etag[encGzip] = one(`"` + h32 + `-gzip"`)
 		ca.etag[encBr] = one(`"` + h32 + `-br"`)
 		s.assets[p] = ca
+		if dir, ok := strings.CutSuffix(p, "/404.html"); ok {
+			s.notFoundPages = s.notFoundPages.add(dir, ca)
+		}
 	}
 	if d.Redirects != nil {
 		for _, r := range d.Redirects.Rules {
