@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/cfdeploy/cfdeploy/internal/host"
+	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -37,13 +38,17 @@ type serveOptions struct {
 	GCInterval time.Duration
 	Worker     worker.Config
 	CacheBytes int64
-	MaxFile    int64
-	MaxFiles   int
-	MaxBody    int64
-	MaxEnvVars int
-	MaxEnvVal  int64
-	AccessLog  bool
-	LogLevel   slog.Level
+	// MaxTarget and the rule limits bound the work of one project request.
+	MaxTarget           int64
+	MaxRuleSubstitution int64
+	MaxRuleHeaderBytes  int64
+	MaxFile             int64
+	MaxFiles            int
+	MaxBody             int64
+	MaxEnvVars          int
+	MaxEnvVal           int64
+	AccessLog           bool
+	LogLevel            slog.Level
 
 	// Upload quotas: see host.Config.
 	MaxUploadSessions   int
@@ -80,6 +85,9 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),
 		intSetting("max-files", 100000, 1, "most files in one deployment", &o.MaxFiles),
 		bytesSetting("max-body", 64<<20, "largest API request body", &o.MaxBody),
+		bytesSetting("max-request-target", 16<<10, "longest request target (path and query) of a project request (then 414)", &o.MaxTarget),
+		bytesSetting("max-rule-substitution", 16<<10, "longest _redirects target or _headers value a rule may build from a request (a rule over it is skipped, with a warning)", &o.MaxRuleSubstitution),
+		bytesSetting("max-rule-header-bytes", 64<<10, "most header bytes _headers rules may set on one response (headers past it are skipped, with a warning)", &o.MaxRuleHeaderBytes),
 		intSetting("max-env-vars", 64, 1, "most environment variables and secrets one project may keep", &o.MaxEnvVars),
 		bytesSetting("max-env-value", 5<<10, "largest value of one project variable or secret (at most 1MiB)", &o.MaxEnvVal),
 		intSetting("max-upload-sessions", 8, 1, "upload sessions one project may have open, neither deployed nor expired (then 409)", &o.MaxUploadSessions),
@@ -169,17 +177,24 @@ func (o serveOptions) limits() manifest.Limits {
 func runServe(ctx context.Context, o serveOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
 	h, err := host.New(ctx, host.Config{
-		DataDir:          o.DataDir,
-		APIToken:         o.APIToken,
-		JWTSecret:        o.JWTSecret,
-		BaseDomain:       o.BaseDomain,
-		TrustProxy:       o.TrustProxy,
-		Limits:           o.limits(),
-		GCGrace:          o.GCGrace,
-		GCInterval:       o.GCInterval,
-		Worker:           o.Worker,
-		CacheBytes:       o.CacheBytes,
-		AccessLog:        o.AccessLog,
+		DataDir:    o.DataDir,
+		APIToken:   o.APIToken,
+		JWTSecret:  o.JWTSecret,
+		BaseDomain: o.BaseDomain,
+		TrustProxy: o.TrustProxy,
+		Limits:     o.limits(),
+		GCGrace:    o.GCGrace,
+		GCInterval: o.GCInterval,
+		Worker:     o.Worker,
+		CacheBytes: o.CacheBytes,
+		AccessLog:  o.AccessLog,
+		// Capped at 1 GiB so that the conversions to int are safe anywhere;
+		// no sane limit comes near.
+		MaxRequestTarget: int(min(o.MaxTarget, 1<<30)),
+		RuleLimits: assets.Limits{
+			MaxSubstitution: int(min(o.MaxRuleSubstitution, 1<<30)),
+			MaxHeaderBytes:  int(min(o.MaxRuleHeaderBytes, 1<<30)),
+		},
 		MaxProjectVars:   o.MaxEnvVars,
 		MaxVarValueBytes: int(o.MaxEnvVal),
 		Version:          version,

@@ -162,3 +162,27 @@ func TestContradictoryLimits(t *testing.T) {
 		}
 	}
 }
+
+// The limits on one project request's work: defaults and overrides.
+func TestRequestWorkOptions(t *testing.T) {
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags([]string{"--max-request-target", "8KiB", "--max-rule-header-bytes", "1000"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadServeOptions(cmd, viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxTarget != 8<<10 || o.MaxRuleSubstitution != 16<<10 || o.MaxRuleHeaderBytes != 1000 {
+		t.Fatalf("target %d, substitution %d, header bytes %d", o.MaxTarget, o.MaxRuleSubstitution, o.MaxRuleHeaderBytes)
+	}
+	for _, args := range [][]string{{"--max-request-target", "0"}, {"--max-rule-substitution", "-5"}, {"--max-rule-header-bytes", "big"}} {
+		cmd := newServeCmd()
+		if err := cmd.ParseFlags(args); err != nil {
+			continue
+		}
+		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}

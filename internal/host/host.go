@@ -75,6 +75,13 @@ type Config struct {
 	UploadBytesInFlightTotal int64
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
+	// MaxRequestTarget is the longest request target (path and query, as
+	// sent) of a project request, in bytes; longer ones get 414 before any
+	// project work. Default 16 KiB, Cloudflare's URL limit.
+	MaxRequestTarget int
+	// RuleLimits bound what _redirects and _headers rules add to one
+	// response; zero fields take assets' defaults.
+	RuleLimits assets.Limits
 	// AccessLog logs every project request, not only API calls.
 	AccessLog bool
 	// Worker tunes the server-code runtime; its CacheDir defaults to
@@ -84,6 +91,9 @@ type Config struct {
 	Version string
 	Logger  *slog.Logger
 }
+
+// DefaultMaxRequestTarget is Config.MaxRequestTarget's default.
+const DefaultMaxRequestTarget = 16 << 10
 
 func (c *Config) setDefaults() {
 	if c.BaseDomain == "" {
@@ -131,6 +141,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = 256 << 20
+	}
+	if c.MaxRequestTarget <= 0 {
+		c.MaxRequestTarget = DefaultMaxRequestTarget
 	}
 	if c.Version == "" {
 		c.Version = "dev"

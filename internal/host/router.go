@@ -1,11 +1,13 @@
 package host
 
 import (
-	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 )
 
 // ServeHTTP routes a request per CONTRACT.md "Routing of a request": the
@@ -28,6 +30,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			h.log.Info("request", "method", r.Method, "host", r.Host, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		}()
+	}
+	// Everything a project does per request (rules, path handling, the
+	// not-found walk) is linear in the target at worst; this bounds it.
+	if len(requestTarget(r)) > h.cfg.MaxRequestTarget {
+		textError(w, http.StatusRequestURITooLong, fmt.Sprintf("The request target is longer than this host's limit of %d bytes.\n", h.cfg.MaxRequestTarget))
+		return
 	}
 	// Project paths are normalised as a browser would (dot segments,
 	// backslashes) before the /__project/ prefix is looked at, so the

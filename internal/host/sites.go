@@ -163,17 +163,19 @@ func (h *Host) buildSite(ctx context.Context, projectID string) (*site, error) {
 	if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
 		return nil, fmt.Errorf("deployment %s config: %w", d.ID, err)
 	}
-	ad := assets.Deployment{ID: d.ID, Config: cfg, Assets: make(map[string]assets.Asset, len(snap.Assets)), Logger: h.log}
+	ad := assets.Deployment{ID: d.ID, Config: cfg, Assets: make(map[string]assets.Asset, len(snap.Assets)), Limits: h.cfg.RuleLimits, Logger: h.log}
 	// The texts were validated at deploy; parsing again only rebuilds the
-	// rules, and warnings were reported then.
+	// rules, and warnings were reported then. A deployment made before a
+	// limit existed (such as the placeholders per rule) may be over it:
+	// it serves the rules within the limits rather than fail every request.
 	if d.Redirects != "" {
 		if ad.Redirects, _, err = manifest.ParseRedirects(d.Redirects, cfg.HTMLHandling); err != nil {
-			return nil, fmt.Errorf("deployment %s _redirects: %w", d.ID, err)
+			h.log.Warn("deployment rules over a limit; serving those within it", "deployment", d.ID, "file", "_redirects", "err", err)
 		}
 	}
 	if d.Headers != "" {
 		if ad.Headers, _, err = manifest.ParseHeaders(d.Headers); err != nil {
-			return nil, fmt.Errorf("deployment %s _headers: %w", d.ID, err)
+			h.log.Warn("deployment rules over a limit; serving those within it", "deployment", d.ID, "file", "_headers", "err", err)
 		}
 	}
 	files := make(map[string]blobFile, len(snap.Assets))
