@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ type deployOptions struct {
 	Concurrency    int
 	DryRun         bool
 	AllowEmpty     bool
+	Strict         bool
 	CachePath      string
 }
 
@@ -60,6 +62,18 @@ type dryRunOutput struct {
 	// LeftOut is what stays local and why: ignored files (a pruned
 	// directory once, its path ending in "/") and skipped entries.
 	LeftOut []leftOut `json:"leftOut"`
+	// Warnings are the _redirects/_headers lines the host would skip.
+	Warnings []api.Warning `json:"warnings"`
+	// Changes compares with the live deployment (everything is added when
+	// there is none).
+	Changes fileChanges `json:"changes"`
+}
+
+// fileChanges lists paths a deploy adds, changes and removes.
+type fileChanges struct {
+	Added   []string `json:"added"`
+	Changed []string `json:"changed"`
+	Removed []string `json:"removed"`
 }
 
 // leftOut is one entry of dryRunOutput.LeftOut.
@@ -109,6 +123,7 @@ func addDeployFlags(cmd *cobra.Command) {
 	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
 	f.Int("concurrency", 3, "parallel bucket uploads")
 	f.Bool("dry-run", false, "hash and report what would be uploaded and what is left out; change nothing")
+	f.Bool("strict", false, "refuse to deploy when _redirects or _headers have warnings (lines the host would skip)")
 	f.Bool("allow-empty", false, "deploy even when the directory has no files (every path then answers 404)")
 }
 
@@ -128,6 +143,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	var o deployOptions
 	o.DryRun, _ = cmd.Flags().GetBool("dry-run")
 	o.AllowEmpty, _ = cmd.Flags().GetBool("allow-empty")
+	o.Strict, _ = cmd.Flags().GetBool("strict")
 
 	if len(args) == 1 {
 		o.Dir = args[0]
@@ -222,6 +238,25 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		cfg = &o.Config
 	}
 
+	// Checked before the host is asked anything: what the host would skip
+	// is said before going live, and --strict stops here.
+	warns, err := client.CheckConfig(cfg, o.RunWorkerFirst)
+	if err != nil {
+		return withHint(err, "fix the file, or the setting, named above")
+	}
+	for _, w := range warns {
+		g.chatter("warning: %s line %d: %s (the host will skip this line)", w.File, w.Line, w.Message)
+	}
+	if o.Strict && len(warns) > 0 {
+		return withHint(&client.WarningsError{Warnings: warns}, "fix the lines above, or deploy without --strict to let the host skip them")
+	}
+	// The host, the token and the project are checked before hashing,
+	// which can take a while on a big site.
+	proj, err := c.GetProject(ctx, o.ProjectID)
+	if err != nil {
+		return err
+	}
+
 	var name *string
 	if o.Name != "" {
 		name = &o.Name
@@ -238,6 +273,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		Env:            o.Env,
 		DryRun:         o.DryRun,
 		AllowEmpty:     o.AllowEmpty,
+		Strict:         o.Strict,
 		ProjectName:    name,
 		Progress:       progress.Event,
 	})
@@ -246,10 +282,20 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		return err
 	}
 	if o.DryRun {
-		return g.printDryRun(o, res)
+		var live api.Manifest
+		if proj.ActiveDeploymentID != nil {
+			if live, err = c.DeploymentFiles(ctx, o.ProjectID, *proj.ActiveDeploymentID); err != nil {
+				return err
+			}
+		}
+		return g.printDryRun(o, res, warns, diffManifests(live, res.Manifest))
 	}
-	for _, w := range res.Warnings {
-		g.chatter("warning: %s line %d: %s (the line was skipped)", w.File, w.Line, w.Message)
+	if len(warns) == 0 {
+		// Normally said before uploading; a host whose parser differs
+		// from this client's still gets heard.
+		for _, w := range res.Warnings {
+			g.chatter("warning: %s line %d: %s (the line was skipped)", w.File, w.Line, w.Message)
+		}
 	}
 	u := g.projectURL(c.BaseURL(), res.Project.ID)
 	if g.json {
@@ -296,7 +342,7 @@ func projectURL(host, baseDomain, id string) string {
 
 // printDryRun reports a dry run: what would be uploaded, then what stays
 // local and why.
-func (g *global) printDryRun(o deployOptions, res *client.DeployResult) error {
+func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []api.Warning, ch fileChanges) error {
 	left := make([]leftOut, 0, len(res.Ignored)+len(res.Skipped))
 	for _, s := range res.Ignored {
 		left = append(left, leftOut{Path: s.Path, Reason: s.Reason})
@@ -305,10 +351,22 @@ func (g *global) printDryRun(o deployOptions, res *client.DeployResult) error {
 		left = append(left, leftOut{Path: s.Path, Reason: s.Reason})
 	}
 	if g.json {
+		if warns == nil {
+			warns = []api.Warning{}
+		}
 		return g.printJSON(dryRunOutput{DryRun: true, ProjectID: o.ProjectID, Files: res.Files, Bytes: res.Bytes,
-			UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes, LeftOut: left})
+			UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes, LeftOut: left, Warnings: warns, Changes: ch})
 	}
 	fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
+	fmt.Fprintf(g.io.Out, "Against the live deployment: %d added, %d changed, %d removed\n", len(ch.Added), len(ch.Changed), len(ch.Removed))
+	for _, l := range []struct {
+		mark  string
+		paths []string
+	}{{"+", ch.Added}, {"~", ch.Changed}, {"-", ch.Removed}} {
+		for _, p := range l.paths {
+			fmt.Fprintf(g.io.Out, "  %s %s\n", l.mark, p)
+		}
+	}
 	if len(left) > 0 {
 		fmt.Fprintf(g.io.Out, "Left out (%d):\n", len(left))
 		for _, l := range left {
@@ -316,4 +374,28 @@ func (g *global) printDryRun(o deployOptions, res *client.DeployResult) error {
 		}
 	}
 	return nil
+}
+
+// diffManifests lists what going from live to next adds, changes (other
+// contents) and removes, each sorted by path.
+func diffManifests(live, next api.Manifest) fileChanges {
+	ch := fileChanges{Added: []string{}, Changed: []string{}, Removed: []string{}}
+	for p, e := range next {
+		old, ok := live[p]
+		switch {
+		case !ok:
+			ch.Added = append(ch.Added, p)
+		case old.Hash != e.Hash:
+			ch.Changed = append(ch.Changed, p)
+		}
+	}
+	for p := range live {
+		if _, ok := next[p]; !ok {
+			ch.Removed = append(ch.Removed, p)
+		}
+	}
+	slices.Sort(ch.Added)
+	slices.Sort(ch.Changed)
+	slices.Sort(ch.Removed)
+	return ch
 }

@@ -78,6 +78,9 @@ func (h *Host) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		} else {
 			route(http.MethodPut, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handlePutVar(w, r, id, name, secret) }))
 		}
+	case len(seg) == 5 && seg[0] == "projects" && seg[2] == "deployments" && seg[4] == "files":
+		id, did := seg[1], seg[3]
+		route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeploymentFiles(w, r, id, did) }))
 	case len(seg) == 4 && seg[0] == "projects" && seg[2] == "assets" && seg[3] == "upload":
 		// Authorised by the upload token, not the API token.
 		id := seg[1]
@@ -224,6 +227,27 @@ func (h *Host) handleListDeployments(w http.ResponseWriter, r *http.Request, id 
 	res := api.DeploymentListResponse{Success: true, Deployments: make([]api.Deployment, 0, len(ds))}
 	for _, d := range ds {
 		res.Deployments = append(res.Deployments, toAPIDeployment(d))
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// handleDeploymentFiles lists a deployment's files (path, hash, size), so
+// that a dry run can show what a deploy would add, change or remove.
+func (h *Host) handleDeploymentFiles(w http.ResponseWriter, r *http.Request, id, did string) error {
+	if _, err := h.project(r, id); err != nil {
+		return err
+	}
+	assets, err := h.store.DeploymentAssets(r.Context(), id, did)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Errorf(api.CodeNotFound, "deployment %s not found in project %s", did, id)
+	}
+	if err != nil {
+		return err
+	}
+	res := api.DeploymentFilesResponse{Success: true, Files: make(api.Manifest, len(assets))}
+	for _, a := range assets {
+		res.Files[a.Path] = api.ManifestEntry{Hash: a.Hash, Size: a.Size}
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil

@@ -172,6 +172,14 @@ type UploadResponse struct {
 	Result  UploadResult `json:"result"`
 }
 
+// DeploymentFilesResponse answers GET
+// /__api/projects/:id/deployments/:did/files: the deployment's assets by
+// path, as a deploy's manifest lists them.
+type DeploymentFilesResponse struct {
+	Success bool     `json:"success"`
+	Files   Manifest `json:"files"`
+}
+
 // DeploymentListResponse lists a project's deployments, newest first.
 type DeploymentListResponse struct {
 	Success     bool         `json:"success"`

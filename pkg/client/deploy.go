@@ -41,6 +41,9 @@ type DeployOptions struct {
 	// site; without it such a deploy fails with ErrEmptyDeploy before
 	// anything is sent.
 	AllowEmpty bool
+	// Strict refuses the deploy, before anything is sent, when CheckConfig
+	// has warnings about Config (a *WarningsError).
+	Strict bool
 	// MaxSessions bounds how many upload sessions one deploy may open when
 	// tokens expire mid-upload; default 3.
 	MaxSessions int
@@ -69,6 +72,8 @@ type DeployResult struct {
 	// session: distinct contents it did not have.
 	NeedFiles int
 	NeedBytes int64
+	// Manifest is what was (or on a dry run would be) deployed.
+	Manifest api.Manifest
 	// UploadedFiles and UploadedBytes count file contents sent in buckets
 	// the host accepted.
 	UploadedFiles int
@@ -115,6 +120,13 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 	}
 	if opts.Limits == (manifest.Limits{}) {
 		opts.Limits = manifest.DefaultLimits
+	}
+	warns, err := CheckConfig(opts.Config, opts.RunWorkerFirst)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Strict && len(warns) > 0 {
+		return nil, &WarningsError{Warnings: warns}
 	}
 	em := newEmitter(opts.Progress)
 	cc := *c
@@ -190,6 +202,7 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 		}
 	}
 
+	res.Manifest = m
 	completion, err := cc.uploadAll(ctx, opts, m, byHash, em, res)
 	if err != nil {
 		return nil, err

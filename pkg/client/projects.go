@@ -103,6 +103,19 @@ func (c *Client) ListDeployments(ctx context.Context, projectID string) ([]api.D
 	return out.Deployments, nil
 }
 
+// DeploymentFiles returns the files of one deployment of a project.
+func (c *Client) DeploymentFiles(ctx context.Context, projectID, deploymentID string) (api.Manifest, error) {
+	var out api.DeploymentFilesResponse
+	path := projectPath(projectID, "/deployments/"+url.PathEscape(deploymentID)+"/files")
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, idempotent: true, out: &out}); err != nil {
+		return nil, fmt.Errorf("list files of deployment %s: %w", deploymentID, err)
+	}
+	if out.Files == nil {
+		out.Files = api.Manifest{}
+	}
+	return out.Files, nil
+}
+
 // Rollback makes an earlier deployment active again. Pointing the project
 // at a deployment is idempotent, so it is retried like a read.
 func (c *Client) Rollback(ctx context.Context, projectID, deploymentID string) (*api.RollbackResponse, error) {

@@ -217,6 +217,9 @@ type Store interface {
 	// ErrNotFound when the project or a blob is gone.
 	Deploy(ctx context.Context, d NewDeployment) (DeployResult, error)
 	Deployments(ctx context.Context, projectID string) ([]Deployment, error)
+	// DeploymentAssets lists one deployment's assets by path, or returns
+	// ErrNotFound when the project has no such deployment.
+	DeploymentAssets(ctx context.Context, projectID, deploymentID string) ([]Asset, error)
 	// Activate makes an existing deployment of the project active (rollback).
 	Activate(ctx context.Context, projectID, deploymentID string) (Project, Deployment, error)
 	// ActiveSnapshot returns the project's active deployment with its assets
