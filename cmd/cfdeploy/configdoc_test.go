@@ -58,6 +58,7 @@ var flagOnly = map[string]string{
 	"env":         "",
 	"dry-run":     "",
 	"allow-empty": "",
+	"strict":      "",
 	"port":        "",
 	"debounce":    "",
 	"name":        "",

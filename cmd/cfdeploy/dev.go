@@ -85,6 +85,7 @@ host. Stop with Ctrl-C.`,
 	addDeployFlags(cmd)
 	f.MarkHidden("dry-run") //nolint:errcheck // flag exists
 	f.MarkHidden("project") //nolint:errcheck // flag exists
+	f.MarkHidden("strict")  //nolint:errcheck // flag exists
 	return cmd
 }
 
