@@ -48,7 +48,10 @@ type serveOptions struct {
 	MaxEnvVars          int
 	MaxEnvVal           int64
 	AccessLog           bool
-	LogLevel            slog.Level
+	// PathRouting serves projects under /__project/<id>/ besides their
+	// subdomains.
+	PathRouting bool
+	LogLevel    slog.Level
 
 	// Upload quotas: see host.Config.
 	MaxUploadSessions   int
@@ -95,6 +98,7 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("upload-inflight", 128<<20, "bytes of one project's upload bodies read and decoded at once (more wait their turn)", &o.UploadInflight),
 		bytesSetting("upload-inflight-total", 512<<20, "bytes of all projects' upload bodies read and decoded at once (more wait their turn)", &o.UploadInflightTotal),
 		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
+		boolSetting("path-routing", true, "also serve projects under /__project/ID/; all such projects share one browser origin, so turn it off when tenants do not trust each other", &o.PathRouting),
 		stringSetting("log-level", "info", "debug, info, warn or error", &o.logLevel),
 	}
 }
@@ -195,10 +199,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 			MaxSubstitution: int(min(o.MaxRuleSubstitution, 1<<30)),
 			MaxHeaderBytes:  int(min(o.MaxRuleHeaderBytes, 1<<30)),
 		},
-		MaxProjectVars:   o.MaxEnvVars,
-		MaxVarValueBytes: int(o.MaxEnvVal),
-		Version:          version,
-		Logger:           log,
+		MaxProjectVars:     o.MaxEnvVars,
+		MaxVarValueBytes:   int(o.MaxEnvVal),
+		DisablePathRouting: !o.PathRouting,
+		Version:            version,
+		Logger:             log,
 
 		MaxUploadSessions:        o.MaxUploadSessions,
 		MaxProjectBytes:          o.MaxProjectBytes,
@@ -231,9 +236,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 	}
 	addr := ln.Addr().String()
+	projects := fmt.Sprintf("%s://<project-id>.%s:%s/", scheme, h.BaseDomain(), portOf(addr))
+	if o.PathRouting {
+		projects += fmt.Sprintf(" or %s://%s/__project/<project-id>/", scheme, addr)
+	}
 	log.Info("cfhost listening", "version", version, "api", scheme+"://"+addr+"/__api/",
-		"projects", fmt.Sprintf("%s://<project-id>.%s:%s/ or %s://%s/__project/<project-id>/", scheme, h.BaseDomain(), portOf(addr), scheme, addr),
-		"data_dir", o.DataDir)
+		"projects", projects, "data_dir", o.DataDir)
 
 	errc := make(chan error, 1)
 	go func() {

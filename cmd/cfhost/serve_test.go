@@ -58,6 +58,7 @@ func TestBadServeOptions(t *testing.T) {
 		{"--cache-bytes", "lots"},
 		{"--max-files", "0"},
 		{"--log-level", "loud"},
+		{"--path-routing=maybe"},
 		{"--worker-timeout", "0s"},
 		{"--worker-memory", "big"},
 		{"--worker-concurrency", "-1"},
@@ -184,5 +185,38 @@ func TestRequestWorkOptions(t *testing.T) {
 		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
+	}
+}
+
+// TestPathRoutingOption: path routing is on unless turned off by flag or
+// environment.
+func TestPathRoutingOption(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		env  string
+		want bool
+	}{
+		{"default on", nil, "", true},
+		{"flag off", []string{"--path-routing=false"}, "", false},
+		{"env off", nil, "false", false},
+		{"flag over env", []string{"--path-routing=true"}, "false", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env != "" {
+				t.Setenv("CFHOST_PATH_ROUTING", c.env)
+			}
+			cmd := newServeCmd()
+			if err := cmd.ParseFlags(c.args); err != nil {
+				t.Fatal(err)
+			}
+			o, err := loadServeOptions(cmd, viper.New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.PathRouting != c.want {
+				t.Fatalf("PathRouting = %v, want %v", o.PathRouting, c.want)
+			}
+		})
 	}
 }

@@ -37,6 +37,12 @@ type Config struct {
 	JWTSecret string
 	// BaseDomain serves project <id> at <id>.<BaseDomain>; default "localhost".
 	BaseDomain string
+	// DisablePathRouting stops serving projects under /__project/<id>/
+	// (such requests get a 404 saying so). Path mode puts every project on
+	// the host's one browser origin, where their cookies, storage and
+	// service workers can reach each other; hosts whose tenants do not
+	// trust each other serve projects by subdomain only.
+	DisablePathRouting bool
 	// DefaultProject, when set, serves requests that name no project (a
 	// bare IP or localhost): what `cfdeploy dev` wants for its one site.
 	DefaultProject string

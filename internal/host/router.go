@@ -46,6 +46,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rest, ok := strings.CutPrefix(pathname, "/__project/"); ok {
+		if h.cfg.DisablePathRouting {
+			textError(w, http.StatusNotFound, "This host does not serve projects under /__project/ (path routing is off). Address a project as http://<project-id>."+h.cfg.BaseDomain+"/.\n")
+			return
+		}
 		id, sub, slash := strings.Cut(rest, "/")
 		if id != "" {
 			if !slash {
@@ -61,8 +65,11 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
-	w.Write([]byte("No project here. Address a project as http://<project-id>." + h.cfg.BaseDomain +
-		"/ or under the path /__project/<project-id>/.\n"))
+	msg := "No project here. Address a project as http://<project-id>." + h.cfg.BaseDomain + "/ or under the path /__project/<project-id>/.\n"
+	if h.cfg.DisablePathRouting {
+		msg = "No project here. Address a project as http://<project-id>." + h.cfg.BaseDomain + "/.\n"
+	}
+	w.Write([]byte(msg))
 }
 
 // requestTarget is the request's path and query as sent, before any

@@ -30,6 +30,10 @@ type site struct {
 	// navigation is the assets_navigation_prefers_asset_serving flag of
 	// spec/asset-serving.md §9.
 	navigation bool
+	// isolate is set when the deployment's _headers set a header that
+	// browser isolation rewrites (isolation.go); only then do its asset
+	// responses go through an isolatingWriter.
+	isolate bool
 }
 
 // siteCache maps project ids to their compiled active deployment. Entries are
@@ -183,7 +187,7 @@ func (h *Host) buildSite(ctx context.Context, projectID string) (*site, error) {
 		ad.Assets[a.Path] = assets.Asset{Hash: a.Hash, Size: a.Size, ContentType: a.ContentType}
 		files[a.Path] = blobFile{hash: a.Hash, size: a.Size}
 	}
-	s := &site{projectID: projectID, deployment: d.ID}
+	s := &site{projectID: projectID, deployment: d.ID, isolate: headersNeedIsolation(ad.Headers)}
 	if s.assets, err = assets.Compile(ad, h.cache); err != nil {
 		return nil, fmt.Errorf("compile deployment %s: %w", d.ID, err)
 	}
@@ -264,16 +268,21 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		return
 	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
+	iso := isolation{prefix: prefix, host: r.Host, base: h.cfg.BaseDomain}
 	if s.program == nil || !h.routeToWorker(s, r, req) {
 		c := coalesce.From(r.Context())
 		c.Hold()
-		s.assets.Serve(w, r, req)
+		if s.isolate {
+			s.assets.Serve(&isolatingWriter{ResponseWriter: w, iso: iso}, r, req)
+		} else {
+			s.assets.Serve(w, r, req)
+		}
 		c.Done(w)
 		return
 	}
-	if prefix != "" {
-		w = &prefixLocation{ResponseWriter: w, prefix: prefix}
-	}
+	// Server code may send any header, so its responses are always
+	// isolated; a run costs far more than the wrapper.
+	w = &isolatingWriter{ResponseWriter: w, iso: iso, prefixLocation: prefix != ""}
 	wreq := worker.Request{Scheme: req.Scheme, Host: r.Host, RawPath: pathname, RawQuery: trimQuestion(search), RemoteAddr: h.clientAddr(r)}
 	h.worker.Serve(w, r, *s.program, wreq, func(w http.ResponseWriter, r *http.Request) {
 		// The guest's env.ASSETS.fetch(): the rewritten request's target is
@@ -297,33 +306,6 @@ func trimQuestion(search string) string {
 	}
 	return search
 }
-
-// prefixLocation gives path-mode responses of server code their
-// /__project/<id> prefix back in Location, so redirects stay in the project.
-type prefixLocation struct {
-	http.ResponseWriter
-	prefix string
-	done   bool
-}
-
-func (p *prefixLocation) WriteHeader(code int) {
-	if !p.done {
-		p.done = true
-		if loc := p.Header().Get("Location"); loc != "" {
-			p.Header().Set("Location", assets.PrefixLocation(p.prefix, loc))
-		}
-	}
-	p.ResponseWriter.WriteHeader(code)
-}
-
-func (p *prefixLocation) Write(b []byte) (int, error) {
-	if !p.done {
-		p.WriteHeader(http.StatusOK)
-	}
-	return p.ResponseWriter.Write(b)
-}
-
-func (p *prefixLocation) Unwrap() http.ResponseWriter { return p.ResponseWriter }
 
 func textError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
