@@ -223,6 +223,12 @@ type isolatingWriter struct {
 	done           bool
 }
 
+// isolating wraps w for a response of the project at prefix ("" by
+// subdomain) to request r.
+func (h *Host) isolating(w http.ResponseWriter, r *http.Request, prefix string, prefixLocation bool) *isolatingWriter {
+	return &isolatingWriter{ResponseWriter: w, iso: isolation{prefix: prefix, host: r.Host, base: h.cfg.BaseDomain}, prefixLocation: prefixLocation}
+}
+
 func (w *isolatingWriter) WriteHeader(code int) {
 	if !w.done {
 		w.done = true

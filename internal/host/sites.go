@@ -268,12 +268,11 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		return
 	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
-	iso := isolation{prefix: prefix, host: r.Host, base: h.cfg.BaseDomain}
 	if s.program == nil || !h.routeToWorker(s, r, req) {
 		c := coalesce.From(r.Context())
 		c.Hold()
 		if s.isolate {
-			s.assets.Serve(&isolatingWriter{ResponseWriter: w, iso: iso}, r, req)
+			s.assets.Serve(h.isolating(w, r, prefix, false), r, req)
 		} else {
 			s.assets.Serve(w, r, req)
 		}
@@ -282,7 +281,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	}
 	// Server code may send any header, so its responses are always
 	// isolated; a run costs far more than the wrapper.
-	w = &isolatingWriter{ResponseWriter: w, iso: iso, prefixLocation: prefix != ""}
+	w = h.isolating(w, r, prefix, prefix != "")
 	wreq := worker.Request{Scheme: req.Scheme, Host: r.Host, RawPath: pathname, RawQuery: trimQuestion(search), RemoteAddr: h.clientAddr(r)}
 	h.worker.Serve(w, r, *s.program, wreq, func(w http.ResponseWriter, r *http.Request) {
 		// The guest's env.ASSETS.fetch(): the rewritten request's target is
