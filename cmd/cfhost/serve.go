@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/cfdeploy/cfdeploy/internal/host"
+	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
@@ -51,7 +52,10 @@ type serveOptions struct {
 	// PathRouting serves projects under /__project/<id>/ besides their
 	// subdomains.
 	PathRouting bool
-	LogLevel    slog.Level
+	// AccessLogFile is where the access log goes; "" is stderr.
+	AccessLogFile   string
+	AccessLogFormat accesslog.Format
+	LogLevel        slog.Level
 
 	// Upload quotas: see host.Config.
 	MaxUploadSessions   int
@@ -60,7 +64,7 @@ type serveOptions struct {
 	UploadInflightTotal int64
 
 	// Raw values that need a second parse.
-	trustProxy, logLevel string
+	trustProxy, logLevel, accessLogFormat string
 }
 
 // settings lists every setting of `cfhost serve`, each bound to its field
@@ -99,6 +103,8 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("upload-inflight-total", 512<<20, "bytes of all projects' upload bodies read and decoded at once (more wait their turn)", &o.UploadInflightTotal),
 		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
 		boolSetting("path-routing", true, "also serve projects under /__project/ID/; all such projects share one browser origin, so turn it off when tenants do not trust each other", &o.PathRouting),
+		stringSetting("access-log-file", "", "append the access log to this file, reopened on SIGHUP for logrotate (default: stderr)", &o.AccessLogFile),
+		stringSetting("access-log-format", "logfmt", "access log lines as logfmt or json", &o.accessLogFormat),
 		stringSetting("log-level", "info", "debug, info, warn or error", &o.logLevel),
 	}
 }
@@ -162,6 +168,10 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 		}
 		o.TrustProxy = append(o.TrustProxy, p)
 	}
+	var err error
+	if o.AccessLogFormat, err = accesslog.ParseFormat(o.accessLogFormat); err != nil {
+		return o, fmt.Errorf("--access-log-format: %w", err)
+	}
 	if err := o.LogLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return o, fmt.Errorf("--log-level: %w", err)
 	}
@@ -180,18 +190,28 @@ func (o serveOptions) limits() manifest.Limits {
 
 func runServe(ctx context.Context, o serveOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
+	var access *accesslog.Writer
+	if o.AccessLog {
+		var closeAccess func()
+		var err error
+		if access, closeAccess, err = openAccessLog(ctx, o, log); err != nil {
+			return err
+		}
+		defer closeAccess()
+	}
 	h, err := host.New(ctx, host.Config{
-		DataDir:    o.DataDir,
-		APIToken:   o.APIToken,
-		JWTSecret:  o.JWTSecret,
-		BaseDomain: o.BaseDomain,
-		TrustProxy: o.TrustProxy,
-		Limits:     o.limits(),
-		GCGrace:    o.GCGrace,
-		GCInterval: o.GCInterval,
-		Worker:     o.Worker,
-		CacheBytes: o.CacheBytes,
-		AccessLog:  o.AccessLog,
+		DataDir:         o.DataDir,
+		APIToken:        o.APIToken,
+		JWTSecret:       o.JWTSecret,
+		BaseDomain:      o.BaseDomain,
+		TrustProxy:      o.TrustProxy,
+		Limits:          o.limits(),
+		GCGrace:         o.GCGrace,
+		GCInterval:      o.GCInterval,
+		Worker:          o.Worker,
+		CacheBytes:      o.CacheBytes,
+		AccessLog:       o.AccessLog,
+		AccessLogWriter: access,
 		// Capped at 1 GiB so that the conversions to int are safe anywhere;
 		// no sane limit comes near.
 		MaxRequestTarget: int(min(o.MaxTarget, 1<<30)),

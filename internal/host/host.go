@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
@@ -90,6 +91,9 @@ type Config struct {
 	RuleLimits assets.Limits
 	// AccessLog logs every project request, not only API calls.
 	AccessLog bool
+	// AccessLogWriter receives those lines; nil means a logfmt log on
+	// stderr that the host closes with itself.
+	AccessLogWriter *accesslog.Writer
 	// Worker tunes the server-code runtime; its CacheDir defaults to
 	// DataDir/wasm-cache.
 	Worker worker.Config
@@ -173,6 +177,11 @@ type Host struct {
 	uploads *uploadBudget
 	cache   *assets.Cache
 
+	// access is the access log, nil when off; ownAccess says the host
+	// made it and closes it.
+	access    *accesslog.Writer
+	ownAccess bool
+
 	compressNow chan struct{}
 	unlock      func()
 	// defaultProject serves requests that name no project ("" for none).
@@ -240,6 +249,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),
 	}
+	if cfg.AccessLog {
+		h.access = cfg.AccessLogWriter
+		if h.access == nil {
+			h.access = accesslog.New(os.Stderr, accesslog.Logfmt)
+			h.ownAccess = true
+		}
+	}
 	h.SetDefaultProject(cfg.DefaultProject)
 	h.sites = newSiteCache(h)
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
@@ -257,6 +273,9 @@ func (h *Host) Close() error {
 	h.stop()
 	h.wg.Wait()
 	defer h.unlock()
+	if h.ownAccess {
+		h.access.Close()
+	}
 	return errors.Join(h.worker.Close(context.Background()), h.store.Close())
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 )
 
@@ -23,12 +24,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("api", "method", r.Method, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		return
 	}
-	if h.cfg.AccessLog {
+	if h.access != nil {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		w = rec
 		defer func() {
-			h.log.Info("request", "method", r.Method, "host", r.Host, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
+			h.access.Log(accesslog.Entry{Time: start, Method: r.Method, Host: r.Host, Path: path, Status: rec.status,
+				Bytes: rec.bytes, Duration: time.Since(start), Remote: r.RemoteAddr})
 		}()
 	}
 	// Everything a project does per request (rules, path handling, the
@@ -167,6 +169,13 @@ func (h *Host) scheme(r *http.Request) string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
