@@ -18,8 +18,8 @@ import (
 )
 
 // chromiumPath finds Debian's chromium, installing it with
-// testdata/install-chromium.sh when missing. It skips the test, saying why,
-// only when the install is impossible.
+// testdata/install-chromium.sh when missing. When the install is impossible
+// it skips the test, saying why, or fails it under CI=true.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -34,6 +34,9 @@ func chromiumPath(t *testing.T) string {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok {
 			msg = string(ee.Stderr)
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is not installed and could not be installed (apt-get install chromium), and CI needs the browser tests: %s", strings.TrimSpace(msg))
 		}
 		t.Skipf("chromium is not installed and could not be installed (apt-get install chromium): %s", strings.TrimSpace(msg))
 	}
