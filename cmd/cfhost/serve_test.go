@@ -220,3 +220,18 @@ func TestPathRoutingOption(t *testing.T) {
 		})
 	}
 }
+
+// The sample configuration in contrib/ stays valid as settings change.
+func TestSampleConfig(t *testing.T) {
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags([]string{"--config", "../../contrib/cfhost.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadServeOptions(cmd, viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.DataDir != "/var/lib/cfhost" || o.PathRouting || o.AccessLogFile != "/var/log/cfhost/access.log" {
+		t.Fatalf("sample config read as %+v", o)
+	}
+}
