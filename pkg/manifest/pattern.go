@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxRulePlaceholders is the most captures (":name" placeholders and the
@@ -138,7 +139,15 @@ func splitRule(rule string) []patternPiece {
 
 // CompilePattern compiles a rule path. The rule is expected in its
 // normalised form (as ParseRedirects and ParseHeaders store it).
+//
+// Matching compares bytes: subjects are ASCII (pathnames are
+// percent-encoded, and Go's server refuses other bytes in a Host). A rule
+// that is not valid UTF-8 (only the host of an https rule can hold raw
+// bytes) is an error, as it was for the regular expression upstream builds.
 func CompilePattern(rule string) (*Pattern, error) {
+	if !utf8.ValidString(rule) {
+		return nil, fmt.Errorf("pattern %q is not valid UTF-8", rule)
+	}
 	pieces := splitRule(rule)
 	p := &Pattern{}
 	seen := map[string]bool{}
