@@ -7,8 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/pelletier/go-toml/v2"
 )
 
 // fileConfig is cfdeploy.toml as written. Viper layers the scalar settings;
@@ -32,15 +30,11 @@ type fileConfig struct {
 
 // readFileConfig parses a cfdeploy.toml.
 func readFileConfig(path string) (fileConfig, error) {
-	var fc fileConfig
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fc, err
+		return fileConfig{}, err
 	}
-	if err := toml.Unmarshal(b, &fc); err != nil {
-		return fc, fmt.Errorf("parse %s: %w", path, err)
-	}
-	return fc, nil
+	return decodeFileConfig(path, b)
 }
 
 // runWorkerFirstJSON turns the run_worker_first setting into its wire form:

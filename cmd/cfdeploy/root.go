@@ -77,7 +77,7 @@ cfdeploy.toml, then defaults.`,
 	pf := root.PersistentFlags()
 	pf.String("host", DefaultHost, "URL of the cfhost (env CFDEPLOY_HOST)")
 	pf.String("token", "", "management API token (env CFDEPLOY_TOKEN)")
-	pf.String("config", DefaultConfigFile, "project file (env CFDEPLOY_CONFIG)")
+	pf.String("config", DefaultConfigFile, "project file (default: cfdeploy.toml in the current directory or the nearest parent; env CFDEPLOY_CONFIG)")
 	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout and nothing else there")
 	pf.String("base-domain", "", "the host's base domain, to print project URLs as http://ID.DOMAIN/ (env CFDEPLOY_BASE_DOMAIN)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
@@ -114,12 +114,19 @@ func (g *global) load(cmd *cobra.Command) error {
 	}
 	g.configPath = v.GetString("config")
 	explicit := cmd.Flags().Changed("config") || os.Getenv("CFDEPLOY_CONFIG") != ""
+	if !explicit && cmd.Name() != "init" {
+		// Like git: the project file of the nearest directory up.
+		// init is left out: it makes a new project where it runs.
+		if p := findProjectFile(); p != "" {
+			g.configPath = p
+		}
+	}
 	fc, err := readFileConfig(g.configPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		// No project file: fine for most commands.
 	case err != nil:
-		return withHint(err, "fix or remove "+g.configPath+", or point --config at another file")
+		return withHint(err, "fix or remove "+g.configPath+", or point --config at another file; keys it may hold: "+strings.Join(fileConfigKeys(), ", "))
 	default:
 		g.file, g.configLoaded = fc, true
 		v.SetConfigFile(g.configPath)
@@ -129,6 +136,30 @@ func (g *global) load(cmd *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+// findProjectFile looks for cfdeploy.toml in the current directory and then
+// in each parent, and returns its path ("cfdeploy.toml" in the current
+// directory, absolute above it), or "" when there is none.
+func findProjectFile() string {
+	if _, err := os.Stat(DefaultConfigFile); err == nil {
+		return DefaultConfigFile
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+		p := filepath.Join(dir, DefaultConfigFile)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
 }
 
 // bind makes the named flags of cmd override the given keys.
