@@ -28,6 +28,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *api.Error
 	if !errors.As(err, &ae) {
+		var dd interface{ DriverDetail() string }
+		if errors.As(err, &dd) {
+			h.log.Warn("store refused a write", "method", r.Method, "path", r.URL.Path, "err", err, "driver", dd.DriverDetail())
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			ae = api.Errorf(api.CodeNotFound, "not found")

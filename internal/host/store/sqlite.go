@@ -205,7 +205,10 @@ func fullError(err error) error {
 	return err
 }
 
-// domainError turns constraint violations into ErrConflict.
+// domainError turns constraint violations into ErrConflict (a duplicate)
+// or ErrNotFound (a missing parent row). The driver's text stays out of the
+// error's message, which may reach an API client; DriverDetail keeps it for
+// the log.
 func domainError(err error) error {
 	if err == nil {
 		return nil
@@ -214,13 +217,26 @@ func domainError(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return fmt.Errorf("%w: %v", ErrConflict, err)
+			return &driverError{kind: ErrConflict, msg: "it already exists", cause: err}
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: %v", ErrNotFound, err)
+			return &driverError{kind: ErrNotFound, msg: "what it refers to does not exist", cause: err}
 		}
 	}
 	return err
 }
+
+// driverError is a domain error whose cause is the driver's.
+type driverError struct {
+	kind  error
+	msg   string
+	cause error
+}
+
+func (e *driverError) Error() string { return e.kind.Error() + ": " + e.msg }
+func (e *driverError) Unwrap() error { return e.kind }
+
+// DriverDetail is the database driver's own text, for the log only.
+func (e *driverError) DriverDetail() string { return e.cause.Error() }
 
 func nanos(t time.Time) int64     { return t.UTC().UnixNano() }
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

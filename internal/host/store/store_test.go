@@ -376,3 +376,27 @@ func TestArrivalCountsAcrossSessions(t *testing.T) {
 		}
 	}
 }
+
+// A constraint violation reaches callers as a bare domain error: its text,
+// which an API client may see, carries nothing of the driver's.
+func TestConstraintErrorsAreBare(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "c.db"))
+	defer s.Close()
+	p := Project{ID: "p1", Name: "one", CreatedAt: time.Now()}
+	if _, err := s.CreateProject(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CreateProject(t.Context(), p)
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate project: %v", err)
+	}
+	for _, leak := range []string{"UNIQUE", "constraint", "SQLITE", "projects.id"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error %q carries the driver's %q", err, leak)
+		}
+	}
+	var dd interface{ DriverDetail() string }
+	if !errors.As(err, &dd) || !strings.Contains(dd.DriverDetail(), "UNIQUE") {
+		t.Errorf("the driver's text is not kept for the log: %v", err)
+	}
+}
