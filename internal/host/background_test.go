@@ -65,7 +65,8 @@ func TestBackgroundCompression(t *testing.T) {
 // coming — sessions opened, not only buckets uploaded — and runs once they
 // pause.
 func TestCompressionWaitsForDeploys(t *testing.T) {
-	th := newTestHost(t)
+	// Opens more upload sessions than the default quota, none of them deployed.
+	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 100 })
 	p := th.createProject("busy")
 	page := strings.Repeat("<p>compress me later</p>\n", 200)
 	th.deploy(p.ID, siteFiles{"/index.html": page})

@@ -64,7 +64,8 @@ func TestDeployFlow(t *testing.T) {
 }
 
 func TestDeployConfigWarnings(t *testing.T) {
-	th := newTestHost(t)
+	// Opens more upload sessions than the default quota, none of them deployed.
+	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 100 })
 	p := th.createProject("site")
 	res := th.deploy(p.ID, siteFiles{"/index.html": "x"}, func(r *api.DeployRequest) {
 		r.Config = &api.AssetConfig{Redirects: "/a /b 301\nthis line is bad\n/c /d\n", Headers: "/*\n  X-Frame-Options: DENY\n"}
