@@ -84,10 +84,13 @@ func (o *serveOptions) settings() []setting {
 		durationSetting("worker-timeout", 30*time.Second, "wall-clock limit of one server-code run (then 504)", &o.Worker.Timeout),
 		bytesSetting("worker-memory", 128<<20, "linear-memory limit of one server-code run (then 502)", &o.Worker.MemoryLimit),
 		bytesSetting("worker-max-body", 10<<20, "largest request body passed to server code (then 413)", &o.Worker.MaxBody),
+		bytesSetting("worker-body-budget", 256<<20, "memory for all request bodies buffered for server code at once (then 503)", &o.Worker.BodyBudget),
+		durationSetting("worker-body-timeout", 60*time.Second, "longest a request body for server code may take to arrive (then 408)", &o.Worker.BodyTimeout),
 		bytesSetting("worker-max-stdout", 32<<20, "largest response server code may print (then 502)", &o.Worker.MaxStdout),
 		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core)", &o.Worker.Concurrency),
 		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
 		intSetting("worker-queue", 0, 0, "requests that may wait for a run before 503 (0: 64 per run slot)", &o.Worker.QueueSize),
+		intSetting("worker-tenant-queue", 0, 0, "requests of one project that may read their body or wait beyond its runs, before 503 (0: 16 per project run slot, at most a quarter of worker-queue)", &o.Worker.TenantQueue),
 		bytesSetting("cache-bytes", 256<<20, "memory budget for cached asset bytes", &o.CacheBytes),
 		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),
 		intSetting("max-files", 100000, 1, "most files in one deployment", &o.MaxFiles),
@@ -177,6 +180,10 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	}
 	if err := host.CheckLimits(o.limits()); err != nil {
 		return o, fmt.Errorf("--max-body and --max-file-size: %w", err)
+	}
+	if o.Worker.MaxBody > o.Worker.BodyBudget {
+		return o, fmt.Errorf("--worker-max-body %s is over --worker-body-budget %s: such bodies could never be buffered",
+			byteSizeString(o.Worker.MaxBody), byteSizeString(o.Worker.BodyBudget))
 	}
 	if o.MaxEnvVal > 1<<20 {
 		return o, fmt.Errorf("--max-env-value %s is over 1MiB", byteSizeString(o.MaxEnvVal))

@@ -62,6 +62,10 @@ func TestBadServeOptions(t *testing.T) {
 		{"--worker-timeout", "0s"},
 		{"--worker-memory", "big"},
 		{"--worker-concurrency", "-1"},
+		{"--worker-body-budget", "0"},
+		{"--worker-body-timeout", "forever"},
+		{"--worker-tenant-queue", "-2"},
+		{"--worker-max-body", "300MiB"},
 		{"--config", "/does/not/exist.yaml"},
 	} {
 		// Typed flags refuse some values while parsing, the rest when
@@ -78,7 +82,8 @@ func TestBadServeOptions(t *testing.T) {
 
 func TestWorkerOptions(t *testing.T) {
 	cmd := newServeCmd()
-	if err := cmd.ParseFlags([]string{"--worker-timeout", "5s", "--worker-memory", "64MiB", "--worker-tenant-concurrency", "3"}); err != nil {
+	if err := cmd.ParseFlags([]string{"--worker-timeout", "5s", "--worker-memory", "64MiB", "--worker-tenant-concurrency", "3",
+		"--worker-body-budget", "64MiB", "--worker-body-timeout", "90s", "--worker-tenant-queue", "5"}); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("CFHOST_WORKER_QUEUE", "7")
@@ -87,7 +92,8 @@ func TestWorkerOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Worker.Timeout != 5*time.Second || o.Worker.MemoryLimit != 64<<20 || o.Worker.TenantConcurrency != 3 ||
-		o.Worker.QueueSize != 7 || o.Worker.MaxBody != 10<<20 || o.Worker.Concurrency != 0 {
+		o.Worker.QueueSize != 7 || o.Worker.MaxBody != 10<<20 || o.Worker.Concurrency != 0 ||
+		o.Worker.BodyBudget != 64<<20 || o.Worker.BodyTimeout != 90*time.Second || o.Worker.TenantQueue != 5 {
 		t.Fatalf("worker options %+v", o.Worker)
 	}
 }

@@ -23,6 +23,9 @@ type idleBody struct {
 	io.ReadCloser
 	ctl  *http.ResponseController
 	idle time.Duration
+	// until is a deadline for the whole body, set by whoever reads it
+	// (server code has one; API uploads do not); zero for none.
+	until time.Time
 }
 
 // watchBody wraps r.Body when the request has one and the connection
@@ -46,9 +49,18 @@ func (h *Host) watchBody(w http.ResponseWriter, r *http.Request) (restore func()
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	b.ctl.SetReadDeadline(time.Now().Add(b.idle))
+	d := time.Now().Add(b.idle)
+	if !b.until.IsZero() && b.until.Before(d) {
+		d = b.until
+	}
+	b.ctl.SetReadDeadline(d)
 	return b.ReadCloser.Read(p)
 }
+
+// SetBodyDeadline bounds the time the rest of the body may take, besides
+// the idle limit of each read. Reads are made by the one handler goroutine
+// that calls it, so no lock is needed.
+func (b *idleBody) SetBodyDeadline(t time.Time) { b.until = t }
 
 // errStalledBody answers a request whose body stopped arriving.
 var errStalledBody = api.Errorf(api.CodeInvalid, "the request body stopped arriving; send it without long pauses")

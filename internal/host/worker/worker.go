@@ -11,7 +11,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -42,6 +41,8 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultMemoryLimit   = 128 << 20
 	DefaultMaxBody       = 10 << 20
+	DefaultBodyBudget    = 256 << 20
+	DefaultBodyTimeout   = 60 * time.Second
 	DefaultMaxStdout     = 32 << 20
 	DefaultMaxStderr     = 64 << 10
 	DefaultMaxModuleSize = 32 << 20
@@ -49,8 +50,9 @@ const (
 )
 
 // Config tunes a Runtime. Zero fields take the defaults above; the
-// concurrency defaults to GOMAXPROCS and the queue to 64 waiting requests per
-// execution slot.
+// concurrency defaults to GOMAXPROCS, the queue to 64 waiting requests per
+// execution slot and a tenant's queue to 16 per tenant slot (at most a
+// quarter of the queue).
 type Config struct {
 	// CacheDir persists compiled machine code across restarts
 	// (wazero.NewCompilationCacheWithDir). Empty keeps it in memory only.
@@ -65,6 +67,16 @@ type Config struct {
 	// MaxBody is the largest request body; a larger one gets 413 before any
 	// instance is created.
 	MaxBody int64
+	// BodyBudget caps the bytes of all request bodies buffered at once,
+	// read or waiting for their guest. A body that cannot get its next
+	// bytes from it is refused with 503 (413 if it alone is larger), so
+	// many clients sending bodies together cannot run the host out of
+	// memory.
+	BodyBudget int64
+	// BodyTimeout is how long a whole request body may take to arrive,
+	// however steadily it trickles; then the request gets 408. (The host
+	// separately cuts a body that stops moving.)
+	BodyTimeout time.Duration
 	// MaxStdout caps the guest's CGI response; more is a 502.
 	MaxStdout int64
 	// MaxStderr caps the guest log kept per request; the excess is dropped.
@@ -74,9 +86,16 @@ type Config struct {
 	// Concurrency is how many guests run at once. More than the number of
 	// cores only raises tail latency (spec §2.2).
 	Concurrency int
-	// QueueSize is how many requests may wait for a free slot; when it is
-	// full, further requests get 503 at once. Negative means no queue.
+	// QueueSize is how many requests, their bodies read, may wait for a
+	// free slot; when it is full, further requests get 503 at once.
+	// Negative means no queue.
 	QueueSize int
+	// TenantQueue is how many requests of one tenant may be admitted
+	// beyond its TenantConcurrency: they read their body or wait for a
+	// slot. A request past that gets 503 at once, before its body is read,
+	// so one tenant's backlog holds at most TenantConcurrency+TenantQueue
+	// places and never the whole queue. Negative means none.
+	TenantQueue int
 	// TenantConcurrency is how many guests of one tenant (Program.Tenant)
 	// run at once. The default, Concurrency-1 (at least 1), always leaves a
 	// slot that a tenant's looping or slow guests cannot take, so one
@@ -100,6 +119,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxBody <= 0 {
 		c.MaxBody = DefaultMaxBody
 	}
+	if c.BodyBudget <= 0 {
+		c.BodyBudget = DefaultBodyBudget
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
 	if c.MaxStdout <= 0 {
 		c.MaxStdout = DefaultMaxStdout
 	}
@@ -121,6 +146,12 @@ func (c Config) withDefaults() Config {
 	if c.QueueSize < 0 {
 		c.QueueSize = 0
 	}
+	if c.TenantQueue == 0 {
+		c.TenantQueue = min(16*c.TenantConcurrency, max(1, c.QueueSize/4))
+	}
+	if c.TenantQueue < 0 {
+		c.TenantQueue = 0
+	}
 	if c.LoadedModules <= 0 {
 		c.LoadedModules = DefaultLoadedModules
 	}
@@ -140,6 +171,8 @@ type Runtime struct {
 
 	slots   chan struct{} // one token per running guest
 	waiting atomic.Int64  // requests waiting for a slot
+	reading atomic.Int64  // requests buffering their body
+	bodies  bodyBudget    // bytes of buffered bodies
 
 	tenantMu sync.Mutex
 	tenants  map[string]*tenantSlots // tenants with requests in flight
@@ -187,6 +220,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		wasi:    wasi,
 		slots:   make(chan struct{}, cfg.Concurrency),
 		tenants: make(map[string]*tenantSlots),
+		bodies:  bodyBudget{limit: cfg.BodyBudget},
 	}
 	r.modules = newModuleCache(cfg.LoadedModules)
 	return r, nil
@@ -214,17 +248,21 @@ func (rt *Runtime) Close(ctx context.Context) error {
 
 // Stats is a snapshot of the runtime's load, for metrics and health checks.
 type Stats struct {
-	Running int // guests executing now
-	Waiting int // requests queued for a slot
-	Loaded  int // compiled modules kept in memory
+	Running   int   // guests executing now
+	Waiting   int   // requests queued for a slot
+	Loaded    int   // compiled modules kept in memory
+	Reading   int   // requests buffering their body
+	BodyBytes int64 // budget held by buffered bodies
 }
 
 // Stats reports the runtime's current load.
 func (rt *Runtime) Stats() Stats {
 	return Stats{
-		Running: len(rt.slots),
-		Waiting: int(rt.waiting.Load()),
-		Loaded:  rt.modules.loaded(),
+		Running:   len(rt.slots),
+		Waiting:   int(rt.waiting.Load()),
+		Loaded:    rt.modules.loaded(),
+		Reading:   int(rt.reading.Load()),
+		BodyBytes: rt.bodies.used.Load(),
 	}
 }
 
@@ -476,7 +514,9 @@ type AssetHandoff func(w http.ResponseWriter, r *http.Request)
 
 // Serve runs p's module for one request and writes its response. Failures
 // map to statuses as in spec §1.3.10: a body over MaxBody is 413, a full
-// queue 503, a guest that exits non-zero, traps, overflows stdout or prints
+// queue (the tenant's, before the body is read, or the host's) or a spent
+// body budget 503 with Retry-After, a body that takes longer than
+// BodyTimeout 408, a guest that exits non-zero, traps, overflows stdout or prints
 // a malformed response 502 (with its stderr logged), a deadline 504. When
 // the client goes away nothing is written. assets may be nil, in which case
 // a hand-off is a 502.
@@ -488,25 +528,42 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 	req = req.fill(r)
 	log := rt.cfg.Logger.With("program", p.Name, "module", shortHash(p.Hash), "method", r.Method, "path", req.RawPath)
 
-	body, status := rt.readBody(r)
-	if status != 0 {
+	if r.ContentLength > rt.cfg.MaxBody {
+		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+		return
+	}
+	// Admission comes before the body: a request the tenant has no place
+	// for costs neither memory nor time.
+	ts, ok := rt.tenant(p.Tenant)
+	if !ok {
+		overloaded(w, "server code of this project is overloaded")
+		return
+	}
+	defer rt.leaveTenant(p.Tenant, ts)
+
+	body, status := rt.readBody(w, r)
+	defer body.release()
+	switch status {
+	case 0:
+	case http.StatusServiceUnavailable:
+		overloaded(w, "too many request bodies are buffered on this host")
+		return
+	default:
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
 
-	ts := rt.tenant(p.Tenant)
-	defer rt.leaveTenant(p.Tenant, ts)
 	if !rt.acquire(r.Context(), ts) {
 		if r.Context().Err() != nil {
 			return
 		}
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "server code is overloaded", http.StatusServiceUnavailable)
+		overloaded(w, "server code is overloaded")
 		return
 	}
 	defer rt.release(ts)
 
 	res, err := rt.run(r, p, &req, body, log)
+	body.release()
 	if err != nil {
 		var fail *runFailure
 		if errors.As(err, &fail) {
@@ -532,40 +589,26 @@ type runFailure struct{ status int }
 
 func (f *runFailure) Error() string { return fmt.Sprintf("server code failed with %d", f.status) }
 
-// readBody buffers the request body up to MaxBody; a positive status means
-// the request must be refused with it.
-func (rt *Runtime) readBody(r *http.Request) ([]byte, int) {
-	if r.ContentLength > rt.cfg.MaxBody {
-		return nil, http.StatusRequestEntityTooLarge
-	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, 0
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, rt.cfg.MaxBody+1))
-	if n > rt.cfg.MaxBody {
-		return nil, http.StatusRequestEntityTooLarge
-	}
-	if err != nil {
-		return nil, http.StatusBadRequest
-	}
-	return buf.Bytes(), 0
+// overloaded refuses a request that may succeed if retried shortly.
+func overloaded(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, msg, http.StatusServiceUnavailable)
 }
 
 // tenantSlots is one tenant's allowance of execution slots; refs counts its
-// requests in flight, so the entry goes when the tenant is idle.
+// requests in flight (its places: running, reading their body or waiting),
+// so the entry goes when the tenant is idle.
 type tenantSlots struct {
 	slots chan struct{}
 	refs  int
 }
 
-// tenant returns the allowance of a tenant, nil for none.
-func (rt *Runtime) tenant(name string) *tenantSlots {
+// tenant admits a request of a tenant: it returns the tenant's allowance
+// (nil for no tenant), or false when the tenant already has
+// TenantConcurrency+TenantQueue requests in flight.
+func (rt *Runtime) tenant(name string) (*tenantSlots, bool) {
 	if name == "" {
-		return nil
+		return nil, true
 	}
 	rt.tenantMu.Lock()
 	defer rt.tenantMu.Unlock()
@@ -574,8 +617,11 @@ func (rt *Runtime) tenant(name string) *tenantSlots {
 		ts = &tenantSlots{slots: make(chan struct{}, rt.cfg.TenantConcurrency)}
 		rt.tenants[name] = ts
 	}
+	if ts.refs >= rt.cfg.TenantConcurrency+rt.cfg.TenantQueue {
+		return nil, false
+	}
 	ts.refs++
-	return ts
+	return ts, true
 }
 
 func (rt *Runtime) leaveTenant(name string, ts *tenantSlots) {
@@ -647,7 +693,7 @@ func (rt *Runtime) release(ts *tenantSlots) {
 }
 
 // run instantiates the module once and parses its output.
-func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, log *slog.Logger) (*response, error) {
+func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBody, log *slog.Logger) (*response, error) {
 	ctx := r.Context()
 	mod, err := rt.modules.get(ctx, p.Hash, func(ctx context.Context) (*compiledProgram, error) {
 		// Loading is shared by every request waiting for this module, so
@@ -682,14 +728,14 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body []byte, lo
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithArgs("server.wasm").
-		WithStdin(bytes.NewReader(body)).
+		WithStdin(body.reader()).
 		WithStdout(stdout).
 		WithStderr(stderr).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithRandSource(rand.Reader)
-	for _, e := range buildEnv(r, req, len(body), &p) {
+	for _, e := range buildEnv(r, req, int(body.size), &p) {
 		mc = mc.WithEnv(e.name, e.value)
 	}
 	if p.Assets != nil || p.Modules != nil {
