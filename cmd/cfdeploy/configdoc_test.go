@@ -16,11 +16,11 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/clidoc"
 )
 
-var updateDocs = flag.Bool("update", false, "rewrite cfdeploy's part of docs/configuration.md")
+var updateDocs = flag.Bool("update-docs", false, "rewrite cfdeploy's part of docs/configuration.md")
 
 // TestConfigurationDoc fails when docs/configuration.md no longer describes
 // the flags and cfdeploy.toml keys cfdeploy has; `go generate ./cmd/cfdeploy`
-// (this test with -update) rewrites its part.
+// (this test with -update-docs) rewrites its part.
 func TestConfigurationDoc(t *testing.T) {
 	doc, err := configurationDoc()
 	if err != nil {

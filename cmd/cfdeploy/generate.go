@@ -4,4 +4,4 @@ package main
 // cfdeploy part is written by TestConfigurationDoc from the commands and
 // fileConfig themselves.
 
-//go:generate go test -run ^TestConfigurationDoc$ . -update
+//go:generate go test -run ^TestConfigurationDoc$ . -update-docs

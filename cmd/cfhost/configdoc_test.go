@@ -12,10 +12,10 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/clidoc"
 )
 
-var updateDocs = flag.Bool("update", false, "rewrite cfhost's part of docs/configuration.md")
+var updateDocs = flag.Bool("update-docs", false, "rewrite cfhost's part of docs/configuration.md")
 
 // TestConfigurationDoc fails when docs/configuration.md no longer describes
-// the flags cfhost has; `go generate ./cmd/cfhost` (this test with -update)
+// the flags cfhost has; `go generate ./cmd/cfhost` (this test with -update-docs)
 // rewrites its part.
 func TestConfigurationDoc(t *testing.T) {
 	path := filepath.Join("..", "..", "docs", "configuration.md")
