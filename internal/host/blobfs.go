@@ -47,6 +47,14 @@ func newBlobFS(st store.Store, modTime time.Time, files map[string]blobFile) *bl
 	return b
 }
 
+// WithContext returns the same tree whose reads run on ctx: the worker
+// mounts it so for each request.
+func (b *blobFS) WithContext(ctx context.Context) fs.FS {
+	c := *b
+	c.ctx = ctx
+	return &c
+}
+
 // addEntry records e in dir, creating the parent directories on the way.
 func (b *blobFS) addEntry(dir string, e fs.DirEntry) {
 	_, known := b.dirs[dir]

@@ -741,10 +741,10 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 	if p.Assets != nil || p.Modules != nil {
 		fsc := wazero.NewFSConfig()
 		if p.Assets != nil {
-			fsc = fsc.WithFSMount(p.Assets, AssetsDir)
+			fsc = fsc.WithFSMount(withContext(p.Assets, ctx), AssetsDir)
 		}
 		if p.Modules != nil {
-			fsc = fsc.WithFSMount(p.Modules, ModulesDir)
+			fsc = fsc.WithFSMount(withContext(p.Modules, ctx), ModulesDir)
 		}
 		mc = mc.WithFSConfig(fsc)
 	}
