@@ -92,7 +92,7 @@ func (s *SQLite) Projects(ctx context.Context, after int64, limit int) ([]Projec
 	return out, last, rows.Err()
 }
 
-// DeleteProject implements Store. Deployments, sessions and the project's
+// DeleteProject implements Store. Deployments, sessions, tokens and the project's
 // blob records go with it through cascades; blobs themselves wait for
 // garbage collection.
 func (s *SQLite) DeleteProject(ctx context.Context, id string) error {

@@ -191,6 +191,18 @@ type Store interface {
 	// ErrNotFound when the project has no such one.
 	DeleteProjectVar(ctx context.Context, projectID, name string, secret bool) error
 
+	// CreateProjectToken stores a token's hash for a project; ErrNotFound
+	// when the project is gone.
+	CreateProjectToken(ctx context.Context, t ProjectToken) error
+	// ProjectTokens lists a project's tokens, oldest first.
+	ProjectTokens(ctx context.Context, projectID string) ([]ProjectToken, error)
+	// ProjectTokenByHash finds the token whose hash is given, or ErrNotFound.
+	ProjectTokenByHash(ctx context.Context, hash string) (ProjectToken, error)
+	// DeleteProjectToken revokes a token of the project, or ErrNotFound.
+	DeleteProjectToken(ctx context.Context, projectID, tokenID string) error
+	// TouchProjectToken records when a token was last used.
+	TouchProjectToken(ctx context.Context, tokenID string, at time.Time) error
+
 	// MissingHashes returns those of hashes that the project has not uploaded.
 	MissingHashes(ctx context.Context, projectID string, hashes []string) (map[string]bool, error)
 	CreateSession(ctx context.Context, s Session, missing []SessionHash) error
