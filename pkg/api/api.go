@@ -251,3 +251,42 @@ type DeleteSettingResponse struct {
 	Success bool   `json:"success"`
 	Name    string `json:"name"`
 }
+
+// ProjectTokenPrefix starts every project token, so that people and secret
+// scanners can tell one from other credentials.
+const ProjectTokenPrefix = "cfp_"
+
+// Token is a project token's metadata; the token itself is never listed.
+type Token struct {
+	ID         string     `json:"id"`
+	ProjectID  string     `json:"projectId"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+}
+
+// CreateTokenRequest is the body of POST /__api/projects/:id/tokens.
+type CreateTokenRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// CreateTokenResponse answers a token creation. Value is the token itself,
+// shown this once: the host keeps only its hash.
+type CreateTokenResponse struct {
+	Success bool   `json:"success"`
+	Token   Token  `json:"token"`
+	Value   string `json:"value"`
+}
+
+// TokenListResponse lists a project's tokens, oldest first.
+type TokenListResponse struct {
+	Success bool    `json:"success"`
+	Tokens  []Token `json:"tokens"`
+}
+
+// RevokeTokenResponse answers DELETE /__api/projects/:id/tokens/:tokenId.
+type RevokeTokenResponse struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+	TokenID string `json:"tokenId"`
+}

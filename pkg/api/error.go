@@ -14,12 +14,18 @@ type Code string
 const (
 	CodeInvalid      Code = "invalid"
 	CodeUnauthorized Code = "unauthorized"
-	CodeNotFound     Code = "not_found"
-	CodeConflict     Code = "conflict"
-	CodeTooLarge     Code = "too_large"
-	CodeMethod       Code = "method_not_allowed"
-	CodeUnavailable  Code = "unavailable"
-	CodeInternal     Code = "internal"
+	// CodeForbidden: the credential is valid but may not do this (a
+	// project token used on another project or on a host-wide route).
+	CodeForbidden Code = "forbidden"
+	// CodeRateLimited: too many failed authentications from the client's
+	// address; Retry-After says when to try again.
+	CodeRateLimited Code = "rate_limited"
+	CodeNotFound    Code = "not_found"
+	CodeConflict    Code = "conflict"
+	CodeTooLarge    Code = "too_large"
+	CodeMethod      Code = "method_not_allowed"
+	CodeUnavailable Code = "unavailable"
+	CodeInternal    Code = "internal"
 )
 
 // Error is the application error carried across the API boundary.
@@ -51,6 +57,10 @@ func (c Code) Status() int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
 	case CodeNotFound:
 		return http.StatusNotFound
 	case CodeConflict:
@@ -72,8 +82,10 @@ func CodeForStatus(status int) Code {
 	switch status {
 	case http.StatusBadRequest:
 		return CodeInvalid
-	case http.StatusUnauthorized, http.StatusForbidden:
+	case http.StatusUnauthorized:
 		return CodeUnauthorized
+	case http.StatusForbidden:
+		return CodeForbidden
 	case http.StatusNotFound:
 		return CodeNotFound
 	case http.StatusConflict:

@@ -26,7 +26,8 @@ import (
 
 // Options configure a Client. Zero fields take the defaults noted.
 type Options struct {
-	// Token is the management API token, sent as a bearer token.
+	// Token is sent as a bearer token: the host's admin API token, or a
+	// project token (api.ProjectTokenPrefix…) that acts for one project.
 	Token string
 	// HTTPClient sends the requests; default a client with its own
 	// transport. Its Timeout should be zero: deadlines are set per attempt.
@@ -308,6 +309,10 @@ func retryable(r request, status int, err error) bool {
 		return r.idempotent || netErr.dialFailed
 	}
 	switch {
+	case api.ErrorCode(err) == api.CodeRateLimited:
+		// The host refuses this address after failed authentications;
+		// the same credential again would only fail again.
+		return false
 	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		return true // the host says it did not do the work
 	case status >= 500 && status != http.StatusNotImplemented:

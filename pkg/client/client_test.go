@@ -53,6 +53,8 @@ func TestErrorDecoding(t *testing.T) {
 		{"body code beats status", 400, `{"success":false,"error":"x","errors":[{"code":"too_large","message":"file too big"}]}`, api.CodeTooLarge, "file too big"},
 		{"only error text", 409, `{"success":false,"error":"busy"}`, api.CodeConflict, "busy"},
 		{"html from a proxy", 401, `<html>nope</html>`, api.CodeUnauthorized, "401 Unauthorized"},
+		{"forbidden from the status", 403, `<html>nope</html>`, api.CodeForbidden, "403 Forbidden"},
+		{"forbidden from the body", 403, `{"success":false,"error":"other project","errors":[{"code":"forbidden","message":"other project"}]}`, api.CodeForbidden, "other project"},
 		{"empty body", 413, ``, api.CodeTooLarge, "413 Request Entity Too Large"},
 	}
 	for _, tc := range tests {
@@ -142,6 +144,7 @@ func TestRetries(t *testing.T) {
 		{"create not retried on 500", func(c *Client) error { _, err := c.CreateProject(context.Background(), "x"); return err }, 1, 500, 1, true},
 		{"create retried on 503", func(c *Client) error { _, err := c.CreateProject(context.Background(), "x"); return err }, 1, 503, 2, false},
 		{"4xx never retried", func(c *Client) error { _, err := c.GetProject(context.Background(), "p"); return err }, 1, 404, 1, true},
+		{"429 retried", func(c *Client) error { _, err := c.GetProject(context.Background(), "p"); return err }, 1, 429, 2, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,6 +165,21 @@ func TestRetries(t *testing.T) {
 				t.Errorf("calls = %d, want %d", calls.Load(), tc.wantCalls)
 			}
 		})
+	}
+}
+
+// TestAuthRateLimitNotRetried: a 429 that says the host refuses this
+// address's authentications is reported at once, not waited out.
+func TestAuthRateLimitNotRetried(t *testing.T) {
+	var calls atomic.Int64
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "60")
+		writeError(w, 429, api.CodeRateLimited, "too many failed authentications")
+	}), fastOptions())
+	_, err := c.GetProject(context.Background(), "p")
+	if api.ErrorCode(err) != api.CodeRateLimited || calls.Load() != 1 {
+		t.Fatalf("err %v after %d calls; want rate_limited after 1", err, calls.Load())
 	}
 }
 
