@@ -63,6 +63,11 @@ type serveOptions struct {
 	UploadInflight      int64
 	UploadInflightTotal int64
 
+	// Failed-authentication limiter: see host.Config.
+	AuthFailLimit   int
+	AuthFailWindow  time.Duration
+	AuthFailClients int
+
 	// Raw values that need a second parse.
 	trustProxy, logLevel, accessLogFormat string
 }
@@ -104,6 +109,9 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("max-project-bytes", 10<<30, "bytes one project may store: its blobs plus what its open upload sessions still send (then 413)", &o.MaxProjectBytes),
 		bytesSetting("upload-inflight", 128<<20, "bytes of one project's upload bodies read and decoded at once (more wait their turn)", &o.UploadInflight),
 		bytesSetting("upload-inflight-total", 512<<20, "bytes of all projects' upload bodies read and decoded at once (more wait their turn)", &o.UploadInflightTotal),
+		intSetting("auth-fail-limit", 20, 1, "failed API authentications one client address may make per --auth-fail-window before it is answered 429", &o.AuthFailLimit),
+		durationSetting("auth-fail-window", time.Minute, "window of --auth-fail-limit; a refused address may try again when its window ends", &o.AuthFailWindow),
+		intSetting("auth-fail-clients", 10000, 1, "most client addresses whose failed authentications are remembered (bounds the limiter's memory)", &o.AuthFailClients),
 		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
 		boolSetting("path-routing", true, "also serve projects under /__project/ID/; all such projects share one browser origin, so turn it off when tenants do not trust each other", &o.PathRouting),
 		stringSetting("access-log-file", "", "append the access log to this file, reopened on SIGHUP for logrotate (default: stderr)", &o.AccessLogFile),
@@ -236,6 +244,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 		MaxProjectBytes:          o.MaxProjectBytes,
 		UploadBytesInFlight:      o.UploadInflight,
 		UploadBytesInFlightTotal: o.UploadInflightTotal,
+
+		AuthFailLimit:   o.AuthFailLimit,
+		AuthFailWindow:  o.AuthFailWindow,
+		AuthFailClients: o.AuthFailClients,
 	})
 	if err != nil {
 		return err

@@ -62,6 +62,10 @@ func TestBadServeOptions(t *testing.T) {
 		{"--worker-timeout", "0s"},
 		{"--worker-memory", "big"},
 		{"--worker-concurrency", "-1"},
+		{"--auth-fail-limit", "0"},
+		{"--auth-fail-limit", "many"},
+		{"--auth-fail-window", "0s"},
+		{"--auth-fail-clients", "-5"},
 		{"--worker-body-budget", "0"},
 		{"--worker-body-timeout", "forever"},
 		{"--worker-tenant-queue", "-2"},
@@ -239,5 +243,30 @@ func TestSampleConfig(t *testing.T) {
 	}
 	if o.DataDir != "/var/lib/cfhost" || o.PathRouting || o.AccessLogFile != "/var/log/cfhost/access.log" {
 		t.Fatalf("sample config read as %+v", o)
+	}
+}
+
+func TestAuthFailOptions(t *testing.T) {
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadServeOptions(cmd, viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.AuthFailLimit != 20 || o.AuthFailWindow != time.Minute || o.AuthFailClients != 10000 {
+		t.Fatalf("defaults: limit %d window %s clients %d", o.AuthFailLimit, o.AuthFailWindow, o.AuthFailClients)
+	}
+	cmd = newServeCmd()
+	if err := cmd.ParseFlags([]string{"--auth-fail-limit", "5", "--auth-fail-window", "10m"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CFHOST_AUTH_FAIL_CLIENTS", "50")
+	if o, err = loadServeOptions(cmd, viper.New()); err != nil {
+		t.Fatal(err)
+	}
+	if o.AuthFailLimit != 5 || o.AuthFailWindow != 10*time.Minute || o.AuthFailClients != 50 {
+		t.Fatalf("set: limit %d window %s clients %d", o.AuthFailLimit, o.AuthFailWindow, o.AuthFailClients)
 	}
 }

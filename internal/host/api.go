@@ -30,12 +30,22 @@ func (h *Host) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 			h.writeError(w, r, err)
 		}
 	}
-	authed := func(fn func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	// admin wraps a route only the host's admin token may use; scoped one
+	// that acts on project id, which that project's tokens may use too.
+	admin := func(fn func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 		return func(w http.ResponseWriter, r *http.Request) error {
-			if err := h.checkAPIToken(r); err != nil {
+			if err := h.authorize(w, r, "", true); err != nil {
 				return err
 			}
 			return fn(w, r)
+		}
+	}
+	scoped := func(id string, fn func(http.ResponseWriter, *http.Request, string) error) func(http.ResponseWriter, *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			if err := h.authorize(w, r, id, false); err != nil {
+				return err
+			}
+			return fn(w, r, id)
 		}
 	}
 	switch {
@@ -43,44 +53,61 @@ func (h *Host) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		route(http.MethodGet, h.handleHealth)
 	case len(seg) == 1 && seg[0] == "projects":
 		if r.Method == http.MethodPost {
-			route(http.MethodPost, authed(h.handleCreateProject))
+			route(http.MethodPost, admin(h.handleCreateProject))
 		} else {
-			route(http.MethodGet, authed(h.handleListProjects))
+			route(http.MethodGet, admin(h.handleListProjects))
 		}
 	case len(seg) == 2 && seg[0] == "projects":
 		id := seg[1]
 		if r.Method == http.MethodDelete {
-			route(http.MethodDelete, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeleteProject(w, r, id) }))
+			route(http.MethodDelete, admin(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeleteProject(w, r, id) }))
 		} else {
-			route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleGetProject(w, r, id) }))
+			route(http.MethodGet, scoped(id, h.handleGetProject))
 		}
 	case len(seg) == 3 && seg[0] == "projects":
 		id := seg[1]
 		switch seg[2] {
 		case "assets-upload-session":
-			route(http.MethodPost, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleUploadSession(w, r, id) }))
+			route(http.MethodPost, scoped(id, h.handleUploadSession))
 		case "deploy":
-			route(http.MethodPost, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeploy(w, r, id) }))
+			route(http.MethodPost, scoped(id, h.handleDeploy))
 		case "deployments":
-			route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleListDeployments(w, r, id) }))
+			route(http.MethodGet, scoped(id, h.handleListDeployments))
 		case "rollback":
-			route(http.MethodPost, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleRollback(w, r, id) }))
+			route(http.MethodPost, scoped(id, h.handleRollback))
 		case "env", "secrets":
 			secret := seg[2] == "secrets"
-			route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleListVars(w, r, id, secret) }))
+			route(http.MethodGet, scoped(id, func(w http.ResponseWriter, r *http.Request, id string) error {
+				return h.handleListVars(w, r, id, secret)
+			}))
+		case "tokens":
+			if r.Method == http.MethodPost {
+				route(http.MethodPost, admin(func(w http.ResponseWriter, r *http.Request) error { return h.handleCreateToken(w, r, id) }))
+			} else {
+				route(http.MethodGet, admin(func(w http.ResponseWriter, r *http.Request) error { return h.handleListTokens(w, r, id) }))
+			}
 		default:
 			h.writeError(w, r, api.Errorf(api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
 		}
 	case len(seg) == 4 && seg[0] == "projects" && (seg[2] == "env" || seg[2] == "secrets"):
 		id, name, secret := seg[1], seg[3], seg[2] == "secrets"
 		if r.Method == http.MethodDelete {
-			route(http.MethodDelete, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeleteVar(w, r, id, name, secret) }))
+			route(http.MethodDelete, scoped(id, func(w http.ResponseWriter, r *http.Request, id string) error {
+				return h.handleDeleteVar(w, r, id, name, secret)
+			}))
 		} else {
-			route(http.MethodPut, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handlePutVar(w, r, id, name, secret) }))
+			route(http.MethodPut, scoped(id, func(w http.ResponseWriter, r *http.Request, id string) error {
+				return h.handlePutVar(w, r, id, name, secret)
+			}))
 		}
 	case len(seg) == 5 && seg[0] == "projects" && seg[2] == "deployments" && seg[4] == "files":
 		id, did := seg[1], seg[3]
-		route(http.MethodGet, authed(func(w http.ResponseWriter, r *http.Request) error { return h.handleDeploymentFiles(w, r, id, did) }))
+		route(http.MethodGet, scoped(id, func(w http.ResponseWriter, r *http.Request, id string) error {
+			return h.handleDeploymentFiles(w, r, id, did)
+		}))
+	case len(seg) == 4 && seg[0] == "projects" && seg[2] == "tokens":
+		id, tokenID := seg[1], seg[3]
+		route(http.MethodDelete, admin(func(w http.ResponseWriter, r *http.Request) error { return h.handleRevokeToken(w, r, id, tokenID) }))
 	case len(seg) == 4 && seg[0] == "projects" && seg[2] == "assets" && seg[3] == "upload":
 		// Authorised by the upload token, not the API token.
 		id := seg[1]
@@ -98,19 +125,20 @@ func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// maxNameLength bounds project names, in bytes.
+// maxNameLength bounds project and token names, in bytes.
 const maxNameLength = 200
 
-func validateName(name string) error {
+// validateName checks a project or token name (what says which).
+func validateName(what, name string) error {
 	switch {
 	case len(name) > maxNameLength:
-		return api.Errorf(api.CodeInvalid, "project name is longer than %d bytes", maxNameLength)
+		return api.Errorf(api.CodeInvalid, "%s name is longer than %d bytes", what, maxNameLength)
 	case !utf8.ValidString(name):
-		return api.Errorf(api.CodeInvalid, "project name is not valid UTF-8")
+		return api.Errorf(api.CodeInvalid, "%s name is not valid UTF-8", what)
 	}
 	for _, c := range name {
 		if c < 0x20 || c == 0x7f {
-			return api.Errorf(api.CodeInvalid, "project name contains a control character")
+			return api.Errorf(api.CodeInvalid, "%s name contains a control character", what)
 		}
 	}
 	return nil
@@ -124,7 +152,7 @@ func (h *Host) handleCreateProject(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if err := validateName(req.Name); err != nil {
+	if err := validateName("project", req.Name); err != nil {
 		return err
 	}
 	id := uuid.NewString()

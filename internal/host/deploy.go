@@ -37,7 +37,7 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) e
 		return err
 	}
 	if req.ProjectName != nil {
-		if err := validateName(*req.ProjectName); err != nil {
+		if err := validateName("project", *req.ProjectName); err != nil {
 			return err
 		}
 	}

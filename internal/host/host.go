@@ -80,6 +80,15 @@ type Config struct {
 	// UploadBytesInFlightTotal is the same bound for the whole host;
 	// default 512 MiB.
 	UploadBytesInFlightTotal int64
+	// AuthFailLimit is how many failed API authentications one client
+	// (an IPv4 address, an IPv6 /64) may make within AuthFailWindow before
+	// its API requests are answered 429 until the window ends; default 20.
+	AuthFailLimit int
+	// AuthFailWindow is the window of AuthFailLimit; default 1m.
+	AuthFailWindow time.Duration
+	// AuthFailClients caps the clients whose failures are remembered, so
+	// the limiter's memory is bounded; default 10000.
+	AuthFailClients int
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
 	// MaxRequestTarget is the longest request target (path and query, as
@@ -149,6 +158,15 @@ func (c *Config) setDefaults() {
 	if c.UploadBytesInFlightTotal <= 0 {
 		c.UploadBytesInFlightTotal = defaultUploadBytesTotalLimit
 	}
+	if c.AuthFailLimit <= 0 {
+		c.AuthFailLimit = defaultAuthFailLimit
+	}
+	if c.AuthFailWindow <= 0 {
+		c.AuthFailWindow = defaultAuthFailWindow
+	}
+	if c.AuthFailClients <= 0 {
+		c.AuthFailClients = defaultAuthFailClients
+	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = 256 << 20
 	}
@@ -176,6 +194,8 @@ type Host struct {
 	sites   *siteCache
 	uploads *uploadBudget
 	cache   *assets.Cache
+	// authLimit answers 429 to clients that fail authentication too often.
+	authLimit *authLimiter
 
 	// access is the access log, nil when off; ownAccess says the host
 	// made it and closes it.
@@ -246,6 +266,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		store:       db,
 		db:          db,
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL},
+		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),
 	}

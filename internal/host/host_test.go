@@ -27,6 +27,15 @@ type testHost struct {
 	t   *testing.T
 	h   *Host
 	srv *httptest.Server
+	// token replaces testToken as the default credential (see as).
+	token string
+}
+
+// as returns th sending token instead of the admin token.
+func (th *testHost) as(token string) *testHost {
+	c := *th
+	c.token = token
+	return &c
 }
 
 func newTestHost(t *testing.T, mod ...func(*Config)) *testHost {
@@ -54,7 +63,8 @@ func newTestHost(t *testing.T, mod ...func(*Config)) *testHost {
 	return &testHost{t: t, h: h, srv: srv}
 }
 
-// do sends a request with the API token unless auth is given.
+// do sends a request with the API token (th.token when set) unless auth is
+// given.
 func (th *testHost) do(method, path string, body any, header ...string) (*http.Response, []byte) {
 	th.t.Helper()
 	var rd io.Reader
@@ -72,7 +82,11 @@ func (th *testHost) do(method, path string, body any, header ...string) (*http.R
 	if err != nil {
 		th.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	token := testToken
+	if th.token != "" {
+		token = th.token
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -267,7 +281,9 @@ func TestDefaultPageStopsAt100(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	th := newTestHost(t)
+	// More failures than the default limit of one address: this test is
+	// about the 401s, TestAuthFailureLimit about the 429s.
+	th := newTestHost(t, func(c *Config) { c.AuthFailLimit = 1000 })
 	p := th.createProject("x")
 	for _, auth := range []string{"", "wrong", "Bearer wrong", "Bearer " + testToken + "x"} {
 		for _, route := range [][2]string{{"GET", "/__api/projects"}, {"POST", "/__api/projects"}, {"GET", "/__api/projects/" + p.ID},

@@ -3,13 +3,16 @@ package host
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -80,16 +83,40 @@ func bearer(r *http.Request) string {
 	return v
 }
 
-// checkAPIToken compares in constant time; hashing first makes the time
-// independent of the lengths too.
-func (h *Host) checkAPIToken(r *http.Request) error {
+// principal is who an API request authenticated as: the admin (the host's
+// API token), or one project through one of its tokens.
+type principal struct {
+	project string // "" for the admin
+	tokenID string
+}
+
+func (p principal) admin() bool { return p.project == "" }
+
+// authenticate identifies the credential of r. The admin token is compared
+// in constant time; hashing first makes the time independent of the
+// lengths too. A project token is found by its SHA-256, which is also the
+// form it is stored in: the lookup reveals nothing about a token to someone
+// who does not already hold a preimage of the hash.
+func (h *Host) authenticate(r *http.Request) (principal, error) {
 	got := bearer(r)
 	if got == "" {
-		return api.Errorf(api.CodeUnauthorized, "missing Authorization header; send the API token as \"Authorization: Bearer <token>\"")
+		return principal{}, api.Errorf(api.CodeUnauthorized, "missing Authorization header; send the API token as \"Authorization: Bearer <token>\"")
 	}
 	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.cfg.APIToken))
-	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
-		return api.Errorf(api.CodeUnauthorized, "invalid API token")
+	if subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
+		return principal{}, nil
 	}
-	return nil
+	if strings.HasPrefix(got, api.ProjectTokenPrefix) {
+		sum := hex.EncodeToString(a[:])
+		t, err := h.store.ProjectTokenByHash(r.Context(), sum)
+		switch {
+		case err == nil && subtle.ConstantTimeCompare([]byte(t.Hash), []byte(sum)) == 1:
+			h.touchToken(r.Context(), t)
+			return principal{project: t.ProjectID, tokenID: t.ID}, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return principal{}, fmt.Errorf("look up project token: %w", err)
+		}
+		return principal{}, api.Errorf(api.CodeUnauthorized, "invalid API token: no such project token (it may have been revoked, or its project deleted)")
+	}
+	return principal{}, api.Errorf(api.CodeUnauthorized, "invalid API token")
 }
