@@ -18,7 +18,7 @@ const (
 	exitUsage   = 2
 )
 
-const tokenHint = "Set CFDEPLOY_TOKEN (or pass --token) to the management token of the host: cfhost logs where it keeps it (DATA_DIR/api-token) at start-up."
+const tokenHint = "Set CFDEPLOY_TOKEN (or pass --token) to the management token of the host (cfhost logs where it keeps it, DATA_DIR/api-token, at start-up) or to a project token from 'cfdeploy tokens create'."
 
 // usageError marks a wrong invocation: exit status 2.
 type usageError struct{ err error }
@@ -101,6 +101,10 @@ func (g *global) hintFor(err error, code int) string {
 	switch apiErr.Code {
 	case api.CodeUnauthorized:
 		return "The host refused the token. " + tokenHint
+	case api.CodeForbidden:
+		return "This is a project token: it can only deploy, list deployments, roll back and read its own project. Use the host's admin token for anything else."
+	case api.CodeRateLimited:
+		return "The host refuses this address for a while after repeated failed authentications. Check the token (CFDEPLOY_TOKEN or --token), then try again after the wait."
 	case api.CodeNotFound:
 		if strings.Contains(err.Error(), "project") {
 			return "List projects with 'cfdeploy projects ls', or create one with 'cfdeploy init'."

@@ -76,7 +76,7 @@ cfdeploy.toml, then defaults.`,
 	}
 	pf := root.PersistentFlags()
 	pf.String("host", DefaultHost, "URL of the cfhost (env CFDEPLOY_HOST)")
-	pf.String("token", "", "management API token (env CFDEPLOY_TOKEN)")
+	pf.String("token", "", "API token: the host's admin token or a project token (env CFDEPLOY_TOKEN)")
 	pf.String("config", DefaultConfigFile, "project file (default: cfdeploy.toml in the current directory or the nearest parent; env CFDEPLOY_CONFIG)")
 	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout and nothing else there")
 	pf.String("base-domain", "", "the host's base domain, to print project URLs as http://ID.DOMAIN/ (env CFDEPLOY_BASE_DOMAIN)")
@@ -88,6 +88,7 @@ cfdeploy.toml, then defaults.`,
 		newProjectsCmd(g),
 		newDeploymentsCmd(g),
 		newRollbackCmd(g),
+		newTokensCmd(g),
 		newDevCmd(g),
 		newHashCmd(g),
 		newVersionCmd(g),
