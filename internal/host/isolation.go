@@ -193,6 +193,18 @@ func dropParentDomain(v, host, base string) string {
 	return joinCookie(pair, kept)
 }
 
+// underBaseDomain reports whether host is the base domain or a name below
+// it that is not a project's (a project's host is exactly one label below).
+// Path mode is not served there: a project's page on such an origin could
+// set, from its own scripts, a cookie with Domain=<base domain> — or, on
+// a.<id>.<base domain>, Domain=<id>.<base domain> — which no response
+// filter sees and every project, or project <id>, would then receive.
+// Path mode stays available on every other name and address of the host.
+func (h *Host) underBaseDomain(host string) bool {
+	n := hostname(host)
+	return n == h.cfg.BaseDomain || strings.HasSuffix(n, h.dotBase)
+}
+
 // hostname is host without its port, lower-cased, without a trailing dot.
 func hostname(host string) string {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {

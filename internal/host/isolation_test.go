@@ -94,7 +94,6 @@ func TestIsolationAssets(t *testing.T) {
 		keepsSW          bool
 	}{
 		{"path mode", "127.0.0.1", prefix + "/sw.js", []string{"toss=1; Path=" + prefix}, false},
-		{"path mode on the base domain", "localhost", prefix + "/", []string{"toss=1; Path=" + prefix}, false},
 		{"path mode, nested rule", "127.0.0.1", prefix + "/sub/page", []string{"toss=1; Path=" + prefix, "deep=2; Path=" + prefix + "/sub/"}, false},
 		{"path mode 304", "127.0.0.1", prefix + "/sw.js", []string{"toss=1; Path=" + prefix}, false},
 		{"subdomain", p.ID + ".localhost", "/sw.js", []string{"toss=1; Path=/"}, true},
@@ -192,6 +191,44 @@ func TestIsolationServerCode(t *testing.T) {
 				t.Errorf("Location %q, want %q", got, c.location)
 			}
 		})
+	}
+}
+
+// TestPathModeNotOnBaseDomain: path mode is not served on the base domain
+// or on names below it (where a project's scripts could set cookies for
+// other projects), and is served on any other name or address.
+func TestPathModeNotOnBaseDomain(t *testing.T) {
+	th := newTestHost(t, func(c *Config) { c.BaseDomain = "example.test" })
+	p := th.createProject("site")
+	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>"})
+	path := "/__project/" + p.ID + "/"
+	for _, c := range []struct {
+		host   string
+		served bool
+	}{
+		{"example.test", false},
+		{"EXAMPLE.test.:8080", false},
+		{"a.b.example.test", false},
+		{"a." + p.ID + ".example.test", false},
+		{"127.0.0.1", true},
+		{"[::1]:8080", true},
+		{"localhost", true},
+		{"deploy.example.org", true},
+		{"notexample.test", true},
+	} {
+		t.Run(c.host, func(t *testing.T) {
+			resp, body := th.fetch(c.host, path)
+			if c.served && (resp.StatusCode != http.StatusOK || body != "<h1>hi</h1>") {
+				t.Errorf("%s%s: %s %q, want the project", c.host, path, resp.Status, body)
+			}
+			if !c.served && (resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "could set cookies for every project")) {
+				t.Errorf("%s%s: %s %q, want 404 saying why", c.host, path, resp.Status, body)
+			}
+		})
+	}
+	// By subdomain the project is served as ever, whatever the path.
+	if resp, body := th.fetch(p.ID+".example.test", "/"); resp.StatusCode != http.StatusOK || body != "<h1>hi</h1>" {
+		t.Errorf("by subdomain: %s %q", resp.Status, body)
 	}
 }
 

@@ -123,7 +123,9 @@ const cookieAttacker = `<!doctype html><html><head><meta charset="utf-8"></head>
 // scope "/": the registration is refused, the victim's page is still the
 // victim's, and the attacker's worker over its own prefix still works (so
 // service workers do run here). By subdomain, a cookie set with Domain=<base
-// domain> reaches the attacker's own pages but not the victim's.
+// domain> reaches the attacker's own pages but not the victim's, and a page
+// cannot be served by path on the base domain, where its script could set
+// such a cookie itself.
 func TestBrowserIsolation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real browser")
@@ -185,6 +187,21 @@ func TestBrowserIsolation(t *testing.T) {
 		}
 		if got := dataAttr(dom, "cookies"); got != "none" {
 			t.Errorf("after embedding the attacker's page the victim's origin holds cookies %q", got)
+		}
+
+		// No header filter sees a cookie the page's own script sets. On
+		// the base domain's origin, path mode would let the attacker's
+		// script set Domain=<base domain>; there it is not served.
+		scripted := createProject(t, c, "scripted")
+		deploySite(t, c, scripted, site{"/index.html": []byte(`<!doctype html><body><script>document.cookie = "scripted=by-attacker; domain=` + base + `; path=/";</script></body>`)}, "")
+		embedder := createProject(t, c, "embedder")
+		deploySite(t, c, embedder, site{"/index.html": []byte(strings.ReplaceAll(cookieVictim, "ATTACKER", "http://"+base+":"+port+"/__project/"+scripted+"/"))}, "")
+		dom = headless(t, chromium, origin(embedder)+"/", "--dump-dom", rules)
+		if dataAttr(dom, "done") != "yes" {
+			t.Fatalf("the victim's page did not finish:\n%s", dom)
+		}
+		if got := dataAttr(dom, "cookies"); got != "none" {
+			t.Errorf("after embedding the attacker's path-mode page on %s the victim's origin holds cookies %q", base, got)
 		}
 	})
 }
