@@ -53,6 +53,22 @@ func TestHostileBodies(t *testing.T) {
 		if err != nil {
 			t.Skipf("cannot read the server's memory: %v", err)
 		}
+		// A neighbour's static file, fetched one request after another
+		// for a while: its rate before and during the attack.
+		neighbour := deployGuest(t, c, "neighbour", wasm)
+		staticRate := func(d time.Duration) float64 {
+			n, start := 0, time.Now()
+			for time.Since(start) < d {
+				resp, body := getText(t, srv.projectURL(neighbour, "/static.txt"))
+				if resp.StatusCode != 200 || body != "static of neighbour" {
+					t.Fatalf("the neighbour's static file: %s %q", resp.Status, body)
+				}
+				n++
+			}
+			return float64(n) / time.Since(start).Seconds()
+		}
+		before := staticRate(3 * time.Second)
+		var during float64
 		chunk := strings.Repeat("t", 1<<10)
 		grew := srv.rssGrowth(t, func() {
 			for i := range conns {
@@ -69,7 +85,7 @@ func TestHostileBodies(t *testing.T) {
 					io.WriteString(conn, chunk) // a refused connection may be gone
 				}
 				if round < 3 {
-					time.Sleep(3 * time.Second)
+					during += staticRate(3*time.Second) / 3
 				}
 			}
 		})
@@ -81,6 +97,7 @@ func TestHostileBodies(t *testing.T) {
 		after, _ := srv.rss()
 		t.Logf("%d connections declaring %d MiB and trickling 1 KiB/3 s: RSS grew by %d MiB at the peak; %d MiB above the start after they closed",
 			conns, declared>>20, grew>>20, (after-base)>>20)
+		t.Logf("a neighbour's static file, one request at a time: %.0f req/s before, %.0f req/s during the attack", before, during)
 		if grew > 300<<20 {
 			t.Errorf("the server's memory grew by %d MiB for bodies that sent 4 KiB each", grew>>20)
 		}
@@ -183,6 +200,18 @@ func deployGuest(t *testing.T, c *client.Client, name string, wasm []byte) strin
 		t.Fatal(err)
 	}
 	return id
+}
+
+// getText fetches url and returns the answer with its body read.
+func getText(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }
 
 // postBody POSTs body to url and returns the answer with its body read.

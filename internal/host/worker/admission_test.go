@@ -144,9 +144,10 @@ func TestBodyDeadline(t *testing.T) {
 	waitFor(t, func() bool { return rt.Stats().BodyBytes == 0 && rt.Stats().Reading == 0 })
 }
 
-// A tenant at its places (running, reading or waiting) is refused before
-// its next body is read, and one tenant's backlog never fills the queue
-// that other tenants wait in.
+// A tenant whose reader places are all taken by bodies that trickle is
+// refused before its next body is read, while its requests without a body
+// still run; and one tenant's backlog never fills the queue that other
+// tenants wait in.
 func TestTenantQueueIsFair(t *testing.T) {
 	rt, _ := newRuntime(t, Config{Concurrency: 2, QueueSize: 4, TenantQueue: 1, Timeout: 20 * time.Second})
 	greedy, _ := program(t, rt, "plain")
@@ -157,8 +158,8 @@ func TestTenantQueueIsFair(t *testing.T) {
 	politeSrv, _ := serveProgram(t, rt, polite)
 
 	t.Run("admission before the body", func(t *testing.T) {
-		// Two bodies that never finish fill the tenant's two places
-		// (TenantConcurrency 1 + TenantQueue 1).
+		// Two bodies that never finish fill the tenant's two reader
+		// places (TenantConcurrency 1 + TenantQueue 1).
 		for range 2 {
 			startBody(t, greedySrv.URL, "/", 100).write("partial")
 		}
@@ -167,7 +168,10 @@ func TestTenantQueueIsFair(t *testing.T) {
 		third.write(strings.Repeat("z", 100))
 		res, _ := third.response()
 		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
-			t.Fatalf("third request of a tenant at its places: status %d, want 503 with Retry-After", res.StatusCode)
+			t.Fatalf("third body of a tenant at its reader places: status %d, want 503 with Retry-After", res.StatusCode)
+		}
+		if res, body := get(t, greedySrv.URL+"/ok"); res.StatusCode != 200 || body != "plain GET /ok " {
+			t.Fatalf("a request without a body while bodies trickle: %d %q", res.StatusCode, body)
 		}
 	})
 	// Both partial bodies are gone and have left their places.

@@ -90,11 +90,13 @@ type Config struct {
 	// free slot; when it is full, further requests get 503 at once.
 	// Negative means no queue.
 	QueueSize int
-	// TenantQueue is how many requests of one tenant may be admitted
-	// beyond its TenantConcurrency: they read their body or wait for a
-	// slot. A request past that gets 503 at once, before its body is read,
-	// so one tenant's backlog holds at most TenantConcurrency+TenantQueue
-	// places and never the whole queue. Negative means none.
+	// TenantQueue is how many requests of one tenant may wait for a slot
+	// beyond its TenantConcurrency running ones; a request past that gets
+	// 503 at once, so one tenant's backlog never holds the whole queue.
+	// As many of its requests (TenantConcurrency+TenantQueue) may be
+	// buffering their body at once, before which they take no other
+	// place; a request with a body past that gets 503 before its body is
+	// read. Negative means none.
 	TenantQueue int
 	// TenantConcurrency is how many guests of one tenant (Program.Tenant)
 	// run at once. The default, Concurrency-1 (at least 1), always leaves a
@@ -532,16 +534,22 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
 		return
 	}
-	// Admission comes before the body: a request the tenant has no place
-	// for costs neither memory nor time.
-	ts, ok := rt.tenant(p.Tenant)
-	if !ok {
-		overloaded(w, "server code of this project is overloaded")
-		return
-	}
+	ts := rt.tenant(p.Tenant)
 	defer rt.leaveTenant(p.Tenant, ts)
 
+	// Admission comes before the body: a request the tenant has no
+	// reader's place for costs neither memory nor time. Readers have
+	// places of their own, so clients trickling bodies cannot keep the
+	// tenant's other requests out of the queue.
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if hasBody && !rt.claim(ts, readerPlace) {
+		overloaded(w, "server code of this project is receiving too many request bodies")
+		return
+	}
 	body, status := rt.readBody(w, r)
+	if hasBody {
+		rt.unclaim(ts, readerPlace)
+	}
 	defer body.release()
 	switch status {
 	case 0:
@@ -553,6 +561,11 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 		return
 	}
 
+	if !rt.claim(ts, runnerPlace) {
+		overloaded(w, "server code of this project is overloaded")
+		return
+	}
+	defer rt.unclaim(ts, runnerPlace)
 	if !rt.acquire(r.Context(), ts) {
 		if r.Context().Err() != nil {
 			return
@@ -595,20 +608,28 @@ func overloaded(w http.ResponseWriter, msg string) {
 	http.Error(w, msg, http.StatusServiceUnavailable)
 }
 
-// tenantSlots is one tenant's allowance of execution slots; refs counts its
-// requests in flight (its places: running, reading their body or waiting),
-// so the entry goes when the tenant is idle.
+// tenantSlots is one tenant's allowance of execution slots and places;
+// refs counts its requests in flight, so the entry goes when the tenant is
+// idle.
 type tenantSlots struct {
-	slots chan struct{}
-	refs  int
+	slots  chan struct{}
+	refs   int
+	places [2]int // taken, by placeKind; guarded by Runtime.tenantMu
 }
 
-// tenant admits a request of a tenant: it returns the tenant's allowance
-// (nil for no tenant), or false when the tenant already has
-// TenantConcurrency+TenantQueue requests in flight.
-func (rt *Runtime) tenant(name string) (*tenantSlots, bool) {
+// placeKind names the two kinds of a tenant's places, each
+// TenantConcurrency+TenantQueue strong.
+type placeKind int
+
+const (
+	readerPlace placeKind = iota // buffering its request body
+	runnerPlace                  // running or waiting for a slot
+)
+
+// tenant returns the allowance of a tenant, nil for none.
+func (rt *Runtime) tenant(name string) *tenantSlots {
 	if name == "" {
-		return nil, true
+		return nil
 	}
 	rt.tenantMu.Lock()
 	defer rt.tenantMu.Unlock()
@@ -617,11 +638,32 @@ func (rt *Runtime) tenant(name string) (*tenantSlots, bool) {
 		ts = &tenantSlots{slots: make(chan struct{}, rt.cfg.TenantConcurrency)}
 		rt.tenants[name] = ts
 	}
-	if ts.refs >= rt.cfg.TenantConcurrency+rt.cfg.TenantQueue {
-		return nil, false
-	}
 	ts.refs++
-	return ts, true
+	return ts
+}
+
+// claim takes one of the tenant's places of a kind, or reports false when
+// all are taken. A request of no tenant always gets one.
+func (rt *Runtime) claim(ts *tenantSlots, kind placeKind) bool {
+	if ts == nil {
+		return true
+	}
+	rt.tenantMu.Lock()
+	defer rt.tenantMu.Unlock()
+	if ts.places[kind] >= rt.cfg.TenantConcurrency+rt.cfg.TenantQueue {
+		return false
+	}
+	ts.places[kind]++
+	return true
+}
+
+func (rt *Runtime) unclaim(ts *tenantSlots, kind placeKind) {
+	if ts == nil {
+		return
+	}
+	rt.tenantMu.Lock()
+	defer rt.tenantMu.Unlock()
+	ts.places[kind]--
 }
 
 func (rt *Runtime) leaveTenant(name string, ts *tenantSlots) {
