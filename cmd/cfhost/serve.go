@@ -55,7 +55,9 @@ type serveOptions struct {
 	// AccessLogFile is where the access log goes; "" is stderr.
 	AccessLogFile   string
 	AccessLogFormat accesslog.Format
-	LogLevel        slog.Level
+	// MetricsListen serves metrics on a separate, unauthenticated listener.
+	MetricsListen string
+	LogLevel      slog.Level
 
 	// Upload quotas: see host.Config.
 	MaxUploadSessions   int
@@ -116,6 +118,7 @@ func (o *serveOptions) settings() []setting {
 		boolSetting("path-routing", true, "also serve projects under /__project/ID/; all such projects share one browser origin, so turn it off when tenants do not trust each other", &o.PathRouting),
 		stringSetting("access-log-file", "", "append the access log to this file, reopened on SIGHUP for logrotate (default: stderr)", &o.AccessLogFile),
 		stringSetting("access-log-format", "logfmt", "access log lines as logfmt or json", &o.accessLogFormat),
+		stringSetting("metrics-listen", "", "also serve Prometheus metrics without a token at http://ADDR/metrics (on the main listener /__metrics needs the admin token)", &o.MetricsListen),
 		stringSetting("log-level", "info", "debug, info, warn or error", &o.logLevel),
 	}
 }
@@ -282,7 +285,17 @@ func runServe(ctx context.Context, o serveOptions) error {
 	log.Info("cfhost listening", "version", version, "api", scheme+"://"+addr+"/__api/",
 		"projects", projects, "data_dir", o.DataDir)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if o.MetricsListen != "" {
+		mln, err := net.Listen("tcp", o.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen for metrics on %s: %w", o.MetricsListen, err)
+		}
+		msrv := &http.Server{Handler: metricsMux(h), ReadHeaderTimeout: 10 * time.Second}
+		defer msrv.Close()
+		log.Info("metrics listening", "url", "http://"+mln.Addr().String()+"/metrics")
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	go func() {
 		if o.TLSCert != "" {
 			errc <- srv.ServeTLS(ln, o.TLSCert, o.TLSKey)
@@ -302,6 +315,16 @@ func runServe(ctx context.Context, o serveOptions) error {
 		log.Warn("shutdown incomplete", "err", err)
 	}
 	return nil
+}
+
+// metricsMux serves the metrics, without a token, at /metrics (where
+// Prometheus looks by default) and /__metrics, on the --metrics-listen
+// address only the operator should reach.
+func metricsMux(h *host.Host) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h.MetricsHandler())
+	mux.Handle("GET /__metrics", h.MetricsHandler())
+	return mux
 }
 
 func portOf(addr string) string {

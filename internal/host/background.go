@@ -185,6 +185,7 @@ func (h *Host) gcLoop(ctx context.Context) {
 // deployment uses and that are older than the grace period.
 func (h *Host) CollectGarbage(ctx context.Context) (store.GCResult, error) {
 	res, err := h.store.CollectGarbage(ctx, time.Now().Add(-h.cfg.GCGrace))
+	h.metrics.gcRan(res, err)
 	if err != nil {
 		if ctx.Err() == nil {
 			h.log.Error("garbage collection", "err", err)

@@ -201,6 +201,7 @@ type Host struct {
 	// made it and closes it.
 	access    *accesslog.Writer
 	ownAccess bool
+	metrics   *metrics
 
 	compressNow chan struct{}
 	unlock      func()
@@ -280,6 +281,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.SetDefaultProject(cfg.DefaultProject)
 	h.sites = newSiteCache(h)
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
+	h.metrics = newMetrics(h)
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
 	h.wg.Add(2)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
@@ -17,22 +18,21 @@ import (
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.watchBody(w, r)()
 	path := rawPath(r)
+	start := time.Now()
+	rec := recorders.Get().(*statusRecorder)
+	*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer h.finish(rec, r, path, start)
 	if path == "/__api" || strings.HasPrefix(path, "/__api/") {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec.class = classAPI
 		h.serveAPI(rec, r, strings.TrimPrefix(path, "/__api"))
-		h.log.Info("api", "method", r.Method, "path", path, "status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		return
 	}
-	if h.access != nil {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		w = rec
-		defer func() {
-			h.access.Log(accesslog.Entry{Time: start, Method: r.Method, Host: r.Host, Path: path, Status: rec.status,
-				Bytes: rec.bytes, Duration: time.Since(start), Remote: r.RemoteAddr})
-		}()
+	if path == "/__metrics" {
+		rec.class = classAPI
+		h.serveMetrics(rec, r)
+		return
 	}
+	w = rec
 	// Everything a project does per request (rules, path handling, the
 	// not-found walk) is linear in the target at worst; this bounds it.
 	if len(requestTarget(r)) > h.cfg.MaxRequestTarget {
@@ -170,10 +170,39 @@ func (h *Host) scheme(r *http.Request) string {
 	return "http"
 }
 
+// statusRecorder notes what a response was, for the access log and the
+// metrics: its status, body bytes and what answered it.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	class  requestClass
+}
+
+// recorders reuses statusRecorders: one is needed for every request.
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
+
+// finish logs and counts a served request.
+func (h *Host) finish(rec *statusRecorder, r *http.Request, path string, start time.Time) {
+	d := time.Since(start)
+	h.metrics.observe(rec.class, rec.status, rec.bytes, d)
+	switch {
+	case rec.class == classAPI:
+		h.metrics.observeAPI(r, path, rec.status, d)
+		h.log.Info("api", "method", r.Method, "path", path, "status", rec.status, "duration", d, "remote", r.RemoteAddr)
+	case h.access != nil:
+		h.access.Log(accesslog.Entry{Time: start, Method: r.Method, Host: r.Host, Path: path, Status: rec.status,
+			Bytes: rec.bytes, Duration: d, Remote: r.RemoteAddr})
+	}
+	*rec = statusRecorder{}
+	recorders.Put(rec)
+}
+
+// setClass records what answers a request, when w is the router's recorder.
+func setClass(w http.ResponseWriter, c requestClass) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.class = c
+	}
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {

@@ -269,6 +269,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
 	if s.program == nil || !h.routeToWorker(s, r, req) {
+		setClass(w, classAsset)
 		c := coalesce.From(r.Context())
 		c.Hold()
 		if s.isolate {
@@ -279,6 +280,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		c.Done(w)
 		return
 	}
+	setClass(w, classWorker)
 	// Server code may send any header, so its responses are always
 	// isolated; a run costs far more than the wrapper.
 	w = h.isolating(w, r, prefix, prefix != "")

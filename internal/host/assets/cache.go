@@ -73,8 +73,11 @@ type Cache struct {
 	entries  map[string]*cacheEntry
 	inflight map[flightKey]*flight
 	used     int64
-	head     *cacheEntry // most recently used
-	tail     *cacheEntry
+	// hits and misses count representations found in memory and loaded
+	// from the store; they change under mu, which get holds anyway.
+	hits, misses int64
+	head         *cacheEntry // most recently used
+	tail         *cacheEntry
 }
 
 type cacheEntry struct {
@@ -136,6 +139,14 @@ func (c *Cache) Used() int64 {
 	return c.used
 }
 
+// Stats reports how many representations were served from memory (hits)
+// and loaded from the blob source (misses).
+func (c *Cache) Stats() (hits, misses int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses
+}
+
 // reps returns every representation of hash, loading or probing the ones
 // not yet known. The identity representation's error is returned; a
 // variant that fails to load for another reason than not existing is
@@ -168,6 +179,7 @@ func (c *Cache) get(ctx context.Context, hash string, enc encoding) (*rep, error
 	key := flightKey{hash, enc}
 	c.mu.Lock()
 	if e := c.entries[hash]; e != nil && e.reps[enc] != nil {
+		c.hits++
 		c.touch(e)
 		r := e.reps[enc]
 		c.mu.Unlock()
@@ -182,6 +194,7 @@ func (c *Cache) get(ctx context.Context, hash string, enc encoding) (*rep, error
 			return nil, ctx.Err()
 		}
 	}
+	c.misses++
 	f := &flight{done: make(chan struct{})}
 	c.inflight[key] = f
 	c.mu.Unlock()
