@@ -1,6 +1,7 @@
 package host
 
 import (
+	"container/list"
 	"net/netip"
 	"sync"
 	"time"
@@ -21,24 +22,30 @@ const (
 // the configured length, and a client with limit failures in its window is
 // refused until the window closes. Only failures are counted, so clients
 // that authenticate never come near the limit. Memory is bounded by max
-// tracked clients; when the table is full, closed windows are dropped and,
-// failing that, the window closest to its end.
+// tracked clients. The clients are also kept in the order their windows
+// close (every window has the same length, so that is the order they
+// opened): when the table is full, the window that closes first (closed
+// ones before all others) makes room, in constant time, so that an
+// attacker with many addresses cannot make each failure cost a scan.
 type authLimiter struct {
 	limit  int
 	window time.Duration
 	max    int
 
 	mu      sync.Mutex
-	clients map[netip.Prefix]*failWindow
+	clients map[netip.Prefix]*list.Element // of *failWindow
+	byEnd   *list.List                     // *failWindow, earliest end first
 }
 
 type failWindow struct {
+	key netip.Prefix
 	n   int
 	end time.Time
 }
 
 func newAuthLimiter(limit int, window time.Duration, max int) *authLimiter {
-	return &authLimiter{limit: limit, window: window, max: max, clients: map[netip.Prefix]*failWindow{}}
+	return &authLimiter{limit: limit, window: window, max: max,
+		clients: map[netip.Prefix]*list.Element{}, byEnd: list.New()}
 }
 
 // clientKey groups the addresses one client is likely to hold: an IPv4
@@ -66,51 +73,42 @@ func clientKey(addr string) netip.Prefix {
 func (l *authLimiter) blocked(key netip.Prefix, now time.Time) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w, ok := l.clients[key]
-	if !ok || !now.Before(w.end) {
+	e, ok := l.clients[key]
+	if !ok {
 		return 0, false
 	}
-	if w.n < l.limit {
+	w := e.Value.(*failWindow)
+	if w.n < l.limit || !now.Before(w.end) {
 		return 0, false
 	}
 	return w.end.Sub(now), true
 }
 
-// fail records a failed authentication of key.
-func (l *authLimiter) fail(key netip.Prefix, now time.Time) {
+// fail records a failed authentication of key. It returns the end of the
+// window when this failure is the one that reaches the limit, so that the
+// refusal is logged once, and the zero time otherwise.
+func (l *authLimiter) fail(key netip.Prefix, now time.Time) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w, ok := l.clients[key]
+	e, ok := l.clients[key]
 	if !ok {
 		if len(l.clients) >= l.max {
-			l.evict(now)
+			first := l.byEnd.Front()
+			delete(l.clients, l.byEnd.Remove(first).(*failWindow).key)
 		}
-		w = &failWindow{}
-		l.clients[key] = w
+		e = l.byEnd.PushBack(&failWindow{key: key})
+		l.clients[key] = e
 	}
+	w := e.Value.(*failWindow)
 	if !now.Before(w.end) {
 		w.n, w.end = 0, now.Add(l.window)
+		l.byEnd.MoveToBack(e)
 	}
 	w.n++
-}
-
-// evict makes room for one client: it drops every closed window, or when
-// none has closed, the one that closes first.
-func (l *authLimiter) evict(now time.Time) {
-	var first netip.Prefix
-	var firstEnd time.Time
-	for k, w := range l.clients {
-		if !now.Before(w.end) {
-			delete(l.clients, k)
-			continue
-		}
-		if firstEnd.IsZero() || w.end.Before(firstEnd) {
-			first, firstEnd = k, w.end
-		}
+	if w.n == l.limit {
+		return w.end
 	}
-	if len(l.clients) >= l.max {
-		delete(l.clients, first)
-	}
+	return time.Time{}
 }
 
 // tracked returns how many clients the limiter holds, for tests.

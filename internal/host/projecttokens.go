@@ -39,7 +39,10 @@ func (h *Host) authorize(w http.ResponseWriter, r *http.Request, project string,
 	p, err := h.authenticate(r)
 	if err != nil {
 		if api.ErrorCode(err) == api.CodeUnauthorized {
-			h.authLimit.fail(key, now)
+			if until := h.authLimit.fail(key, now); !until.IsZero() {
+				h.log.Warn("refusing API requests from a client after repeated authentication failures",
+					"client", key.String(), "failures", h.cfg.AuthFailLimit, "until", until.Format(time.RFC3339))
+			}
 		}
 		return err
 	}

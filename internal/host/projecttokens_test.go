@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -335,6 +336,49 @@ func TestAuthLimiterBounded(t *testing.T) {
 	}
 }
 
+// TestAuthLimiterEvictsFirstToClose: a full table makes room by dropping
+// the window that closes first, and a reopened window counts as new.
+func TestAuthLimiterEvictsFirstToClose(t *testing.T) {
+	l := newAuthLimiter(1, time.Minute, 3)
+	t0 := time.Unix(1_000_000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	key := func(c string) netip.Prefix { return clientKey("192.0.2." + c + ":1") }
+	l.fail(key("1"), at(0))
+	l.fail(key("2"), at(1))
+	l.fail(key("3"), at(2))
+	l.fail(key("2"), at(62)) // 2's window closed at 61: it reopens, last to close now
+	l.fail(key("4"), at(63)) // drops 1, whose window closed first
+	l.fail(key("5"), at(64)) // drops 3
+	for c, want := range map[string]bool{"1": false, "2": true, "3": false, "4": true, "5": true} {
+		if _, got := l.blocked(key(c), at(65)); got != want {
+			t.Errorf("client %s blocked %v, want %v", c, got, want)
+		}
+	}
+	if l.tracked() != 3 {
+		t.Fatalf("%d tracked, want 3", l.tracked())
+	}
+}
+
+// TestAuthLimiterMemory: a full table of the default size stays small.
+func TestAuthLimiterMemory(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := newAuthLimiter(defaultAuthFailLimit, defaultAuthFailWindow, defaultAuthFailClients)
+	t0 := time.Unix(1_000_000, 0)
+	for i := range 2 * defaultAuthFailClients {
+		l.fail(clientKey(fmt.Sprintf("[2001:db8:%x:%x::1]:1", i>>16, i&0xffff)), t0)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d clients tracked in %d KiB", l.tracked(), grew>>10)
+	if l.tracked() != defaultAuthFailClients || grew > 8<<20 {
+		t.Fatalf("%d clients tracked in %d bytes", l.tracked(), grew)
+	}
+	runtime.KeepAlive(l)
+}
+
 func TestClientKey(t *testing.T) {
 	cases := []struct{ addr, want string }{
 		{"192.0.2.1:1234", "192.0.2.1/32"},
@@ -350,5 +394,23 @@ func TestClientKey(t *testing.T) {
 				t.Fatalf("clientKey(%q) = %s, want %s", c.addr, got, c.want)
 			}
 		})
+	}
+}
+
+// BenchmarkAuthLimiterFull: a failure from a new client when the table is
+// full, the case an attacker with many addresses can repeat.
+func BenchmarkAuthLimiterFull(b *testing.B) {
+	l := newAuthLimiter(defaultAuthFailLimit, defaultAuthFailWindow, defaultAuthFailClients)
+	t0 := time.Unix(1_000_000, 0)
+	keys := make([]netip.Prefix, 4*defaultAuthFailClients)
+	for i := range keys {
+		keys[i] = clientKey(fmt.Sprintf("[2001:db8:%x:%x::1]:1", i>>16, i&0xffff))
+	}
+	for _, k := range keys[:defaultAuthFailClients] {
+		l.fail(k, t0)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		l.fail(keys[i%len(keys)], t0.Add(time.Second))
 	}
 }
