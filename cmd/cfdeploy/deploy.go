@@ -114,7 +114,7 @@ cfhost data directory (cfhost.db).`,
 // them, with cfdeploy.toml and the environment, in the same way.
 func addDeployFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+	f.String("project", "", "project ID, unique ID prefix or name (default: project_id from cfdeploy.toml)")
 	f.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none")
 	f.String("not-found-handling", "", "single-page-application, 404-page or none")
 	f.String("run-worker-first", "", "true, false or PATTERN[,PATTERN…]: requests that go to server code before assets")
@@ -252,10 +252,11 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	}
 	// The host, the token and the project are checked before hashing,
 	// which can take a while on a big site.
-	proj, err := c.GetProject(ctx, o.ProjectID)
+	proj, err := g.resolveProject(ctx, c, o.ProjectID)
 	if err != nil {
 		return err
 	}
+	o.ProjectID = proj.ID
 
 	var name *string
 	if o.Name != "" {

@@ -16,7 +16,7 @@ func newDeploymentsCmd(g *global) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deployments",
 		Short: "List a project's deployments",
-		Args:  exactArgs(0),
+		Args:  unknownCommand,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	ls := &cobra.Command{
@@ -29,7 +29,7 @@ func newDeploymentsCmd(g *global) *cobra.Command {
 			return g.runDeploymentsList(cmd.Context(), id)
 		},
 	}
-	ls.Flags().String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+	ls.Flags().String("project", "", "project ID, unique ID prefix or name (default: project_id from cfdeploy.toml)")
 	cmd.AddCommand(ls)
 	return cmd
 }
@@ -46,11 +46,16 @@ func (g *global) projectID(cmd *cobra.Command) (string, error) {
 	return id, nil
 }
 
-func (g *global) runDeploymentsList(ctx context.Context, projectID string) error {
+func (g *global) runDeploymentsList(ctx context.Context, ref string) error {
 	c, err := g.client(true)
 	if err != nil {
 		return err
 	}
+	p, err := g.resolveProject(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	projectID := p.ID
 	ds, err := c.ListDeployments(ctx, projectID)
 	if err != nil {
 		return err
@@ -78,7 +83,7 @@ func newRollbackCmd(g *global) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback [DEPLOYMENT_ID]",
 		Short: "Make an earlier deployment active again",
-		Long:  "Make DEPLOYMENT_ID active again; without it, the deployment before the active one.",
+		Long:  "Make DEPLOYMENT_ID (or a unique prefix of it) active again; without it, the deployment before the active one.",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := g.projectID(cmd)
@@ -92,23 +97,31 @@ func newRollbackCmd(g *global) *cobra.Command {
 			return g.runRollback(cmd.Context(), id, target)
 		},
 	}
-	cmd.Flags().String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+	cmd.Flags().String("project", "", "project ID, unique ID prefix or name (default: project_id from cfdeploy.toml)")
 	return cmd
 }
 
-func (g *global) runRollback(ctx context.Context, projectID, target string) error {
+func (g *global) runRollback(ctx context.Context, ref, target string) error {
 	c, err := g.client(true)
 	if err != nil {
 		return err
 	}
+	p, err := g.resolveProject(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	projectID := p.ID
+	ds, err := c.ListDeployments(ctx, projectID)
+	if err != nil {
+		return err
+	}
 	if target == "" {
-		ds, err := c.ListDeployments(ctx, projectID)
-		if err != nil {
-			return err
-		}
-		if target, err = previousDeployment(ds); err != nil {
-			return err
-		}
+		target, err = previousDeployment(ds)
+	} else {
+		target, err = resolveDeployment(ds, target, projectID)
+	}
+	if err != nil {
+		return err
 	}
 	res, err := c.Rollback(ctx, projectID, target)
 	if err != nil {

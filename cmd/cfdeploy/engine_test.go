@@ -227,7 +227,7 @@ func reverseTo(hostport string) http.Handler {
 }
 
 func TestDeployResumesAfterTokenExpiry(t *testing.T) {
-	_, hostURL := startHost(t, host.Config{TokenTTL: time.Second})
+	_, hostURL := startHost(t, host.Config{TokenTTL: 3 * time.Second})
 	direct := newClient(t, hostURL)
 	// Hold the second upload until the upload token has expired, as on a
 	// slow link; the host then refuses it with 401.
@@ -236,7 +236,7 @@ func TestDeployResumesAfterTokenExpiry(t *testing.T) {
 	next := reverseTo(target)
 	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/assets/upload") && uploads.Add(1) == 2 {
-			time.Sleep(2100 * time.Millisecond)
+			time.Sleep(3100 * time.Millisecond)
 		}
 		next.ServeHTTP(w, r)
 	}))

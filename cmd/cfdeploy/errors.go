@@ -16,6 +16,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitInterrupted is the shell's status for a process ended by SIGINT
+	// (128+2), so scripts can tell Ctrl-C from a failure.
+	exitInterrupted = 130
 )
 
 const tokenHint = "Set CFDEPLOY_TOKEN (or pass --token) to the management token of the host (cfhost logs where it keeps it, DATA_DIR/api-token, at start-up) or to a project token from 'cfdeploy tokens create'."
@@ -25,6 +28,13 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// interruptedError marks a command stopped by Ctrl-C (or SIGTERM): exit
+// status 130.
+type interruptedError struct{ err error }
+
+func (e interruptedError) Error() string { return e.err.Error() }
+func (e interruptedError) Unwrap() error { return e.err }
 
 // hintError carries what the user should do next.
 type hintError struct {
@@ -42,8 +52,11 @@ func withHint(err error, hint string) error { return &hintError{err: err, hint: 
 func (g *global) report(err error) int {
 	code := exitFailure
 	var ue usageError
-	if errors.As(err, &ue) || !g.ran {
+	switch {
+	case errors.As(err, &ue) || !g.ran:
 		code = exitUsage
+	case errors.As(err, new(interruptedError)):
+		code = exitInterrupted
 	}
 	hint := g.hintFor(err, code)
 	fmt.Fprintf(g.io.Err, "Error: %v\n", err)
@@ -56,6 +69,8 @@ func (g *global) report(err error) int {
 		switch {
 		case code == exitUsage:
 			detail["code"] = "usage"
+		case code == exitInterrupted:
+			detail["code"] = "interrupted"
 		case errors.As(err, &apiErr):
 			detail["code"] = string(apiErr.Code)
 		}
@@ -86,13 +101,13 @@ func (g *global) hintFor(err error, code int) string {
 	case errors.As(err, &hostData):
 		return "Deploy the directory that holds only your built site (e.g. ./dist), or list the data directory in " + manifest.AssetsIgnoreFile + "."
 	case errors.As(err, &unreachable):
-		return fmt.Sprintf("Is cfhost running at %s? Start it with 'cfhost serve', or point --host / CFDEPLOY_HOST at it.", g.v.GetString("host"))
+		return "Is cfhost running there? Start it with 'cfhost serve', or point --host / CFDEPLOY_HOST at it."
 	case errors.As(err, &invalid):
 		return "Fix or remove these files, or list them in " + manifest.AssetsIgnoreFile + " so they are not deployed."
 	case errors.As(err, &changed):
 		return "Wait for your build to finish writing files, then deploy again."
-	case errors.Is(err, context.Canceled):
-		return "Cancelled; nothing was deployed unless the deploy had already been finalized."
+	case errors.As(err, new(interruptedError)) || errors.Is(err, context.Canceled):
+		return "Interrupted: nothing went live unless the deploy had already been finalized. Run the same command to resume; files already uploaded are not sent again."
 	}
 	var apiErr *api.Error
 	if !errors.As(err, &apiErr) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -17,7 +18,7 @@ func newProjectsCmd(g *global) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "projects",
 		Short: "List, create, inspect and delete projects",
-		Args:  exactArgs(0),
+		Args:  unknownCommand,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
@@ -30,8 +31,17 @@ func newProjectsCmd(g *global) *cobra.Command {
 			RunE: func(cmd *cobra.Command, args []string) error { return g.runProjectsCreate(cmd.Context(), args[0]) },
 		},
 		&cobra.Command{
-			Use: "info ID", Short: "Show a project", Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return g.runProjectsInfo(cmd.Context(), args[0]) },
+			Use: "info [PROJECT]", Short: "Show a project (by ID, unique ID prefix or name; default: cfdeploy.toml's)", Args: maxArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ref := g.v.GetString("project_id")
+				if len(args) == 1 {
+					ref = args[0]
+				}
+				if ref == "" {
+					return usageError{errors.New("no project: pass PROJECT (an ID, ID prefix or name), or run inside a folder with cfdeploy.toml")}
+				}
+				return g.runProjectsInfo(cmd.Context(), ref)
+			},
 		},
 		newProjectsRmCmd(g),
 	)
@@ -79,12 +89,12 @@ func (g *global) runProjectsCreate(ctx context.Context, name string) error {
 	return nil
 }
 
-func (g *global) runProjectsInfo(ctx context.Context, id string) error {
+func (g *global) runProjectsInfo(ctx context.Context, ref string) error {
 	c, err := g.client(true)
 	if err != nil {
 		return err
 	}
-	p, err := c.GetProject(ctx, id)
+	p, err := g.resolveProject(ctx, c, ref)
 	if err != nil {
 		return err
 	}
@@ -110,7 +120,7 @@ func (g *global) runProjectsInfo(ctx context.Context, id string) error {
 func newProjectsRmCmd(g *global) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use: "rm ID", Short: "Delete a project and all its deployments", Args: exactArgs(1),
+		Use: "rm PROJECT", Short: "Delete a project and all its deployments (by ID, unique ID prefix or name)", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runProjectsRm(cmd.Context(), args[0], yes)
 		},
@@ -119,11 +129,16 @@ func newProjectsRmCmd(g *global) *cobra.Command {
 	return cmd
 }
 
-func (g *global) runProjectsRm(ctx context.Context, id string, yes bool) error {
+func (g *global) runProjectsRm(ctx context.Context, ref string, yes bool) error {
 	c, err := g.client(true)
 	if err != nil {
 		return err
 	}
+	p, err := g.resolveProject(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	id := p.ID
 	if !yes {
 		if !g.io.CanPrompt() {
 			return usageError{fmt.Errorf("deleting project %s needs confirmation: pass --yes", id)}
@@ -140,7 +155,7 @@ func (g *global) runProjectsRm(ctx context.Context, id string, yes bool) error {
 	if g.json {
 		return g.printJSON(map[string]any{"deleted": true, "projectId": id})
 	}
-	g.chatter("Deleted project %s.", id)
+	g.chatter("Deleted project %s (%s).", id, p.Name)
 	return nil
 }
 

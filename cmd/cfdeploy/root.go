@@ -53,6 +53,11 @@ func run(ctx context.Context, args []string, streams *IOStreams) int {
 	if err == nil {
 		return 0
 	}
+	if ctx.Err() != nil {
+		// Ctrl-C: signal.NotifyContext's cause is not context.Canceled,
+		// and what comes back may be the cause or a wrapped Canceled.
+		err = interruptedError{err}
+	}
 	return g.report(err)
 }
 
@@ -67,20 +72,21 @@ Settings come from flags, then CFDEPLOY_* environment variables, then
 cfdeploy.toml, then defaults.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Without subcommand: show help. Unknown subcommands are errors.
-		Args: cobra.NoArgs,
+		// Without subcommand: show help. Unknown subcommands are errors,
+		// with the closest command suggested.
+		Args: unknownCommand,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return g.load(cmd)
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.String("host", DefaultHost, "URL of the cfhost (env CFDEPLOY_HOST)")
+	pf.String("host", DefaultHost, "URL of the cfhost, or HOST:PORT (env CFDEPLOY_HOST)")
 	pf.String("token", "", "API token: the host's admin token or a project token (env CFDEPLOY_TOKEN)")
 	pf.String("config", DefaultConfigFile, "project file (default: cfdeploy.toml in the current directory or the nearest parent; env CFDEPLOY_CONFIG)")
 	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout and nothing else there")
 	pf.String("base-domain", "", "the host's base domain, to print project URLs as http://ID.DOMAIN/ (env CFDEPLOY_BASE_DOMAIN)")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{suggestFlag(cmd, err)} })
 
 	root.AddCommand(
 		newInitCmd(g),
@@ -239,11 +245,20 @@ func (g *global) client(needToken bool) (*client.Client, error) {
 	if needToken && token == "" {
 		return nil, withHint(errors.New("no API token"), tokenHint)
 	}
-	c, err := client.New(host, client.Options{Token: token, UserAgent: "cfdeploy/" + version()})
+	c, err := client.New(hostURL(host), client.Options{Token: token, UserAgent: "cfdeploy/" + version()})
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--host: %w", err)}
+		return nil, usageError{fmt.Errorf("--host %q: want a URL such as http://127.0.0.1:8788 or a HOST:PORT", host)}
 	}
 	return c, nil
+}
+
+// hostURL lets --host be given as HOST:PORT (or a bare host name), as
+// people type it: without a scheme, http:// is meant.
+func hostURL(host string) string {
+	if host != "" && !strings.Contains(host, "://") {
+		return "http://" + host
+	}
+	return host
 }
 
 // printJSON writes v as the single JSON document on stdout.

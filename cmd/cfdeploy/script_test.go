@@ -72,6 +72,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CFDEPLOY_HOST", srv.URL)
 			env.Setenv("CFDEPLOY_TOKEN", testToken)
 			env.Setenv("HOSTURL", srv.URL)
+			env.Setenv("HOSTPORT", strings.TrimPrefix(srv.URL, "http://"))
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
 			return nil

@@ -117,8 +117,23 @@ type UnreachableError struct {
 	Err error
 }
 
+// Error names the host once: the request's path and the copies of the
+// URL that net/http and net wrap around the cause are left out.
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the host at %s: %v", e.URL, e.Err)
+	where := e.URL
+	if u, err := url.Parse(e.URL); err == nil && u.Host != "" {
+		where = u.Scheme + "://" + u.Host
+	}
+	cause := e.Err
+	var ue *url.Error
+	if errors.As(cause, &ue) {
+		cause = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(cause, &oe) && oe.Err != nil {
+		cause = oe.Err
+	}
+	return fmt.Sprintf("cannot reach the host at %s: %v", where, cause)
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
