@@ -94,6 +94,7 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("worker-body-budget", 256<<20, "memory for all request bodies buffered for server code at once (then 503)", &o.Worker.BodyBudget),
 		durationSetting("worker-body-timeout", 60*time.Second, "longest a request body for server code may take to arrive (then 408)", &o.Worker.BodyTimeout),
 		bytesSetting("worker-max-stdout", 32<<20, "largest response server code may print (then 502)", &o.Worker.MaxStdout),
+		bytesSetting("wasm-cache-bytes", 1<<30, "size cap of the on-disk cache of compiled server code (least recently used pruned at garbage collection)", &o.Worker.CacheMaxBytes),
 		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core)", &o.Worker.Concurrency),
 		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
 		intSetting("worker-queue", 0, 0, "requests that may wait for a run before 503 (0: 64 per run slot)", &o.Worker.QueueSize),

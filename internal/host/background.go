@@ -195,7 +195,28 @@ func (h *Host) CollectGarbage(ctx context.Context) (store.GCResult, error) {
 	if res.Blobs > 0 || res.Sessions > 0 {
 		h.log.Info("garbage collected", "blobs", res.Blobs, "bytes", res.Bytes, "sessions", res.Sessions)
 	}
+	if err := h.pruneWasmCache(ctx); err != nil && ctx.Err() == nil {
+		h.log.Error("prune wasm compilation cache", "err", err)
+	}
 	return res, nil
+}
+
+// pruneWasmCache removes the compiled machine code of modules that no
+// deployment lists any more (once unused for the grace period), and the
+// least recently used beyond the cache's size cap: wazero never deletes
+// what it caches, and every deploy of new server code adds tens of
+// megabytes.
+func (h *Host) pruneWasmCache(ctx context.Context) error {
+	keep, err := h.store.ModuleHashes(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := h.worker.PruneCache(ctx, func(hash string) bool { return keep[hash] },
+		time.Now().Add(-h.cfg.GCGrace), h.worker.Config().CacheMaxBytes)
+	if res.Entries > 0 {
+		h.log.Info("wasm compilation cache pruned", "modules", res.Entries, "bytes", res.Bytes, "kept_bytes", res.Kept)
+	}
+	return err
 }
 
 // blobsChanged tells the asset cache that a blob gained variants.

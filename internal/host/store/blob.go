@@ -733,3 +733,17 @@ func deleteChunksOf(ctx context.Context, tx *sql.Tx, hashes []any) (int, int64, 
 	}
 	return count, bytes, nil
 }
+
+// ModuleHashes implements Store.
+func (s *SQLite) ModuleHashes(ctx context.Context) (map[string]bool, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list module hashes: %w", err)
+	}
+	defer tx.Rollback()
+	hashes, err := stringSet(ctx, tx, "SELECT DISTINCT hash FROM deployment_modules")
+	if err != nil {
+		return nil, fmt.Errorf("list module hashes: %w", err)
+	}
+	return hashes, nil
+}

@@ -246,6 +246,10 @@ type Store interface {
 	// PutVariants records the variants of a blob (possibly none) and marks it compressed.
 	PutVariants(ctx context.Context, hash string, variants []Variant) error
 
+	// ModuleHashes returns the hashes of the server-code modules that some
+	// deployment lists.
+	ModuleHashes(ctx context.Context) (map[string]bool, error)
+
 	// CollectGarbage deletes expired sessions and blobs that no deployment
 	// references and that were created before cutoff.
 	CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult, error)

@@ -198,6 +198,17 @@ func (c *moduleCache) removeLocked(m *loadedModule) []*compiledProgram {
 	return nil
 }
 
+// hashes returns the hashes of the modules loaded or loading.
+func (c *moduleCache) hashes() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]bool, len(c.entries))
+	for h := range c.entries {
+		out[h] = true
+	}
+	return out
+}
+
 // loaded reports how many modules are loaded, for tests and metrics.
 func (c *moduleCache) loaded() int {
 	c.mu.Lock()

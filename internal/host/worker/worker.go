@@ -47,6 +47,7 @@ const (
 	DefaultMaxStderr     = 64 << 10
 	DefaultMaxModuleSize = 32 << 20
 	DefaultLoadedModules = 16
+	DefaultCacheMaxBytes = 1 << 30
 )
 
 // Config tunes a Runtime. Zero fields take the defaults above; the
@@ -57,6 +58,9 @@ type Config struct {
 	// CacheDir persists compiled machine code across restarts
 	// (wazero.NewCompilationCacheWithDir). Empty keeps it in memory only.
 	CacheDir string
+	// CacheMaxBytes caps the on-disk cache: PruneCache removes the least
+	// recently used compiled modules beyond it.
+	CacheMaxBytes int64
 	// Timeout is the wall-clock deadline of one guest run; past it the
 	// guest is stopped and the client gets 504.
 	Timeout time.Duration
@@ -154,6 +158,9 @@ func (c Config) withDefaults() Config {
 	if c.TenantQueue < 0 {
 		c.TenantQueue = 0
 	}
+	if c.CacheMaxBytes <= 0 {
+		c.CacheMaxBytes = DefaultCacheMaxBytes
+	}
 	if c.LoadedModules <= 0 {
 		c.LoadedModules = DefaultLoadedModules
 	}
@@ -181,6 +188,7 @@ type Runtime struct {
 
 	compileMu sync.Mutex // one compilation at a time: each takes ~100 MB
 	modules   *moduleCache
+	disk      *diskCache // nil without a CacheDir
 
 	closed atomic.Bool
 }
@@ -196,12 +204,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	newRuntimeMu.Lock()
 	defer newRuntimeMu.Unlock()
 	var cache wazero.CompilationCache
+	var disk *diskCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("open wasm compilation cache: %w", err)
 		}
 		cache = c
+		if disk, err = newDiskCache(cfg.CacheDir); err != nil {
+			return nil, err
+		}
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
@@ -220,6 +232,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt:      rt,
 		cache:   cache,
 		wasi:    wasi,
+		disk:    disk,
 		slots:   make(chan struct{}, cfg.Concurrency),
 		tenants: make(map[string]*tenantSlots),
 		bodies:  bodyBudget{limit: cfg.BodyBudget},
@@ -304,7 +317,7 @@ func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error 
 	if err := checkImports(wasm); err != nil {
 		return err
 	}
-	prog, err := rt.build(ctx, wasm)
+	prog, err := rt.build(ctx, hash, wasm)
 	if err != nil {
 		return err
 	}
@@ -349,14 +362,20 @@ func checkImports(wasm []byte) error {
 }
 
 // compile compiles one module at a time, spreading the work over the cores.
-func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+// The entry it adds to the on-disk cache is recorded under hash, the hash
+// of the module as deployed (diskCache).
+func (rt *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
 	rt.compileMu.Lock()
 	defer rt.compileMu.Unlock()
 	if rt.closed.Load() {
 		return nil, ErrClosed
 	}
+	before := rt.disk.listEntries()
 	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
 	compiled, err := rt.rt.CompileModule(cctx, wasm)
+	if err == nil {
+		rt.disk.compiled(hash, before)
+	}
 	if err != nil {
 		if ctx.Err() != nil || rt.closed.Load() {
 			return nil, fmt.Errorf("compile server module: %w", err)
@@ -370,7 +389,7 @@ func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledMod
 // supported and the module's data segments allow it, the data section is
 // lifted into an image first (image.go) and the rewritten module compiled;
 // the rewrite is deterministic, so the on-disk cache still hits.
-func (rt *Runtime) build(ctx context.Context, wasm []byte) (*compiledProgram, error) {
+func (rt *Runtime) build(ctx context.Context, hash string, wasm []byte) (*compiledProgram, error) {
 	code, image := wasm, []byte(nil)
 	if imagesSupported {
 		if minMem, ok := initialMemory(wasm); ok {
@@ -379,7 +398,7 @@ func (rt *Runtime) build(ctx context.Context, wasm []byte) (*compiledProgram, er
 			}
 		}
 	}
-	compiled, err := rt.compile(ctx, code)
+	compiled, err := rt.compile(ctx, hash, code)
 	if err != nil {
 		return nil, err
 	}
@@ -849,7 +868,7 @@ func (rt *Runtime) load(ctx context.Context, p Program) (*compiledProgram, error
 	if got := Hash(wasm); got != p.Hash {
 		return nil, fmt.Errorf("module %s: loaded bytes hash to %s", shortHash(p.Hash), shortHash(got))
 	}
-	return rt.build(ctx, wasm)
+	return rt.build(ctx, p.Hash, wasm)
 }
 
 // handoff serves the guest's local redirect from the static assets.
