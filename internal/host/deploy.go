@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +18,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
-func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) error {
+func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) (err error) {
 	h.markDeploying()
 	var req api.DeployRequest
 	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
@@ -36,6 +37,18 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) e
 	if _, err := h.liveSession(r, id, sid); err != nil {
 		return err
 	}
+	// A deploy refused for what it asks (rules, server code, name) frees
+	// its session: trying again means a new session, and the refused one
+	// would otherwise count against --max-upload-sessions until it expired.
+	// What it uploaded stays the project's, so the next session lacks
+	// nothing.
+	defer func() {
+		if api.ErrorCode(err) == api.CodeInvalid {
+			if derr := h.store.DropSession(context.WithoutCancel(r.Context()), sid); derr != nil {
+				h.log.Warn("drop refused upload session", "session", sid, "err", derr)
+			}
+		}
+	}()
 	if req.ProjectName != nil {
 		if err := validateName("project", *req.ProjectName); err != nil {
 			return err

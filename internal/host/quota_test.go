@@ -143,3 +143,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestRefusedDeployFreesSession: a deploy refused for what it asks does not
+// leave its session open, so fixing a mistake a few times never runs into
+// --max-upload-sessions.
+func TestRefusedDeployFreesSession(t *testing.T) {
+	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 2 })
+	p := th.createProject("trial and error")
+	for i := range 4 {
+		completion := th.upload(p.ID, siteFiles{"/index.html": fmt.Sprint("attempt ", i)})
+		resp, body := th.do("POST", "/__api/projects/"+p.ID+"/deploy", api.DeployRequest{CompletionJWT: completion, Env: map[string]string{"bad name": "x"}})
+		wantError(t, resp, body, http.StatusBadRequest, api.CodeInvalid)
+	}
+	th.deploy(p.ID, siteFiles{"/index.html": "fixed"})
+}

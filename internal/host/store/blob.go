@@ -131,6 +131,18 @@ func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
 	return sess, nil
 }
 
+// DropSession implements Store.
+func (s *SQLite) DropSession(ctx context.Context, id string) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM upload_sessions WHERE id = ? AND used = 0", id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("drop upload session: %w", err)
+	}
+	return nil
+}
+
 // SessionManifest implements Store.
 func (s *SQLite) SessionManifest(ctx context.Context, id string) ([]byte, error) {
 	var m []byte

@@ -208,6 +208,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session, missing []SessionHash) error
 	// Session returns a session's state without its manifest.
 	Session(ctx context.Context, id string) (Session, error)
+	// DropSession deletes a session not yet deployed; it is a no-op for a
+	// deployed or unknown one.
+	DropSession(ctx context.Context, id string) error
 	// SessionManifest returns the manifest a session was created with.
 	SessionManifest(ctx context.Context, id string) ([]byte, error)
 	// SessionHashes returns those of hashes that the session asked for,
