@@ -24,7 +24,8 @@ import (
 //     keeps it inside the project.
 //   - In subdomain mode a cookie with Domain=<base domain> (or a parent of
 //     it) is sent to every <id>.<base domain>: one project can plant cookies
-//     in another's requests ("cookie tossing").
+//     in another's requests ("cookie tossing"). Clear-Site-Data "cookies"
+//     clears the cookies of every <id>.<base domain> alike.
 //
 // isolate rewrites those headers just before a project's status line is
 // written. The other side of a shared origin — a project's own scripts
@@ -78,6 +79,12 @@ func (iso isolation) apply(h http.Header) {
 	if iso.prefix != "" {
 		delete(h, hdrServiceWorkerAllowed)
 		delete(h, hdrClearSiteData)
+	} else if csd, ok := h[hdrClearSiteData]; ok {
+		if kept := originOnlyClearSiteData(csd); kept != "" {
+			h[hdrClearSiteData] = []string{kept}
+		} else {
+			delete(h, hdrClearSiteData)
+		}
 	}
 	cookies, ok := h[hdrSetCookie]
 	if !ok {
@@ -92,6 +99,28 @@ func (iso isolation) apply(h http.Header) {
 		}
 	}
 	h[hdrSetCookie] = out
+}
+
+// originOnlyClearSiteData keeps the Clear-Site-Data types that act on the
+// response's origin only. "cookies" clears the cookies of the whole
+// registrable domain — every project, unless the base domain is on the
+// Public Suffix List — so it is dropped, and "*" stands for the rest.
+// The result is "" when nothing is left.
+func originOnlyClearSiteData(values []string) string {
+	var kept []string
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			switch t = strings.TrimSpace(t); {
+			case t == "":
+			case strings.EqualFold(t, `"cookies"`):
+			case t == `"*"`:
+				kept = append(kept, `"cache"`, `"storage"`, `"executionContexts"`)
+			default:
+				kept = append(kept, t)
+			}
+		}
+	}
+	return strings.Join(kept, ", ")
 }
 
 // cookieAttr is one "; name=value" attribute of a Set-Cookie value.

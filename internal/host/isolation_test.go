@@ -66,6 +66,24 @@ func TestDropParentDomain(t *testing.T) {
 	}
 }
 
+func TestOriginOnlyClearSiteData(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{`"cache", "storage"`}, `"cache", "storage"`},
+		{[]string{`"cookies"`}, ``},
+		{[]string{`"Cookies", "storage"`}, `"storage"`},
+		{[]string{`"*"`}, `"cache", "storage", "executionContexts"`},
+		{[]string{`"cache"`, `"cookies" ,"executionContexts"`}, `"cache", "executionContexts"`},
+		{[]string{` , `}, ``},
+	} {
+		if got := originOnlyClearSiteData(c.in); got != c.want {
+			t.Errorf("originOnlyClearSiteData(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 // hostileHeaders is a _headers file that tries to reach other projects'
 // browser state from a project's assets.
 const hostileHeaders = `/*
@@ -116,6 +134,10 @@ func TestIsolationAssets(t *testing.T) {
 				if _, has := resp.Header[name]; has != c.keepsSW {
 					t.Errorf("%s present = %v, want %v", name, has, c.keepsSW)
 				}
+			}
+			// "cookies" would clear every project's cookies.
+			if got := resp.Header.Get("Clear-Site-Data"); c.keepsSW && got != `"storage"` {
+				t.Errorf("Clear-Site-Data %q, want only \"storage\"", got)
 			}
 		})
 	}
@@ -186,6 +208,10 @@ func TestIsolationServerCode(t *testing.T) {
 				if _, has := resp.Header[name]; has != c.keepsSW {
 					t.Errorf("%s present = %v, want %v", name, has, c.keepsSW)
 				}
+			}
+			// "cookies" would clear every project's cookies.
+			if got := resp.Header.Get("Clear-Site-Data"); c.keepsSW && got != `"storage"` {
+				t.Errorf("Clear-Site-Data %q, want only \"storage\"", got)
 			}
 			if got := resp.Header.Get("Location"); got != c.location {
 				t.Errorf("Location %q, want %q", got, c.location)

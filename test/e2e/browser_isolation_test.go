@@ -97,11 +97,13 @@ self.addEventListener('fetch', function (e) {
 });
 `
 
-// cookieVictim embeds a page of another project on the same base domain
-// (as a visit to it would), then shows the cookies its own origin holds.
+// cookieVictim sets a cookie of its own, embeds a page of another project
+// on the same base domain (as a visit to it would), then shows the cookies
+// its own origin holds.
 const cookieVictim = `<!doctype html><html><head><meta charset="utf-8"></head><body>
 <p>victim</p>
 <script>
+document.cookie = 'mine=1; path=/';
 var f = document.createElement('iframe');
 f.onload = function () {
   document.body.dataset.cookies = document.cookie || 'none';
@@ -123,9 +125,10 @@ const cookieAttacker = `<!doctype html><html><head><meta charset="utf-8"></head>
 // scope "/": the registration is refused, the victim's page is still the
 // victim's, and the attacker's worker over its own prefix still works (so
 // service workers do run here). By subdomain, a cookie set with Domain=<base
-// domain> reaches the attacker's own pages but not the victim's, and a page
+// domain> reaches the attacker's own pages but not the victim's, a page
 // cannot be served by path on the base domain, where its script could set
-// such a cookie itself.
+// such a cookie itself, and Clear-Site-Data from one project does not clear
+// another's cookies.
 func TestBrowserIsolation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real browser")
@@ -185,8 +188,8 @@ func TestBrowserIsolation(t *testing.T) {
 		if dataAttr(dom, "done") != "yes" {
 			t.Fatalf("the victim's page did not finish:\n%s", dom)
 		}
-		if got := dataAttr(dom, "cookies"); got != "none" {
-			t.Errorf("after embedding the attacker's page the victim's origin holds cookies %q", got)
+		if got := dataAttr(dom, "cookies"); got != "mine=1" {
+			t.Errorf("after embedding the attacker's page the victim's origin holds cookies %q, want only its own mine=1", got)
 		}
 
 		// No header filter sees a cookie the page's own script sets. On
@@ -200,8 +203,21 @@ func TestBrowserIsolation(t *testing.T) {
 		if dataAttr(dom, "done") != "yes" {
 			t.Fatalf("the victim's page did not finish:\n%s", dom)
 		}
-		if got := dataAttr(dom, "cookies"); got != "none" {
-			t.Errorf("after embedding the attacker's path-mode page on %s the victim's origin holds cookies %q", base, got)
+		if got := dataAttr(dom, "cookies"); got != "mine=1" {
+			t.Errorf("after embedding the attacker's path-mode page on %s the victim's origin holds cookies %q, want only its own mine=1", base, got)
+		}
+
+		// Clear-Site-Data "cookies" would clear the whole base domain's.
+		wiper := createProject(t, c, "wiper")
+		deploySite(t, c, wiper, site{"/index.html": []byte("<!doctype html><body>wiper</body>")}, "/*\n  Clear-Site-Data: \"cookies\", \"storage\"\n")
+		wiped := createProject(t, c, "wiped")
+		deploySite(t, c, wiped, site{"/index.html": []byte(strings.ReplaceAll(cookieVictim, "ATTACKER", origin(wiper)+"/"))}, "")
+		dom = headless(t, chromium, origin(wiped)+"/", "--dump-dom", rules)
+		if dataAttr(dom, "done") != "yes" {
+			t.Fatalf("the victim's page did not finish:\n%s", dom)
+		}
+		if got := dataAttr(dom, "cookies"); got != "mine=1" {
+			t.Errorf("after embedding a page that clears site data the victim's origin holds cookies %q, want its own mine=1", got)
 		}
 	})
 }
