@@ -27,10 +27,11 @@ import (
 //     in another's requests ("cookie tossing"). Clear-Site-Data "cookies"
 //     clears the cookies of every <id>.<base domain> alike.
 //
-// isolate rewrites those headers just before a project's status line is
-// written. The other side of a shared origin — a project's own scripts
-// reading or writing document.cookie — cannot be filtered by a server,
-// which is why path mode can be turned off (--path-routing=false).
+// isolation.apply rewrites those headers just before a project's status
+// line is written. What a project's own scripts do on a shared origin
+// (document.cookie, storage) cannot be filtered by a server: that is why
+// path mode can be turned off (--path-routing=false) and is never served on
+// the base domain or below it (underBaseDomain).
 
 // Header names isolate looks at, canonical.
 const (
@@ -73,7 +74,7 @@ type isolation struct {
 	base   string
 }
 
-// apply rewrites h in place. It costs two map lookups when h has none of
+// apply rewrites h in place. It costs a few map lookups when h has none of
 // the headers it cares about.
 func (iso isolation) apply(h http.Header) {
 	if iso.prefix != "" {
