@@ -60,9 +60,15 @@ func (g *global) runDeploymentsList(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	u := g.projectURL(c.BaseURL(), projectID)
 	if g.json {
-		return g.printJSON(ds)
+		out := make([]deploymentWithURL, len(ds))
+		for i, d := range ds {
+			out[i] = deploymentWithURL{Deployment: d, ProjectURL: u}
+		}
+		return g.printJSON(out)
 	}
+	g.chatter("Project %s (%s) is served at %s", p.Name, projectID, u)
 	if len(ds) == 0 {
 		g.chatter("Project %s has no deployments yet. Deploy with 'cfdeploy deploy'.", projectID)
 		return nil
@@ -128,11 +134,18 @@ func (g *global) runRollback(ctx context.Context, ref, target string) error {
 		return err
 	}
 	if g.json {
-		return g.printJSON(map[string]any{"project": res.Project, "deployment": res.Deployment})
+		return g.printJSON(map[string]any{"project": res.Project, "deployment": res.Deployment, "url": g.projectURL(c.BaseURL(), projectID)})
 	}
 	g.chatter("Rolled back: deployment %s is active again.", res.Deployment.ID)
 	fmt.Fprintln(g.io.Out, g.projectURL(c.BaseURL(), projectID))
 	return nil
+}
+
+// deploymentWithURL is a deployment in --json output, with the URL of its
+// project (the active deployment is what that URL serves).
+type deploymentWithURL struct {
+	api.Deployment
+	ProjectURL string `json:"projectUrl"`
 }
 
 // previousDeployment picks the deployment made just before the active one

@@ -157,7 +157,8 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 		return c.Deploy(ctx, client.DeployOptions{
 			ProjectID: p.ID, Dir: o.Dir, CachePath: o.deploy.CachePath, Concurrency: o.deploy.Concurrency,
 			Config: &cfg, ServerCode: sc, RunWorkerFirst: o.deploy.RunWorkerFirst, Env: o.deploy.Env,
-			Progress: progress.Event,
+			AllowEmpty: true, // a new project's folder may start empty
+			Progress:   progress.Event,
 		})
 	}
 	if _, err := deploy(); err != nil {
@@ -167,7 +168,14 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	h.SetDefaultProject(p.ID)
 	sub := projectURL(base, "localhost", p.ID)
 	pathURL := projectURL(base, "", p.ID)
-	fmt.Fprintln(g.io.Out, base+"/")
+	if g.json {
+		// One document, printed once the site is live.
+		if err := g.printJSON(map[string]any{"projectId": p.ID, "url": base + "/", "urls": []string{base + "/", sub, pathURL}}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(g.io.Out, base+"/")
+	}
 	g.chatter("Serving %s at %s/ (also %s and %s)", o.Dir, base, sub, pathURL)
 	g.chatter("Watching for changes; press Ctrl-C to stop.")
 	if o.ready != nil {

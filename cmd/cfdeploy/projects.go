@@ -58,16 +58,20 @@ func (g *global) runProjectsList(ctx context.Context) error {
 		return err
 	}
 	if g.json {
-		return g.printJSON(ps)
+		out := make([]projectWithURL, len(ps))
+		for i, p := range ps {
+			out[i] = projectWithURL{Project: p, URL: g.projectURL(c.BaseURL(), p.ID)}
+		}
+		return g.printJSON(out)
 	}
 	if len(ps) == 0 {
 		g.chatter("No projects yet. Create one with 'cfdeploy init' or 'cfdeploy projects create NAME'.")
 		return nil
 	}
 	tw := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tASSETS\tSERVER CODE\tUPDATED")
+	fmt.Fprintln(tw, "ID\tNAME\tASSETS\tSERVER CODE\tUPDATED\tURL")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.ID, p.Name, p.AssetsCount, yesNo(p.HasServerCode), ago(p.UpdatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, p.Name, p.AssetsCount, yesNo(p.HasServerCode), ago(p.UpdatedAt), g.projectURL(c.BaseURL(), p.ID))
 	}
 	return tw.Flush()
 }
@@ -99,7 +103,7 @@ func (g *global) runProjectsInfo(ctx context.Context, ref string) error {
 		return err
 	}
 	if g.json {
-		return g.printJSON(p)
+		return g.printJSON(projectWithURL{Project: *p, URL: g.projectURL(c.BaseURL(), p.ID)})
 	}
 	active := "none"
 	if p.ActiveDeploymentID != nil {
@@ -157,6 +161,12 @@ func (g *global) runProjectsRm(ctx context.Context, ref string, yes bool) error 
 	}
 	g.chatter("Deleted project %s (%s).", id, p.Name)
 	return nil
+}
+
+// projectWithURL is a project in --json output, with where it is served.
+type projectWithURL struct {
+	api.Project
+	URL string `json:"url"`
 }
 
 func yesNo(b bool) string {

@@ -59,7 +59,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, sub, slash := strings.Cut(rest, "/")
 		if id != "" {
 			if !slash {
-				sub = ""
+				// The project's root is /__project/<id>/: served at the
+				// bare form, its relative links would resolve against
+				// /__project/ and leave the project.
+				w.Header().Set("Location", "/__project/"+id+"/"+search)
+				w.WriteHeader(http.StatusPermanentRedirect)
+				return
 			}
 			h.serveProject(w, r, id, "/__project/"+id, "/"+sub, search)
 			return
