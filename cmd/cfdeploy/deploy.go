@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,7 +36,10 @@ type deployOptions struct {
 	DryRun         bool
 	AllowEmpty     bool
 	Strict         bool
-	CachePath      string
+	// NoServer confirms that a deploy without server code may remove the
+	// live deployment's.
+	NoServer  bool
+	CachePath string
 }
 
 // deployOutput is the --json document of a deploy, as CONTRACT.md lists it
@@ -49,6 +53,8 @@ type deployOutput struct {
 	SkippedAssets  int            `json:"skippedAssets"`
 	UploadedBytes  int64          `json:"uploadedBytes"`
 	Warnings       []api.Warning  `json:"warnings"`
+	// Superseded is the deployment that went live while this one uploaded.
+	Superseded string `json:"superseded,omitempty"`
 }
 
 // dryRunOutput is the --json document of deploy --dry-run.
@@ -107,6 +113,7 @@ cfhost data directory (cfhost.db).`,
 		},
 	}
 	addDeployFlags(cmd)
+	cmd.Flags().Bool("no-server", false, "deploy without server code even if the live deployment has some (it is removed)")
 	return cmd
 }
 
@@ -144,6 +151,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	o.DryRun, _ = cmd.Flags().GetBool("dry-run")
 	o.AllowEmpty, _ = cmd.Flags().GetBool("allow-empty")
 	o.Strict, _ = cmd.Flags().GetBool("strict")
+	o.NoServer, _ = cmd.Flags().GetBool("no-server") // deploy's own flag; false for dev
 
 	if len(args) == 1 {
 		o.Dir = args[0]
@@ -172,6 +180,9 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	o.RunWorkerFirst = rwf
 
 	o.Server = g.resolve(v.GetString("server.entrypoint"), g.fromFile(cmd, "server.entrypoint", "server"))
+	if o.NoServer && o.Server != "" {
+		return o, usageError{fmt.Errorf("--no-server and a server entrypoint (%s) contradict each other: drop one", o.Server)}
+	}
 	if mods := stringSliceFlag(cmd.Flags(), "module"); len(mods) > 0 {
 		o.Modules = mods
 	} else {
@@ -257,6 +268,9 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		return err
 	}
 	o.ProjectID = proj.ID
+	if err := g.confirmServerRemoval(o, proj, sc != nil); err != nil {
+		return err
+	}
 
 	var name *string
 	if o.Name != "" {
@@ -276,6 +290,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		AllowEmpty:     o.AllowEmpty,
 		Strict:         o.Strict,
 		ProjectName:    name,
+		Live:           proj,
 		Progress:       progress.Event,
 	})
 	progress.Close()
@@ -298,6 +313,9 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 			g.chatter("warning: %s line %d: %s (the line was skipped)", w.File, w.Line, w.Message)
 		}
 	}
+	if res.Superseded != "" {
+		g.chatter("warning: deployment %s went live while this deploy was uploading, and this deploy has now replaced it; if it should stay, run 'cfdeploy rollback %s'", res.Superseded, res.Superseded)
+	}
 	u := g.projectURL(c.BaseURL(), res.Project.ID)
 	if g.json {
 		warnings := res.Warnings
@@ -307,10 +325,34 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		return g.printJSON(deployOutput{
 			Project: res.Project, Deployment: res.Deployment, URL: u,
 			DeployedAssets: res.DeployedAssets, NewAssets: res.NewAssets, SkippedAssets: res.SkippedAssets,
-			UploadedBytes: res.UploadedBytes, Warnings: warnings,
+			UploadedBytes: res.UploadedBytes, Warnings: warnings, Superseded: res.Superseded,
 		})
 	}
 	fmt.Fprintln(g.io.Out, u)
+	return nil
+}
+
+// confirmServerRemoval stops a deploy without server code from silently
+// removing the live deployment's: it asks on a terminal, and otherwise
+// fails unless --no-server says so. A dry run only mentions it.
+func (g *global) confirmServerRemoval(o deployOptions, live *api.Project, hasServer bool) error {
+	if hasServer || o.NoServer || !live.HasServerCode {
+		return nil
+	}
+	msg := fmt.Sprintf("the live deployment of project %s runs server code, and this deploy has none", live.ID)
+	if o.DryRun {
+		g.chatter("note: %s: deploying would remove it (pass --no-server to confirm that)", msg)
+		return nil
+	}
+	hint := "Pass --server FILE (or set [server] entrypoint in cfdeploy.toml) to keep server code, or --no-server to deploy without it."
+	if !g.io.CanPrompt() || g.json {
+		return withHint(fmt.Errorf("%s: deploying would remove it (pass --no-server to allow that)", msg), hint)
+	}
+	fmt.Fprintf(g.io.Err, "The live deployment of project %s runs server code; this deploy has none and would remove it.\nDeploy without server code? [y/N] ", live.ID)
+	line, _ := bufio.NewReader(g.io.In).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return withHint(errors.New("not deployed: the server code stays"), hint)
+	}
 	return nil
 }
 

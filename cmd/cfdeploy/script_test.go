@@ -51,7 +51,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			h, err := newHost(host.Config{DataDir: env.WorkDir + "/.hostdata", APIToken: testToken})
+			h, err := newHost(host.Config{DataDir: env.WorkDir + "/" + scriptHostData, APIToken: testToken})
 			if err != nil {
 				return err
 			}
@@ -84,6 +84,7 @@ func TestScripts(t *testing.T) {
 			"status":    cmdStatus,
 			"eq":        cmdEq,
 			"mkbig":     cmdMkbig,
+			"guest":     cmdGuest,
 		},
 	})
 }

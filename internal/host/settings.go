@@ -106,7 +106,7 @@ func (h *Host) handleDeleteVar(w http.ResponseWriter, r *http.Request, id, name 
 	}
 	err := h.store.DeleteProjectVar(r.Context(), id, name, secret)
 	if errors.Is(err, store.ErrNotFound) {
-		return api.Errorf(api.CodeNotFound, "project %s has no %s %s", id, kindOf(secret), name)
+		return api.Errorf(api.CodeNotFound, "%s %s is not set", kindOf(secret), name)
 	}
 	if err != nil {
 		return err

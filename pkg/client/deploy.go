@@ -44,6 +44,11 @@ type DeployOptions struct {
 	// Strict refuses the deploy, before anything is sent, when CheckConfig
 	// has warnings about Config (a *WarningsError).
 	Strict bool
+	// Live is the project as the caller read it just before the deploy
+	// (GetProject); nil makes Deploy read it itself. Its active deployment
+	// is compared with the one live just before finalizing, to tell the
+	// caller when another deploy went live meanwhile (Superseded).
+	Live *api.Project
 	// MaxSessions bounds how many upload sessions one deploy may open when
 	// tokens expire mid-upload; default 3.
 	MaxSessions int
@@ -61,6 +66,10 @@ type DeployResult struct {
 	SkippedAssets             int
 	DeployedServerCodeModules int
 	Warnings                  []api.Warning
+	// Superseded is the deployment that went live while this deploy was
+	// uploading (another deploy or a rollback finished in between), now
+	// replaced by this one; "" when nothing changed.
+	Superseded string
 
 	DryRun  bool
 	Files   int   // files in the manifest
@@ -136,6 +145,16 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 		}
 		em.notice(fmt.Sprintf("retrying in %s after: %v", ri.Wait.Round(100*time.Millisecond), ri.Err))
 	}
+
+	// The active deployment at the start; also checks the host, the token
+	// and the project before any file is hashed.
+	live := opts.Live
+	if live == nil {
+		if live, err = cc.GetProject(ctx, opts.ProjectID); err != nil {
+			return nil, err
+		}
+	}
+	liveAtStart := activeID(live)
 
 	// Scan.
 	em.phase(PhaseScan, 0, 0)
@@ -213,8 +232,11 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 		return res, nil
 	}
 
-	// Finalize.
+	// Finalize. A failed look is no reason to stop: the check only warns.
 	em.phase(PhaseFinalize, 0, 0)
+	if now, err := cc.GetProject(ctx, opts.ProjectID); err == nil && activeID(now) != liveAtStart {
+		res.Superseded = activeID(now)
+	}
 	dr, err := cc.Finalize(ctx, opts.ProjectID, api.DeployRequest{
 		CompletionJWT:  completion,
 		ProjectName:    opts.ProjectName,
@@ -232,6 +254,14 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 	res.Elapsed = time.Since(start)
 	em.update(true, func(ev *Event) { *ev = Event{Phase: PhaseDone, Summary: res} })
 	return res, nil
+}
+
+// activeID is a project's active deployment, "" for none.
+func activeID(p *api.Project) string {
+	if p == nil || p.ActiveDeploymentID == nil {
+		return ""
+	}
+	return *p.ActiveDeploymentID
 }
 
 // uploadAll runs phases 1 and 2 and returns the completion token (empty on
