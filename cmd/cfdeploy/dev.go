@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cfdeploy/cfdeploy/internal/host"
+	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -36,6 +38,9 @@ type devOptions struct {
 	ready func(url string)
 	// deployed, if set, hears the result of every deploy after the first.
 	deployed func(*client.DeployResult, error)
+	// reload resolves the deploy settings again after cfdeploy.toml
+	// changed; nil keeps the first ones.
+	reload func() (deployOptions, error)
 }
 
 func newDevCmd(g *global) *cobra.Command {
@@ -44,9 +49,13 @@ func newDevCmd(g *global) *cobra.Command {
 		Use:   "dev [DIR]",
 		Short: "Serve DIR locally on an embedded host and redeploy on change",
 		Long: `Start a cfhost inside this process (with a temporary data directory), deploy
-DIR (default: dir from cfdeploy.toml; there is no other default) to it, serve it on 127.0.0.1:PORT and redeploy whenever a file changes.
+DIR (default: dir from cfdeploy.toml; there is no other default) to it, serve
+it on 127.0.0.1:PORT and redeploy whenever a file changes: a site file,
+_redirects, _headers, .assetsignore, cfdeploy.toml or a server code file.
 Server code, _redirects, _headers and [assets] settings apply as on a real
-host. Stop with Ctrl-C.`,
+host, and their warnings are printed. Every request is logged on stderr:
+method, path, status, duration and whether an asset or server code answered.
+Stop with Ctrl-C.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.bind(cmd, map[string]string{
@@ -74,6 +83,12 @@ host. Stop with Ctrl-C.`,
 			}
 			o.deploy = d
 			o.Name = g.v.GetString("name")
+			o.reload = func() (deployOptions, error) {
+				if err := g.load(cmd); err != nil {
+					return deployOptions{}, err
+				}
+				return g.deployOptions(cmd, []string{o.Dir})
+			}
 			return g.runDev(cmd.Context(), o)
 		},
 	}
@@ -101,12 +116,16 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	defer os.RemoveAll(dataDir)
 	token := make([]byte, 16)
 	rand.Read(token)
+	requests := accesslog.New(&devRequests{w: g.io.Err}, accesslog.JSON)
+	defer requests.Close()
 	h, err := host.New(ctx, host.Config{
-		DataDir:    dataDir,
-		APIToken:   hex.EncodeToString(token),
-		BaseDomain: "localhost",
-		Version:    "cfdeploy-dev/" + version(),
-		Logger:     slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DataDir:         dataDir,
+		APIToken:        hex.EncodeToString(token),
+		BaseDomain:      "localhost",
+		Version:         "cfdeploy-dev/" + version(),
+		AccessLog:       true,
+		AccessLogWriter: requests,
+		Logger:          slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return fmt.Errorf("start embedded host: %w", err)
@@ -152,14 +171,20 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 			return nil, err
 		}
 		progress := g.io.Progress()
-		defer progress.Close()
 		cfg := o.deploy.Config
-		return c.Deploy(ctx, client.DeployOptions{
+		res, err := c.Deploy(ctx, client.DeployOptions{
 			ProjectID: p.ID, Dir: o.Dir, CachePath: o.deploy.CachePath, Concurrency: o.deploy.Concurrency,
 			Config: &cfg, ServerCode: sc, RunWorkerFirst: o.deploy.RunWorkerFirst, Env: o.deploy.Env,
 			AllowEmpty: true, // a new project's folder may start empty
 			Progress:   progress.Event,
 		})
+		progress.Close()
+		if err == nil {
+			for _, w := range res.Warnings {
+				g.chatter("warning: %s line %d: %s (the line was skipped)", w.File, w.Line, w.Message)
+			}
+		}
+		return res, err
 	}
 	if _, err := deploy(); err != nil {
 		return err
@@ -182,10 +207,16 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 		o.ready(pathURL)
 	}
 
-	changes, err := watchTree(ctx, o.Dir, o.Debounce, func(err error) { g.chatter("watch: %v", err) })
+	logf := func(err error) { g.chatter("watch: %v", err) }
+	changes, err := watchTree(ctx, o.Dir, o.Debounce, logf)
 	if err != nil {
 		return err
 	}
+	settings, err := watchFiles(ctx, o.Debounce, logf)
+	if err != nil {
+		return err
+	}
+	settings.set(g.devSettingsFiles(o.deploy))
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,16 +224,48 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 			return nil
 		case err := <-serveErr:
 			return fmt.Errorf("serve: %w", err)
+		case <-settings.changed:
+			if o.reload != nil {
+				d, err := o.reload()
+				if err != nil {
+					g.chatter("%s: %v (fix it and save again)", g.configPath, err)
+					continue
+				}
+				d.ProjectID, d.Dir = p.ID, o.Dir
+				o.deploy = d
+				settings.set(g.devSettingsFiles(o.deploy))
+			}
+			g.redeploy(ctx, o, deploy)
 		case <-changes:
-			res, err := deploy()
-			if err != nil && ctx.Err() == nil {
-				g.chatter("Redeploy failed: %v (fix it and save again)", err)
-			}
-			if o.deployed != nil && ctx.Err() == nil {
-				o.deployed(res, err)
-			}
+			g.redeploy(ctx, o, deploy)
 		}
 	}
+}
+
+// redeploy runs one redeploy of the dev loop and reports it.
+func (g *global) redeploy(ctx context.Context, o devOptions, deploy func() (*client.DeployResult, error)) {
+	res, err := deploy()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		g.chatter("Redeploy failed: %v (fix it and save again)", err)
+	} else {
+		g.chatter("Redeployed: %d files, %d new.", res.DeployedAssets, res.NewAssets)
+	}
+	if o.deployed != nil {
+		o.deployed(res, err)
+	}
+}
+
+// devSettingsFiles are the files outside the site tree whose changes call
+// for a redeploy: cfdeploy.toml and the server code.
+func (g *global) devSettingsFiles(d deployOptions) []string {
+	files := []string{g.configPath}
+	if d.Server != "" {
+		files = append(files, d.Server)
+	}
+	return append(files, d.Modules...)
 }
 
 // refreshConfigFiles reads _redirects and _headers from the site's root into
@@ -265,7 +328,12 @@ func watchTree(ctx context.Context, dir string, debounce time.Duration, logf fun
 					return
 				}
 				rel, err := filepath.Rel(root, ev.Name)
-				if err != nil || ig.Ignored(filepath.ToSlash(rel), false) || ignoredDirIn(ig, filepath.ToSlash(rel)) {
+				if err != nil {
+					continue
+				}
+				// _redirects, _headers and .assetsignore at the root are
+				// not assets, but they are the site's configuration.
+				if !slices.Contains(manifest.ConfigFiles, rel) && (ig.Ignored(filepath.ToSlash(rel), false) || ignoredDirIn(ig, filepath.ToSlash(rel))) {
 					continue
 				}
 				if ev.Has(fsnotify.Create) {

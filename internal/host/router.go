@@ -197,7 +197,7 @@ func (h *Host) finish(rec *statusRecorder, r *http.Request, path string, start t
 		h.log.Info("api", "method", r.Method, "path", path, "status", rec.status, "duration", d, "remote", r.RemoteAddr)
 	case h.access != nil:
 		h.access.Log(accesslog.Entry{Time: start, Method: r.Method, Host: r.Host, Path: path, Status: rec.status,
-			Bytes: rec.bytes, Duration: d, Remote: r.RemoteAddr})
+			Bytes: rec.bytes, Duration: d, Remote: r.RemoteAddr, By: classNames[rec.class]})
 	}
 	*rec = statusRecorder{}
 	recorders.Put(rec)

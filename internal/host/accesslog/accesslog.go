@@ -52,6 +52,10 @@ type Entry struct {
 	Bytes    int64
 	Duration time.Duration
 	Remote   string
+	// By says what answered a project request: "asset", "server_code" or
+	// "none" (no such project, nothing deployed, a refused target); ""
+	// leaves the field out.
+	By string
 }
 
 const (
@@ -224,6 +228,9 @@ func (w *Writer) appendEntry(b []byte, e *Entry) []byte {
 	b = appendInt(b, json, "bytes", e.Bytes)
 	b = appendInt(b, json, "duration_us", e.Duration.Microseconds())
 	b = appendString(b, json, "remote", e.Remote)
+	if e.By != "" {
+		b = appendString(b, json, "by", e.By)
+	}
 	if json {
 		b = append(b, '}')
 	}
