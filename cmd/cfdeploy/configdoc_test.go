@@ -59,6 +59,7 @@ var flagOnly = map[string]string{
 	"dry-run":     "",
 	"allow-empty": "",
 	"strict":      "",
+	"no-server":   "",
 	"port":        "",
 	"debounce":    "",
 	"name":        "",
