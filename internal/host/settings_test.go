@@ -202,6 +202,12 @@ func TestProjectSettingsReachServerCode(t *testing.T) {
 	put("secrets", "GREETING", "from the secret")
 	th.deploy(p.ID, siteFiles{"/index.html": "x"}, withServer(nil))
 	greeting("from the secret")
+	// Another project running the same module sees none of it.
+	other := th.createProject("neighbour")
+	th.deploy(other.ID, siteFiles{"/index.html": "x"}, withServer(nil))
+	if resp, body := th.fetch(other.ID+".localhost", "/api/time"); resp.StatusCode != 200 || !strings.Contains(body, `"greeting":""`) {
+		t.Fatalf("neighbour's guest: %d %q", resp.StatusCode, body)
+	}
 	// A rotation reaches the live deployment without a deploy.
 	put("secrets", "GREETING", "rotated")
 	greeting("rotated")
