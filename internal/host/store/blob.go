@@ -96,8 +96,7 @@ func checkQuota(ctx context.Context, tx *sql.Tx, sess Session, missing []Session
 		return nil
 	}
 	var held, pending int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(b.size), 0) FROM project_blobs p
-		JOIN blobs b ON b.hash = p.hash WHERE p.project_id = ?`, sess.ProjectID).Scan(&held); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(sum(size), 0) FROM project_blobs WHERE project_id = ?", sess.ProjectID).Scan(&held); err != nil {
 		return err
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(s.size), 0) FROM upload_sessions u
@@ -262,10 +261,10 @@ func putBlobs(ctx context.Context, tx *sql.Tx, projectID string, blobs []BlobInp
 		}
 		args = args[:0]
 		for _, b := range batch {
-			args = append(args, projectID, b.Hash)
+			args = append(args, projectID, b.Hash, len(b.Data))
 		}
-		r, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash) VALUES "+
-			rowsOf(len(batch), 2)+" ON CONFLICT DO NOTHING", args...)
+		r, err := tx.ExecContext(ctx, "INSERT INTO project_blobs(project_id, hash, size) VALUES "+
+			rowsOf(len(batch), 3)+" ON CONFLICT DO NOTHING", args...)
 		if err != nil {
 			return 0, err
 		}
