@@ -61,6 +61,7 @@ type serveOptions struct {
 
 	// Upload quotas: see host.Config.
 	MaxUploadSessions   int
+	UploadSessionStale  time.Duration
 	MaxProjectBytes     int64
 	UploadInflight      int64
 	UploadInflightTotal int64
@@ -109,6 +110,7 @@ func (o *serveOptions) settings() []setting {
 		intSetting("max-env-vars", 64, 1, "most environment variables and secrets one project may keep", &o.MaxEnvVars),
 		bytesSetting("max-env-value", 5<<10, "largest value of one project variable or secret (at most 1MiB)", &o.MaxEnvVal),
 		intSetting("max-upload-sessions", 8, 1, "upload sessions one project may have open, neither deployed nor expired (then 409)", &o.MaxUploadSessions),
+		durationSetting("upload-session-stale", 10*time.Minute, "age past which an open upload session gives its place to a new one when the project is at --max-upload-sessions", &o.UploadSessionStale),
 		bytesSetting("max-project-bytes", 10<<30, "bytes one project may store: its blobs plus what its open upload sessions still send (then 413)", &o.MaxProjectBytes),
 		bytesSetting("upload-inflight", 128<<20, "bytes of one project's upload bodies read and decoded at once (more wait their turn)", &o.UploadInflight),
 		bytesSetting("upload-inflight-total", 512<<20, "bytes of all projects' upload bodies read and decoded at once (more wait their turn)", &o.UploadInflightTotal),
@@ -245,6 +247,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Logger:             log,
 
 		MaxUploadSessions:        o.MaxUploadSessions,
+		UploadSessionStale:       o.UploadSessionStale,
 		MaxProjectBytes:          o.MaxProjectBytes,
 		UploadBytesInFlight:      o.UploadInflight,
 		UploadBytesInFlightTotal: o.UploadInflightTotal,

@@ -70,6 +70,10 @@ type Config struct {
 	// open (neither deployed nor expired); the next is refused with 409.
 	// Default 8.
 	MaxUploadSessions int
+	// UploadSessionStale is the age past which an open session gives its
+	// place to a new one when the project is at MaxUploadSessions (so
+	// interrupted deploys never lock a project out); default 10m.
+	UploadSessionStale time.Duration
 	// MaxProjectBytes bounds the bytes of the blobs a project holds plus
 	// those its open sessions still have to upload; a session that would
 	// pass it is refused with 413. Default 10 GiB.
@@ -148,6 +152,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxUploadSessions <= 0 {
 		c.MaxUploadSessions = defaultMaxUploadSessions
+	}
+	if c.UploadSessionStale <= 0 {
+		c.UploadSessionStale = defaultUploadSessionStale
 	}
 	if c.MaxProjectBytes <= 0 {
 		c.MaxProjectBytes = defaultMaxProjectBytes

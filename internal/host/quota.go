@@ -16,6 +16,7 @@ import (
 // Defaults of the upload quotas (Config).
 const (
 	defaultMaxUploadSessions     = 8
+	defaultUploadSessionStale    = 10 * time.Minute
 	defaultMaxProjectBytes       = 10 << 30
 	defaultUploadBytesInFlight   = 128 << 20
 	defaultUploadBytesTotalLimit = 512 << 20
@@ -29,8 +30,8 @@ func quotaError(err error) error {
 	}
 	if qe.OpenSessions > 0 {
 		return api.Errorf(api.CodeConflict, "this project has %d upload sessions open, the most allowed (cfhost serve --max-upload-sessions %d): "+
-			"deploy one of them or wait for one to expire (the oldest expires in %s)",
-			qe.OpenSessions, qe.Quota.OpenSessions, time.Until(qe.OldestExpires).Round(time.Second))
+			"deploy one of them, or try again once the oldest is %s old and gives its place (--upload-session-stale)",
+			qe.OpenSessions, qe.Quota.OpenSessions, qe.Quota.StaleAfter)
 	}
 	return api.Errorf(api.CodeTooLarge, "this upload would bring the project to %d bytes stored, over its quota of %d bytes (cfhost serve --max-project-bytes)",
 		qe.StoredBytes, qe.Quota.StoredBytes)

@@ -157,3 +157,25 @@ func TestRefusedDeployFreesSession(t *testing.T) {
 	}
 	th.deploy(p.ID, siteFiles{"/index.html": "fixed"})
 }
+
+// TestStaleSessionGivesWay: at the limit, a session opened longer ago than
+// --upload-session-stale gives its place to the new one (an interrupted
+// deploy never locks its project out), and its token then gets a clear
+// answer.
+func TestStaleSessionGivesWay(t *testing.T) {
+	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 2; c.UploadSessionStale = time.Millisecond })
+	p := th.createProject("interrupted")
+	var tokens []string
+	for i := range 2 {
+		resp, body := th.openSession(p.ID, siteFiles{"/a.txt": fmt.Sprint("interrupted ", i)})
+		tokens = append(tokens, want[api.UploadSessionResponse](t, resp, body, http.StatusOK).Result.JWT)
+	}
+	time.Sleep(10 * time.Millisecond)
+	th.deploy(p.ID, siteFiles{"/index.html": "after the interruptions"})
+	payload := map[string]string{sha([]byte("interrupted 0")): "aW50ZXJydXB0ZWQgMA=="}
+	resp, body := th.do("POST", "/__api/projects/"+p.ID+"/assets/upload", payload, "Authorization", "Bearer "+tokens[0])
+	wantError(t, resp, body, http.StatusUnauthorized, api.CodeUnauthorized)
+	if !strings.Contains(string(body), "start a new upload session") {
+		t.Fatalf("unclear error: %s", body)
+	}
+}

@@ -151,7 +151,7 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 	}
 	now := time.Now()
 	sess := store.Session{ID: uuid.NewString(), ProjectID: id, Manifest: manifestJSON, CreatedAt: now, ExpiresAt: now.Add(h.cfg.TokenTTL),
-		Quota: store.Quota{OpenSessions: h.cfg.MaxUploadSessions, StoredBytes: h.cfg.MaxProjectBytes}}
+		Quota: store.Quota{OpenSessions: h.cfg.MaxUploadSessions, StaleAfter: h.cfg.UploadSessionStale, StoredBytes: h.cfg.MaxProjectBytes}}
 	purpose := purposeUpload
 	if len(buckets) == 0 {
 		purpose = purposeComplete

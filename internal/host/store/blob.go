@@ -82,6 +82,16 @@ func checkQuota(ctx context.Context, tx *sql.Tx, sess Session, missing []Session
 			WHERE project_id = ? AND used = 0 AND expires_at > ?`, sess.ProjectID, now).Scan(&open, &oldest); err != nil {
 			return err
 		}
+		if open >= q.OpenSessions && q.StaleAfter > 0 {
+			r, err := tx.ExecContext(ctx, `DELETE FROM upload_sessions WHERE id IN (SELECT id FROM upload_sessions
+				WHERE project_id = ? AND used = 0 AND expires_at > ? AND created_at < ? ORDER BY created_at LIMIT ?)`,
+				sess.ProjectID, now, nanos(sess.CreatedAt.Add(-q.StaleAfter)), open-q.OpenSessions+1)
+			if err != nil {
+				return err
+			}
+			dropped, _ := r.RowsAffected()
+			open -= int(dropped)
+		}
 		if open >= q.OpenSessions {
 			return &QuotaError{OpenSessions: open, OldestExpires: fromNanos(oldest.Int64), Quota: q}
 		}

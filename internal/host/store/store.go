@@ -97,6 +97,11 @@ type Quota struct {
 	// OpenSessions is how many sessions the project may have that are
 	// neither deployed nor expired, this one included.
 	OpenSessions int
+	// StaleAfter lets a project at OpenSessions make room: its oldest
+	// sessions opened longer ago than this (interrupted or abandoned
+	// deploys, as a rule) are deleted to let the new one in. Zero never
+	// deletes one.
+	StaleAfter time.Duration
 	// StoredBytes bounds the sizes of the blobs the project holds plus
 	// those its open sessions (this one included) still have to upload.
 	StoredBytes int64
