@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -209,6 +210,7 @@ type Host struct {
 	access    *accesslog.Writer
 	ownAccess bool
 	metrics   *metrics
+	apiMux    *http.ServeMux
 
 	compressNow chan struct{}
 	unlock      func()
@@ -289,6 +291,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.sites = newSiteCache(h)
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
 	h.metrics = newMetrics(h)
+	h.apiMux = h.newAPIMux()
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
 	h.wg.Add(2)
