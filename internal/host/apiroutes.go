@@ -13,19 +13,17 @@ import (
 // serveAPI turns into the JSON error body.
 type apiHandler func(http.ResponseWriter, *http.Request) error
 
-// newAPIMux routes the management API with ServeMux patterns: the method
-// and path of every route are declared in one place, and a wrong method is
-// told which ones the path takes. Wildcards match the path as sent (see
-// serveAPI), so an id is never unescaped on its way to a handler.
-func (h *Host) newAPIMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	handle := func(pattern string, fn apiHandler) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := fn(w, r); err != nil {
-				h.writeError(w, r, err)
-			}
-		})
-	}
+// apiRoute is one route of the management API.
+type apiRoute struct {
+	method, path string // a ServeMux pattern's two halves
+	handle       apiHandler
+}
+
+// apiRoutes lists every route of the management API: the one place that
+// says which methods and paths exist (docs/openapi.yaml is checked against
+// it). Wildcards match the path as sent (see serveAPI), so an id is never
+// unescaped on its way to a handler.
+func (h *Host) apiRoutes() []apiRoute {
 	// admin: only the host's admin token. scoped: the admin token or a
 	// token of the project the path names.
 	admin := func(fn apiHandler) apiHandler {
@@ -48,43 +46,58 @@ func (h *Host) newAPIMux() *http.ServeMux {
 	id := func(fn func(http.ResponseWriter, *http.Request, string) error) apiHandler {
 		return func(w http.ResponseWriter, r *http.Request) error { return fn(w, r, r.PathValue("id")) }
 	}
-	vars := func(secret bool) {
+	vars := func(secret bool) []apiRoute {
 		kind := "env"
 		if secret {
 			kind = "secrets"
 		}
-		handle("GET /__api/projects/{id}/"+kind, scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
-			return h.handleListVars(w, r, id, secret)
-		}))
-		handle("PUT /__api/projects/{id}/"+kind+"/{name}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
-			return h.handlePutVar(w, r, id, r.PathValue("name"), secret)
-		}))
-		handle("DELETE /__api/projects/{id}/"+kind+"/{name}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
-			return h.handleDeleteVar(w, r, id, r.PathValue("name"), secret)
-		}))
+		return []apiRoute{
+			{"GET", "/__api/projects/{id}/" + kind, scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
+				return h.handleListVars(w, r, id, secret)
+			})},
+			{"PUT", "/__api/projects/{id}/" + kind + "/{name}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
+				return h.handlePutVar(w, r, id, r.PathValue("name"), secret)
+			})},
+			{"DELETE", "/__api/projects/{id}/" + kind + "/{name}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
+				return h.handleDeleteVar(w, r, id, r.PathValue("name"), secret)
+			})},
+		}
 	}
+	routes := []apiRoute{
+		{"GET", "/__api/health", h.handleHealth},
+		{"POST", "/__api/projects", admin(h.handleCreateProject)},
+		{"GET", "/__api/projects", admin(h.handleListProjects)},
+		{"GET", "/__api/projects/{id}", scoped(h.handleGetProject)},
+		{"DELETE", "/__api/projects/{id}", admin(id(h.handleDeleteProject))},
+		{"POST", "/__api/projects/{id}/assets-upload-session", scoped(h.handleUploadSession)},
+		// Authorised by the upload token, not an API token.
+		{"POST", "/__api/projects/{id}/assets/upload", id(h.handleUpload)},
+		{"POST", "/__api/projects/{id}/deploy", scoped(h.handleDeploy)},
+		{"GET", "/__api/projects/{id}/deployments", scoped(h.handleListDeployments)},
+		{"GET", "/__api/projects/{id}/deployments/{deployment}/files", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
+			return h.handleDeploymentFiles(w, r, id, r.PathValue("deployment"))
+		})},
+		{"POST", "/__api/projects/{id}/rollback", scoped(h.handleRollback)},
+		{"POST", "/__api/projects/{id}/tokens", admin(id(h.handleCreateToken))},
+		{"GET", "/__api/projects/{id}/tokens", admin(id(h.handleListTokens))},
+		{"DELETE", "/__api/projects/{id}/tokens/{token}", admin(id(func(w http.ResponseWriter, r *http.Request, id string) error {
+			return h.handleRevokeToken(w, r, id, r.PathValue("token"))
+		}))},
+	}
+	return append(append(routes, vars(false)...), vars(true)...)
+}
 
-	handle("GET /__api/health", h.handleHealth)
-	handle("POST /__api/projects", admin(h.handleCreateProject))
-	handle("GET /__api/projects", admin(h.handleListProjects))
-	handle("GET /__api/projects/{id}", scoped(h.handleGetProject))
-	handle("DELETE /__api/projects/{id}", admin(id(h.handleDeleteProject)))
-	handle("POST /__api/projects/{id}/assets-upload-session", scoped(h.handleUploadSession))
-	// Authorised by the upload token, not an API token.
-	handle("POST /__api/projects/{id}/assets/upload", id(h.handleUpload))
-	handle("POST /__api/projects/{id}/deploy", scoped(h.handleDeploy))
-	handle("GET /__api/projects/{id}/deployments", scoped(h.handleListDeployments))
-	handle("GET /__api/projects/{id}/deployments/{deployment}/files", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
-		return h.handleDeploymentFiles(w, r, id, r.PathValue("deployment"))
-	}))
-	handle("POST /__api/projects/{id}/rollback", scoped(h.handleRollback))
-	vars(false)
-	vars(true)
-	handle("POST /__api/projects/{id}/tokens", admin(id(h.handleCreateToken)))
-	handle("GET /__api/projects/{id}/tokens", admin(id(h.handleListTokens)))
-	handle("DELETE /__api/projects/{id}/tokens/{token}", admin(id(func(w http.ResponseWriter, r *http.Request, id string) error {
-		return h.handleRevokeToken(w, r, id, r.PathValue("token"))
-	})))
+// newAPIMux routes the management API with ServeMux patterns; what no
+// route takes falls to apiFallback.
+func (h *Host) newAPIMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range h.apiRoutes() {
+		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			if err := rt.handle(w, r); err != nil {
+				h.writeError(w, r, err)
+			}
+		})
+	}
 	mux.HandleFunc("/__api/", func(w http.ResponseWriter, r *http.Request) { h.apiFallback(mux, w, r) })
 	return mux
 }
