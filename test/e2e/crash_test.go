@@ -99,7 +99,10 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("seed %d (CFHOST_E2E_SEED=%d replays this run), %d kills", seed, seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 
-	srv := startServer(t, "", "--gc-grace", crashGrace.String(), "--gc-interval", "100ms", "--access-log=false", "--log-level", "warn")
+	// Every kill mid-upload or mid-finalize leaves a session open, far more
+	// than --max-upload-sessions in a soak run; the quota is not under test.
+	srv := startServer(t, "", "--gc-grace", crashGrace.String(), "--gc-interval", "100ms", "--access-log=false", "--log-level", "warn",
+		"--max-upload-sessions", "1000")
 	// The interrupted calls must fail at once when the server dies, not
 	// retry into the restarted one.
 	once := srv.client(t, client.Options{MaxAttempts: 1, RequestTimeout: 30 * time.Second})
