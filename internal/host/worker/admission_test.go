@@ -78,7 +78,7 @@ func TestBodyNotAllocatedFromDeclaredLength(t *testing.T) {
 // finds it spent by others is 503 with Retry-After, and the budget comes
 // back when they are done.
 func TestBodyBudget(t *testing.T) {
-	rt, _ := newRuntime(t, Config{MaxBody: 1 << 20, BodyBudget: 256 << 10})
+	rt, logs := newRuntime(t, Config{MaxBody: 1 << 20, BodyBudget: 256 << 10})
 	p, _ := program(t, rt, "plain")
 	srv, _ := serveProgram(t, rt, p)
 	post := func(body io.Reader) (*http.Response, string) {
@@ -105,6 +105,9 @@ func TestBodyBudget(t *testing.T) {
 		res, _ := post(strings.NewReader(strings.Repeat("c", size)))
 		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 			t.Fatalf("second body while the first holds the budget: status %d, want 503 with Retry-After", res.StatusCode)
+		}
+		if !strings.Contains(logs.String(), "body budget") {
+			t.Errorf("the refusal was not logged:\n%s", logs)
 		}
 		first.write("a")
 		if res, body := first.response(); res.StatusCode != 200 || len(body) != len("plain POST / ")+size {

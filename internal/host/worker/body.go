@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -130,6 +131,18 @@ func (rt *Runtime) readBody(w http.ResponseWriter, r *http.Request) (*requestBod
 			return b, http.StatusBadRequest
 		}
 	}
+}
+
+// warnBodyBudget tells the operator that bodies are being refused for want
+// of budget, at most once a minute however many are.
+func (rt *Runtime) warnBodyBudget(log *slog.Logger) {
+	now := time.Now().UnixNano()
+	last := rt.budgetWarned.Load()
+	if now-last < int64(time.Minute) || !rt.budgetWarned.CompareAndSwap(last, now) {
+		return
+	}
+	log.Warn("request body refused with 503: the bodies buffered for server code hold all of the body budget",
+		"budget", rt.cfg.BodyBudget)
 }
 
 func isTimeout(err error) bool {

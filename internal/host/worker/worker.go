@@ -182,6 +182,9 @@ type Runtime struct {
 	waiting atomic.Int64  // requests waiting for a slot
 	reading atomic.Int64  // requests buffering their body
 	bodies  bodyBudget    // bytes of buffered bodies
+	// budgetWarned is when a spent body budget was last logged, in Unix
+	// nanoseconds.
+	budgetWarned atomic.Int64
 
 	tenantMu sync.Mutex
 	tenants  map[string]*tenantSlots // tenants with requests in flight
@@ -573,6 +576,7 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 	switch status {
 	case 0:
 	case http.StatusServiceUnavailable:
+		rt.warnBodyBudget(log)
 		overloaded(w, "too many request bodies are buffered on this host")
 		return
 	default:
