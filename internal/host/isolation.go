@@ -31,7 +31,7 @@ import (
 // line is written. What a project's own scripts do on a shared origin
 // (document.cookie, storage) cannot be filtered by a server: that is why
 // path mode can be turned off (--path-routing=false) and is never served on
-// the base domain or below it (underBaseDomain).
+// a name below a project's host (belowProjectHost).
 
 // Header names isolate looks at, canonical.
 const (
@@ -223,16 +223,17 @@ func dropParentDomain(v, host, base string) string {
 	return joinCookie(pair, kept)
 }
 
-// underBaseDomain reports whether host is the base domain or a name below
-// it that is not a project's (a project's host is exactly one label below).
-// Path mode is not served there: a project's page on such an origin could
-// set, from its own scripts, a cookie with Domain=<base domain> — or, on
-// a.<id>.<base domain>, Domain=<id>.<base domain> — which no response
-// filter sees and every project, or project <id>, would then receive.
-// Path mode stays available on every other name and address of the host.
-func (h *Host) underBaseDomain(host string) bool {
-	n := hostname(host)
-	return n == h.cfg.BaseDomain || strings.HasSuffix(n, h.dotBase)
+// belowProjectHost reports whether host is two or more labels below the
+// base domain, i.e. below some project's host (a.<id>.<base domain>).
+// Path mode is not served there: a page on that origin could set, from its
+// own script, a cookie with Domain=<id>.<base domain>, which no response
+// filter sees and project <id> would then receive — even with the base
+// domain on the Public Suffix List, which stops Domain=<base domain>.
+// (Without the list, any project's own page can set Domain=<base domain>
+// from its script; only the list closes that.)
+func (h *Host) belowProjectHost(host string) bool {
+	label, ok := strings.CutSuffix(hostname(host), h.dotBase)
+	return ok && strings.Contains(label, ".")
 }
 
 // hostname is host without its port, lower-cased, without a trailing dot.

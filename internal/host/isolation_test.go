@@ -220,10 +220,10 @@ func TestIsolationServerCode(t *testing.T) {
 	}
 }
 
-// TestPathModeNotOnBaseDomain: path mode is not served on the base domain
-// or on names below it (where a project's scripts could set cookies for
-// other projects), and is served on any other name or address.
-func TestPathModeNotOnBaseDomain(t *testing.T) {
+// TestPathModeNotBelowProjectHost: path mode is not served on names below a
+// project's host (where a project's script could set cookies for that
+// project), and is served on any other name or address.
+func TestPathModeNotBelowProjectHost(t *testing.T) {
 	th := newTestHost(t, func(c *Config) { c.BaseDomain = "example.test" })
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>"})
@@ -232,10 +232,11 @@ func TestPathModeNotOnBaseDomain(t *testing.T) {
 		host   string
 		served bool
 	}{
-		{"example.test", false},
-		{"EXAMPLE.test.:8080", false},
+		{"example.test", true},
+		{"EXAMPLE.test.:8080", true},
 		{"a.b.example.test", false},
 		{"a." + p.ID + ".example.test", false},
+		{"A.B.C.EXAMPLE.TEST.:80", false},
 		{"127.0.0.1", true},
 		{"[::1]:8080", true},
 		{"localhost", true},
@@ -247,7 +248,7 @@ func TestPathModeNotOnBaseDomain(t *testing.T) {
 			if c.served && (resp.StatusCode != http.StatusOK || body != "<h1>hi</h1>") {
 				t.Errorf("%s%s: %s %q, want the project", c.host, path, resp.Status, body)
 			}
-			if !c.served && (resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "could set cookies for every project")) {
+			if !c.served && (resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "could set cookies for that project")) {
 				t.Errorf("%s%s: %s %q, want 404 saying why", c.host, path, resp.Status, body)
 			}
 		})

@@ -52,8 +52,8 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			textError(w, http.StatusNotFound, "This host does not serve projects under /__project/ (path routing is off). Address a project as http://<project-id>."+h.cfg.BaseDomain+"/.\n")
 			return
 		}
-		if h.underBaseDomain(r.Host) {
-			textError(w, http.StatusNotFound, "Projects are not served under /__project/ on "+h.cfg.BaseDomain+" or the names below it: a page there could set cookies for every project. Address a project as http://<project-id>."+h.cfg.BaseDomain+"/, or by path on another name or address of this host.\n")
+		if h.belowProjectHost(r.Host) {
+			textError(w, http.StatusNotFound, "Projects are not served under /__project/ on a name below a project's host: a page there could set cookies for that project. Address a project as http://<project-id>."+h.cfg.BaseDomain+"/, or by path on another name or address of this host.\n")
 			return
 		}
 		id, sub, slash := strings.Cut(rest, "/")

@@ -126,9 +126,9 @@ const cookieAttacker = `<!doctype html><html><head><meta charset="utf-8"></head>
 // victim's, and the attacker's worker over its own prefix still works (so
 // service workers do run here). By subdomain, a cookie set with Domain=<base
 // domain> reaches the attacker's own pages but not the victim's, a page
-// cannot be served by path on the base domain, where its script could set
-// such a cookie itself, and Clear-Site-Data from one project does not clear
-// another's cookies.
+// cannot be served by path below the victim's host, where its script could
+// set a cookie for the victim itself, and Clear-Site-Data from one project
+// does not clear another's cookies.
 func TestBrowserIsolation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real browser")
@@ -192,19 +192,21 @@ func TestBrowserIsolation(t *testing.T) {
 			t.Errorf("after embedding the attacker's page the victim's origin holds cookies %q, want only its own mine=1", got)
 		}
 
-		// No header filter sees a cookie the page's own script sets. On
-		// the base domain's origin, path mode would let the attacker's
-		// script set Domain=<base domain>; there it is not served.
-		scripted := createProject(t, c, "scripted")
-		deploySite(t, c, scripted, site{"/index.html": []byte(`<!doctype html><body><script>document.cookie = "scripted=by-attacker; domain=` + base + `; path=/";</script></body>`)}, "")
+		// No header filter sees a cookie a page's own script sets. Served
+		// by path on x.<victim>.<base>, the attacker's script could set
+		// Domain=<victim>.<base>, which a Public Suffix List entry for the
+		// base domain would not stop; path mode is not served there.
 		embedder := createProject(t, c, "embedder")
-		deploySite(t, c, embedder, site{"/index.html": []byte(strings.ReplaceAll(cookieVictim, "ATTACKER", "http://"+base+":"+port+"/__project/"+scripted+"/"))}, "")
+		scripted := createProject(t, c, "scripted")
+		deploySite(t, c, scripted, site{"/index.html": []byte(`<!doctype html><body><script>document.cookie = "scripted=by-attacker; domain=` + embedder + "." + base + `; path=/";</script></body>`)}, "")
+		below := "http://x." + embedder + "." + base + ":" + port + "/__project/" + scripted + "/"
+		deploySite(t, c, embedder, site{"/index.html": []byte(strings.ReplaceAll(cookieVictim, "ATTACKER", below))}, "")
 		dom = headless(t, chromium, origin(embedder)+"/", "--dump-dom", rules)
 		if dataAttr(dom, "done") != "yes" {
 			t.Fatalf("the victim's page did not finish:\n%s", dom)
 		}
 		if got := dataAttr(dom, "cookies"); got != "mine=1" {
-			t.Errorf("after embedding the attacker's path-mode page on %s the victim's origin holds cookies %q, want only its own mine=1", base, got)
+			t.Errorf("after embedding the attacker's path-mode page at %s the victim's origin holds cookies %q, want only its own mine=1", below, got)
 		}
 
 		// Clear-Site-Data "cookies" would clear the whole base domain's.
