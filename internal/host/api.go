@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -113,8 +114,8 @@ func (h *Host) handleListProjects(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (h *Host) project(r *http.Request, id string) (store.Project, error) {
-	p, err := h.store.Project(r.Context(), id)
+func (h *Host) project(ctx context.Context, id string) (store.Project, error) {
+	p, err := h.store.Project(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return p, projectNotFound(id)
 	}
@@ -122,7 +123,7 @@ func (h *Host) project(r *http.Request, id string) (store.Project, error) {
 }
 
 func (h *Host) handleGetProject(w http.ResponseWriter, r *http.Request, id string) error {
-	p, err := h.project(r, id)
+	p, err := h.project(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -143,7 +144,7 @@ func (h *Host) handleDeleteProject(w http.ResponseWriter, r *http.Request, id st
 }
 
 func (h *Host) handleListDeployments(w http.ResponseWriter, r *http.Request, id string) error {
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	ds, err := h.store.Deployments(r.Context(), id)
@@ -161,7 +162,7 @@ func (h *Host) handleListDeployments(w http.ResponseWriter, r *http.Request, id 
 // handleDeploymentFiles lists a deployment's files (path, hash, size), so
 // that a dry run can show what a deploy would add, change or remove.
 func (h *Host) handleDeploymentFiles(w http.ResponseWriter, r *http.Request, id, did string) error {
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	assets, err := h.store.DeploymentAssets(r.Context(), id, did)
@@ -187,7 +188,7 @@ func (h *Host) handleRollback(w http.ResponseWriter, r *http.Request, id string)
 	if req.DeploymentID == "" {
 		return api.Errorf(api.CodeInvalid, "deploymentId is required")
 	}
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	p, d, err := h.store.Activate(r.Context(), id, req.DeploymentID)

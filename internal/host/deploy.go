@@ -18,24 +18,37 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
-func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) (err error) {
+func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) error {
 	h.markDeploying()
 	var req api.DeployRequest
 	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	if req.CompletionJWT == "" {
-		return api.Errorf(api.CodeInvalid, "completionJwt is required: finish the upload first")
-	}
-	if _, err := h.project(r, id); err != nil {
-		return err
-	}
-	sid, err := h.tokens.verify(req.CompletionJWT, id, purposeComplete)
+	res, err := h.deploy(r.Context(), id, req)
 	if err != nil {
 		return err
 	}
-	if _, err := h.liveSession(r, id, sid); err != nil {
-		return err
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// deploy is phase 3 of the upload protocol: it checks what req asks for,
+// stores the server code, and writes the deployment and moves the
+// project's live pointer to it in one transaction.
+func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ api.DeployResponse, err error) {
+	var none api.DeployResponse
+	if req.CompletionJWT == "" {
+		return none, api.Errorf(api.CodeInvalid, "completionJwt is required: finish the upload first")
+	}
+	if _, err := h.project(ctx, id); err != nil {
+		return none, err
+	}
+	sid, err := h.tokens.verify(req.CompletionJWT, id, purposeComplete)
+	if err != nil {
+		return none, err
+	}
+	if _, err := h.liveSession(ctx, id, sid); err != nil {
+		return none, err
 	}
 	// A deploy refused for what it asks (rules, server code, name) frees
 	// its session: trying again means a new session, and the refused one
@@ -44,112 +57,50 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) (
 	// nothing.
 	defer func() {
 		if api.ErrorCode(err) == api.CodeInvalid {
-			if derr := h.store.DropSession(context.WithoutCancel(r.Context()), sid); derr != nil {
+			if derr := h.store.DropSession(context.WithoutCancel(ctx), sid); derr != nil {
 				h.log.Warn("drop refused upload session", "session", sid, "err", derr)
 			}
 		}
 	}()
 	if req.ProjectName != nil {
 		if err := validateName("project", *req.ProjectName); err != nil {
-			return err
+			return none, err
 		}
 	}
-
-	now := time.Now()
-	d := store.Deployment{ID: uuid.NewString(), ProjectID: id, CreatedAt: now, RunWorkerFirst: "false"}
-	var warnings []api.Warning
-	cfg := manifest.Config{}
-	if req.Config != nil {
-		cfg.HTMLHandling, cfg.NotFoundHandling = req.Config.HTMLHandling, req.Config.NotFoundHandling
-		d.Redirects, d.Headers = req.Config.Redirects, req.Config.Headers
+	d, warnings, err := newDeployment(id, req)
+	if err != nil {
+		return none, err
 	}
-	if err := cfg.Normalize(); err != nil {
-		return api.Errorf(api.CodeInvalid, "config: %v", err)
-	}
-	cfgJSON, _ := json.Marshal(cfg)
-	d.Config = string(cfgJSON)
-	if d.Redirects != "" {
-		_, ws, err := manifest.ParseRedirects(d.Redirects, cfg.HTMLHandling)
-		if err != nil {
-			return api.Errorf(api.CodeInvalid, "_redirects: %v", err)
-		}
-		warnings = append(warnings, ws...)
-	}
-	if d.Headers != "" {
-		_, ws, err := manifest.ParseHeaders(d.Headers)
-		if err != nil {
-			return api.Errorf(api.CodeInvalid, "_headers: %v", err)
-		}
-		warnings = append(warnings, ws...)
-	}
-	if len(req.RunWorkerFirst) > 0 && string(req.RunWorkerFirst) != "null" {
-		if _, err := manifest.ParseRunWorkerFirst(req.RunWorkerFirst); err != nil {
-			return api.Errorf(api.CodeInvalid, "run_worker_first: %v", err)
-		}
-		d.RunWorkerFirst = string(req.RunWorkerFirst)
-	}
-	if err := worker.ValidateEnv(req.Env); err != nil {
-		return api.Errorf(api.CodeInvalid, "env: %v", err)
-	}
-	d.Env = req.Env
-
 	var modules []store.Module
 	if req.ServerCode != nil {
-		decoded, err := manifest.DecodeServerCode(req.ServerCode)
-		if err != nil {
-			return api.Errorf(api.CodeInvalid, "serverCode: %v", err)
-		}
-		blobs := make([]store.BlobInput, 0, len(decoded))
-		for i, m := range decoded {
-			sum := sha256.Sum256(m.Content)
-			hash := hex.EncodeToString(sum[:])
-			if i == 0 {
-				// Compile now, so that a bad module fails the deploy and
-				// no request ever waits for a compile.
-				if err := h.prepareServerCode(r.Context(), hash, m.Content); err != nil {
-					return err
-				}
-			}
-			blobs = append(blobs, store.BlobInput{Hash: hash, Data: m.Content})
-			modules = append(modules, store.Module{Name: m.Name, Type: m.Type, Hash: hash})
-		}
-		if err := h.store.PutProjectBlobs(r.Context(), id, blobs); err != nil {
-			return err
+		if modules, err = h.storeServerCode(ctx, id, req.ServerCode); err != nil {
+			return none, err
 		}
 		d.Entrypoint = req.ServerCode.Entrypoint
 		d.CompatibilityDate = req.ServerCode.CompatibilityDate
 		d.CompatibilityFlags = req.ServerCode.CompatibilityFlags
 	}
-
-	manifestJSON, err := h.store.SessionManifest(r.Context(), sid)
+	assets, err := h.sessionAssets(ctx, sid)
 	if err != nil {
-		return err
+		return none, err
 	}
-	var m api.Manifest
-	if err := json.Unmarshal(manifestJSON, &m); err != nil {
-		return fmt.Errorf("read session manifest: %w", err)
-	}
-	assets := make([]store.Asset, 0, len(m))
-	for p, e := range m {
-		assets = append(assets, store.Asset{Path: p, Hash: e.Hash, Size: e.Size, ContentType: manifest.ContentType(p)})
-	}
-	res, err := h.store.Deploy(r.Context(), store.NewDeployment{
+	res, err := h.store.Deploy(ctx, store.NewDeployment{
 		Deployment: d, Assets: assets, Modules: modules, SessionID: sid, NewName: req.ProjectName,
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return api.Errorf(api.CodeConflict, "this completion token was already used; run a new upload session to deploy again")
+		return none, api.Errorf(api.CodeConflict, "this completion token was already used; run a new upload session to deploy again")
 	case errors.Is(err, store.ErrNotFound):
-		if _, perr := h.project(r, id); perr != nil {
-			return perr
+		if _, perr := h.project(ctx, id); perr != nil {
+			return none, perr
 		}
-		return api.Errorf(api.CodeConflict, "%v", err)
+		return none, api.Errorf(api.CodeConflict, "%v", err)
 	case err != nil:
-		return err
+		return none, err
 	}
 	h.sites.forget(id)
 	h.log.Info("deployed", "project", id, "deployment", d.ID, "assets", len(assets), "new", res.NewAssets, "modules", len(modules))
-	writeJSON(w, http.StatusOK, api.DeployResponse{
+	return api.DeployResponse{
 		Success:                   true,
 		Message:                   "Project deployed successfully",
 		Project:                   toAPIProject(res.Project),
@@ -159,6 +110,92 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) (
 		SkippedAssets:             len(assets) - res.NewAssets,
 		DeployedServerCodeModules: len(modules),
 		Warnings:                  warnings,
-	})
-	return nil
+	}, nil
+}
+
+// newDeployment checks the asset configuration, rules and env of req and
+// returns the deployment row they make, with the rules' warnings.
+func newDeployment(projectID string, req api.DeployRequest) (store.Deployment, []api.Warning, error) {
+	d := store.Deployment{ID: uuid.NewString(), ProjectID: projectID, CreatedAt: time.Now(), RunWorkerFirst: "false"}
+	var warnings []api.Warning
+	cfg := manifest.Config{}
+	if req.Config != nil {
+		cfg.HTMLHandling, cfg.NotFoundHandling = req.Config.HTMLHandling, req.Config.NotFoundHandling
+		d.Redirects, d.Headers = req.Config.Redirects, req.Config.Headers
+	}
+	if err := cfg.Normalize(); err != nil {
+		return d, nil, api.Errorf(api.CodeInvalid, "config: %v", err)
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+	d.Config = string(cfgJSON)
+	if d.Redirects != "" {
+		_, ws, err := manifest.ParseRedirects(d.Redirects, cfg.HTMLHandling)
+		if err != nil {
+			return d, nil, api.Errorf(api.CodeInvalid, "_redirects: %v", err)
+		}
+		warnings = append(warnings, ws...)
+	}
+	if d.Headers != "" {
+		_, ws, err := manifest.ParseHeaders(d.Headers)
+		if err != nil {
+			return d, nil, api.Errorf(api.CodeInvalid, "_headers: %v", err)
+		}
+		warnings = append(warnings, ws...)
+	}
+	if len(req.RunWorkerFirst) > 0 && string(req.RunWorkerFirst) != "null" {
+		if _, err := manifest.ParseRunWorkerFirst(req.RunWorkerFirst); err != nil {
+			return d, nil, api.Errorf(api.CodeInvalid, "run_worker_first: %v", err)
+		}
+		d.RunWorkerFirst = string(req.RunWorkerFirst)
+	}
+	if err := worker.ValidateEnv(req.Env); err != nil {
+		return d, nil, api.Errorf(api.CodeInvalid, "env: %v", err)
+	}
+	d.Env = req.Env
+	return d, warnings, nil
+}
+
+// storeServerCode decodes the modules, compiles the entrypoint (so a bad
+// module fails the deploy and no request ever waits for a compile) and
+// stores them as the project's blobs.
+func (h *Host) storeServerCode(ctx context.Context, projectID string, sc *api.ServerCode) ([]store.Module, error) {
+	decoded, err := manifest.DecodeServerCode(sc)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "serverCode: %v", err)
+	}
+	blobs := make([]store.BlobInput, 0, len(decoded))
+	modules := make([]store.Module, 0, len(decoded))
+	for i, m := range decoded {
+		sum := sha256.Sum256(m.Content)
+		hash := hex.EncodeToString(sum[:])
+		if i == 0 {
+			if err := h.prepareServerCode(ctx, hash, m.Content); err != nil {
+				return nil, err
+			}
+		}
+		blobs = append(blobs, store.BlobInput{Hash: hash, Data: m.Content})
+		modules = append(modules, store.Module{Name: m.Name, Type: m.Type, Hash: hash})
+	}
+	if err := h.store.PutProjectBlobs(ctx, projectID, blobs); err != nil {
+		return nil, err
+	}
+	return modules, nil
+}
+
+// sessionAssets lists the files of an upload session's manifest as the
+// deployment's assets.
+func (h *Host) sessionAssets(ctx context.Context, sid string) ([]store.Asset, error) {
+	manifestJSON, err := h.store.SessionManifest(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	var m api.Manifest
+	if err := json.Unmarshal(manifestJSON, &m); err != nil {
+		return nil, fmt.Errorf("read session manifest: %w", err)
+	}
+	assets := make([]store.Asset, 0, len(m))
+	for p, e := range m {
+		assets = append(assets, store.Asset{Path: p, Hash: e.Hash, Size: e.Size, ContentType: manifest.ContentType(p)})
+	}
+	return assets, nil
 }

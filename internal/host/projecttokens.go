@@ -89,7 +89,7 @@ func (h *Host) handleCreateToken(w http.ResponseWriter, r *http.Request, project
 	if err := validateName("token", req.Name); err != nil {
 		return err
 	}
-	if _, err := h.project(r, projectID); err != nil {
+	if _, err := h.project(r.Context(), projectID); err != nil {
 		return err
 	}
 	value, hash := newProjectToken()
@@ -109,7 +109,7 @@ func (h *Host) handleCreateToken(w http.ResponseWriter, r *http.Request, project
 }
 
 func (h *Host) handleListTokens(w http.ResponseWriter, r *http.Request, projectID string) error {
-	if _, err := h.project(r, projectID); err != nil {
+	if _, err := h.project(r.Context(), projectID); err != nil {
 		return err
 	}
 	ts, err := h.store.ProjectTokens(r.Context(), projectID)
@@ -125,7 +125,7 @@ func (h *Host) handleListTokens(w http.ResponseWriter, r *http.Request, projectI
 }
 
 func (h *Host) handleRevokeToken(w http.ResponseWriter, r *http.Request, projectID, tokenID string) error {
-	if _, err := h.project(r, projectID); err != nil {
+	if _, err := h.project(r.Context(), projectID); err != nil {
 		return err
 	}
 	if err := h.store.DeleteProjectToken(r.Context(), projectID, tokenID); err != nil {

@@ -28,7 +28,7 @@ const (
 // project's cached site.
 
 func (h *Host) handleListVars(w http.ResponseWriter, r *http.Request, id string, secret bool) error {
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	vars, err := h.store.ProjectVars(r.Context(), id)
@@ -74,7 +74,7 @@ func (h *Host) handlePutVar(w http.ResponseWriter, r *http.Request, id, name str
 	case strings.IndexByte(*req.Value, 0) >= 0:
 		return api.Errorf(api.CodeInvalid, "%s %s contains a NUL byte, which server code cannot receive", kind, name)
 	}
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	v, err := h.store.PutProjectVar(r.Context(), id, store.Var{Name: name, Value: *req.Value, Secret: secret, UpdatedAt: time.Now()}, h.cfg.MaxProjectVars)
@@ -101,7 +101,7 @@ func (h *Host) handlePutVar(w http.ResponseWriter, r *http.Request, id, name str
 }
 
 func (h *Host) handleDeleteVar(w http.ResponseWriter, r *http.Request, id, name string, secret bool) error {
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	err := h.store.DeleteProjectVar(r.Context(), id, name, secret)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -133,7 +134,7 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 	if err := h.validateManifest(req.Manifest); err != nil {
 		return err
 	}
-	if _, err := h.project(r, id); err != nil {
+	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
 	hashes := make([]string, 0, len(req.Manifest))
@@ -178,10 +179,10 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 
 // liveSession loads the session a token names and checks it still belongs
 // to the project and has not been spent.
-func (h *Host) liveSession(r *http.Request, projectID, sessionID string) (store.Session, error) {
-	sess, err := h.store.Session(r.Context(), sessionID)
+func (h *Host) liveSession(ctx context.Context, projectID, sessionID string) (store.Session, error) {
+	sess, err := h.store.Session(ctx, sessionID)
 	if errors.Is(err, store.ErrNotFound) {
-		if _, perr := h.project(r, projectID); perr != nil {
+		if _, perr := h.project(ctx, projectID); perr != nil {
 			return sess, perr
 		}
 		return sess, api.Errorf(api.CodeUnauthorized, "upload session is gone (expired or cleaned up); start a new upload session")
@@ -210,7 +211,7 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 		return err
 	}
 	h.markDeploying() // before reading the body, which may take a while
-	sess, err := h.liveSession(r, id, sid)
+	sess, err := h.liveSession(r.Context(), id, sid)
 	if err != nil {
 		return err
 	}
