@@ -112,7 +112,7 @@ func (o *serveOptions) settings() []setting {
 		intSetting("max-upload-sessions", 8, 1, "upload sessions one project may have open, neither deployed nor expired (then 409)", &o.MaxUploadSessions),
 		durationSetting("upload-session-stale", 10*time.Minute, "age past which an open upload session gives its place to a new one when the project is at --max-upload-sessions", &o.UploadSessionStale),
 		bytesSetting("max-project-bytes", 10<<30, "bytes one project may store: its blobs plus what its open upload sessions still send (then 413)", &o.MaxProjectBytes),
-		bytesSetting("upload-inflight", 128<<20, "bytes of one project's upload bodies read and decoded at once (more wait their turn)", &o.UploadInflight),
+		bytesSetting("upload-inflight", 64<<20, "bytes of one project's upload bodies read and decoded at once (more wait their turn)", &o.UploadInflight),
 		bytesSetting("upload-inflight-total", 512<<20, "bytes of all projects' upload bodies read and decoded at once (more wait their turn)", &o.UploadInflightTotal),
 		intSetting("auth-fail-limit", 20, 1, "failed API authentications one client address may make per --auth-fail-window before it is answered 429", &o.AuthFailLimit),
 		durationSetting("auth-fail-window", time.Minute, "window of --auth-fail-limit; a refused address may try again when its window ends", &o.AuthFailWindow),

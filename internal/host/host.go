@@ -80,7 +80,9 @@ type Config struct {
 	// pass it is refused with 413. Default 10 GiB.
 	MaxProjectBytes int64
 	// UploadBytesInFlight bounds the bytes of one project's bucket bodies
-	// being read and decoded at once (more wait); default 128 MiB.
+	// being read and decoded at once (more wait); default 64 MiB, one
+	// body of the largest size: two at once take both cores of a small
+	// machine from every other project.
 	UploadBytesInFlight int64
 	// UploadBytesInFlightTotal is the same bound for the whole host;
 	// default 512 MiB.

@@ -18,7 +18,7 @@ const (
 	defaultMaxUploadSessions     = 8
 	defaultUploadSessionStale    = 10 * time.Minute
 	defaultMaxProjectBytes       = 10 << 30
-	defaultUploadBytesInFlight   = 128 << 20
+	defaultUploadBytesInFlight   = 64 << 20
 	defaultUploadBytesTotalLimit = 512 << 20
 )
 

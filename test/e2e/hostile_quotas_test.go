@@ -84,10 +84,42 @@ func TestHostileQuotas(t *testing.T) {
 		// 60 MB bodies whose one file the session never asked for.
 		value := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'x'}, 44<<20))
 		body := []byte(`{"` + strings.Repeat("0", 64) + `":"` + value + `"}`)
+		// A neighbour's static file, fetched one request at a time.
+		neighbour := createProject(t, c, "bucket neighbour")
+		deployManifest(t, srv, c, neighbour, site{"/static.txt": []byte("static of neighbour")}.manifest(),
+			map[string][]byte{sha([]byte("static of neighbour")): []byte("static of neighbour")})
+		staticOnce := func() {
+			resp, b, err := fetch(ctx, plainHTTP(), srv.projectURL(neighbour, "/static.txt"), nil)
+			if err != nil || resp.StatusCode != http.StatusOK || string(b) != "static of neighbour" {
+				t.Errorf("the neighbour's static file: %v %v %q", resp, err, b)
+			}
+		}
+		n, start := 0, time.Now()
+		for time.Since(start) < 2*time.Second {
+			staticOnce()
+			n++
+		}
+		before := float64(n) / time.Since(start).Seconds()
+		var during float64
 		const buckets = 10
 		statuses := make(chan int, buckets)
 		grew := srv.rssGrowth(t, func() {
 			var wg sync.WaitGroup
+			defer func() {
+				n, start := 0, time.Now()
+				done := make(chan struct{})
+				go func() { wg.Wait(); close(done) }()
+				for waiting := true; waiting; {
+					select {
+					case <-done:
+						waiting = false
+					default:
+						staticOnce()
+						n++
+					}
+				}
+				during = float64(n) / time.Since(start).Seconds()
+			}()
 			for range buckets {
 				wg.Go(func() {
 					req, _ := http.NewRequest("POST", srv.url("/__api/projects/"+id+"/assets/upload"), bytes.NewReader(body))
@@ -103,9 +135,12 @@ func TestHostileQuotas(t *testing.T) {
 					statuses <- resp.StatusCode
 				})
 			}
-			wg.Wait()
 		})
 		close(statuses)
+		t.Logf("a neighbour's static file, one request at a time: %.0f req/s before, %.0f req/s during the flood", before, during)
+		if during < before/4 {
+			t.Errorf("the neighbour fell from %.0f to %.0f req/s", before, during)
+		}
 		for s := range statuses {
 			if s != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400", s)
