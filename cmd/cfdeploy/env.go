@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
 // Project settings are kept on the host, so they survive every deploy
@@ -59,7 +60,7 @@ once. For values that must not be shown again, use 'cfdeploy secret'.`,
 		},
 	}
 	for _, c := range []*cobra.Command{set, ls, rm} {
-		c.Flags().String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+		c.Flags().String("project", "", "project ID, unique ID prefix or name (default: project_id from cfdeploy.toml)")
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -77,6 +78,9 @@ func (g *global) runEnvSet(ctx context.Context, projectID string, args []string)
 	}
 	c, err := g.client(true)
 	if err != nil {
+		return err
+	}
+	if projectID, err = g.projectRef(ctx, c, projectID); err != nil {
 		return err
 	}
 	set := make([]api.EnvVar, 0, len(pairs))
@@ -97,6 +101,9 @@ func (g *global) runEnvSet(ctx context.Context, projectID string, args []string)
 func (g *global) runEnvList(ctx context.Context, projectID string) error {
 	c, err := g.client(true)
 	if err != nil {
+		return err
+	}
+	if projectID, err = g.projectRef(ctx, c, projectID); err != nil {
 		return err
 	}
 	vars, err := c.ListEnv(ctx, projectID)
@@ -122,6 +129,9 @@ func (g *global) runEnvList(ctx context.Context, projectID string) error {
 func (g *global) runSettingRemove(ctx context.Context, projectID string, names []string, secret bool) error {
 	c, err := g.client(true)
 	if err != nil {
+		return err
+	}
+	if projectID, err = g.projectRef(ctx, c, projectID); err != nil {
 		return err
 	}
 	kind, ls := "variable", "cfdeploy env ls"
@@ -171,4 +181,14 @@ func minArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// projectRef turns --project (an ID, a unique ID prefix or a unique name)
+// into the project's ID.
+func (g *global) projectRef(ctx context.Context, c *client.Client, ref string) (string, error) {
+	p, err := g.resolveProject(ctx, c, ref)
+	if err != nil {
+		return "", err
+	}
+	return p.ID, nil
 }

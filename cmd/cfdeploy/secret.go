@@ -66,7 +66,7 @@ process listings.`,
 		},
 	}
 	for _, c := range []*cobra.Command{put, ls, rm} {
-		c.Flags().String("project", "", "project ID (default: project_id from cfdeploy.toml)")
+		c.Flags().String("project", "", "project ID, unique ID prefix or name (default: project_id from cfdeploy.toml)")
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -75,6 +75,9 @@ process listings.`,
 func (g *global) runSecretPut(ctx context.Context, projectID, name string) error {
 	c, err := g.client(true)
 	if err != nil {
+		return err
+	}
+	if projectID, err = g.projectRef(ctx, c, projectID); err != nil {
 		return err
 	}
 	value, err := g.io.ReadSecret(fmt.Sprintf("Value of %s: ", name))
@@ -98,6 +101,9 @@ func (g *global) runSecretPut(ctx context.Context, projectID, name string) error
 func (g *global) runSecretList(ctx context.Context, projectID string) error {
 	c, err := g.client(true)
 	if err != nil {
+		return err
+	}
+	if projectID, err = g.projectRef(ctx, c, projectID); err != nil {
 		return err
 	}
 	secrets, err := c.ListSecrets(ctx, projectID)

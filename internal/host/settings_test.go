@@ -145,6 +145,24 @@ func TestProjectSettingsAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("project tokens", func(t *testing.T) {
+		resp, body := th.do("POST", base+"/tokens", map[string]string{"name": "ci"})
+		tok := want[api.CreateTokenResponse](t, resp, body, http.StatusCreated).Value
+		// Its own project: listing and setting work.
+		resp, body = th.do("GET", base+"/secrets", nil, "Authorization", "Bearer "+tok)
+		want[api.SecretListResponse](t, resp, body, 200)
+		// Another project's settings are out of its reach.
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/__api/projects/" + other.ID + "/env"},
+			{"GET", "/__api/projects/" + other.ID + "/secrets"},
+			{"PUT", "/__api/projects/" + other.ID + "/secrets/STOLEN"},
+			{"DELETE", "/__api/projects/" + other.ID + "/env/ANY"},
+		} {
+			resp, body := th.do(c.method, c.path, map[string]string{"value": "x"}, "Authorization", "Bearer "+tok)
+			wantError(t, resp, body, http.StatusForbidden, api.CodeForbidden)
+		}
+	})
+
 	resp, body = do("DELETE", base+"/secrets/API_KEY", nil)
 	if d := want[api.DeleteSettingResponse](t, resp, body, 200); d.Name != "API_KEY" {
 		t.Fatalf("delete: %s", body)
