@@ -35,7 +35,9 @@ func newInitCmd(g *global) *cobra.Command {
 		Use:   "init",
 		Short: "Create a project on the host and write cfdeploy.toml",
 		Long: `Create a project on the host and write cfdeploy.toml in the current directory
-(or at --config). On a terminal, missing values are asked for; elsewhere
+(or at --config). When cfdeploy.toml exists without a project_id (an
+example or a template), the project it names is created and its project_id
+added at the top of the file, the rest kept as written. On a terminal, missing values are asked for; elsewhere
 --name defaults to the current directory's name and --dir to the first of
 dist, public, build, site or out that exists. The site directory is never
 the project directory by default (it holds cfdeploy.toml and, often,
@@ -53,7 +55,13 @@ secrets): without one of those, pass --dir.`,
 
 func (g *global) runInit(ctx context.Context, o initOptions) error {
 	if _, err := os.Stat(g.configPath); err == nil && !o.Force {
-		return withHint(fmt.Errorf("%s already exists", g.configPath), "pass --force to create a new project and overwrite it, or deploy with 'cfdeploy deploy'")
+		if !g.configLoaded || g.file.ProjectID != "" {
+			return withHint(fmt.Errorf("%s already exists", g.configPath), "pass --force to create a new project and overwrite it, or deploy with 'cfdeploy deploy'")
+		}
+		// A project file without a project (an example, a template):
+		// create the project it describes and add its ID, keeping the
+		// rest of the file as written.
+		return g.adoptProjectFile(ctx, o)
 	}
 	c, err := g.client(true)
 	if err != nil {
@@ -95,6 +103,42 @@ func (g *global) runInit(ctx context.Context, o initOptions) error {
 		return g.printJSON(initOutput{Project: *p, Config: g.configPath})
 	}
 	g.chatter("Created project %s (%s) and wrote %s.", p.Name, p.ID, g.configPath)
+	g.chatter("Deploy with: cfdeploy deploy")
+	fmt.Fprintln(g.io.Out, p.ID)
+	return nil
+}
+
+// adoptProjectFile creates the project an existing cfdeploy.toml without
+// project_id describes (its name, or --name) and writes the new ID at the
+// top of the file.
+func (g *global) adoptProjectFile(ctx context.Context, o initOptions) error {
+	c, err := g.client(true)
+	if err != nil {
+		return err
+	}
+	name := o.Name
+	if name == "" {
+		name = g.file.Name
+	}
+	if name == "" {
+		name = filepath.Base(g.projectDir())
+	}
+	b, err := os.ReadFile(g.configPath)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", g.configPath, err)
+	}
+	p, err := c.CreateProject(ctx, name)
+	if err != nil {
+		return err
+	}
+	body := "project_id = " + tomlString(p.ID) + "\n" + string(b)
+	if err := os.WriteFile(g.configPath, []byte(body), 0o644); err != nil {
+		return fmt.Errorf("project %s was created, but write %s: %w", p.ID, g.configPath, err)
+	}
+	if g.json {
+		return g.printJSON(initOutput{Project: *p, Config: g.configPath})
+	}
+	g.chatter("Created project %s (%s) and added its project_id to %s.", p.Name, p.ID, g.configPath)
 	g.chatter("Deploy with: cfdeploy deploy")
 	fmt.Fprintln(g.io.Out, p.ID)
 	return nil

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -85,6 +87,8 @@ func TestScripts(t *testing.T) {
 			"eq":        cmdEq,
 			"mkbig":     cmdMkbig,
 			"guest":     cmdGuest,
+			"fromrepo":  cmdFromRepo,
+			"readme":    cmdReadme,
 		},
 	})
 }
@@ -218,4 +222,56 @@ func cmdMkbig(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(f.Truncate(size))
 	ts.Check(f.Close())
+}
+
+// repoRoot is the repository root, from the package directory.
+const repoRoot = "../.."
+
+// cmdFromRepo: fromrepo PATH — copies the repository's file or directory
+// PATH to the same path under $WORK, so a script can run what a fresh
+// clone holds.
+func cmdFromRepo(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: fromrepo PATH")
+	}
+	src := filepath.Join(repoRoot, filepath.FromSlash(args[0]))
+	ts.Check(filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(repoRoot, p)
+		if err != nil {
+			return err
+		}
+		dst := ts.MkAbs(rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	}))
+}
+
+// cmdReadme: readme HEADING FILE — writes the first ```sh block after the
+// README's "### HEADING" line to FILE, so a script can hold the README to
+// the commands it runs.
+func cmdReadme(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: readme HEADING FILE")
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	ts.Check(err)
+	_, after, ok := strings.Cut(string(b), "\n### "+args[0]+"\n")
+	if !ok {
+		ts.Fatalf("README.md has no heading %q", args[0])
+	}
+	_, block, ok := strings.Cut(after, "```sh\n")
+	if !ok {
+		ts.Fatalf("no sh block after %q", args[0])
+	}
+	block, _, _ = strings.Cut(block, "```")
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(block), 0o644))
 }
