@@ -48,6 +48,7 @@ type serveOptions struct {
 	MaxBody             int64
 	MaxEnvVars          int
 	MaxEnvVal           int64
+	MaxDomains          int
 	AccessLog           bool
 	// PathRouting serves projects under /__project/<id>/ besides their
 	// subdomains.
@@ -109,6 +110,7 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("max-rule-header-bytes", 64<<10, "most header bytes _headers rules may set on one response (headers past it are skipped, with a warning)", &o.MaxRuleHeaderBytes),
 		intSetting("max-env-vars", 64, 1, "most environment variables and secrets one project may keep", &o.MaxEnvVars),
 		bytesSetting("max-env-value", 5<<10, "largest value of one project variable or secret (at most 1MiB)", &o.MaxEnvVal),
+		intSetting("max-domains", 20, 1, "most custom domains one project may have", &o.MaxDomains),
 		intSetting("max-upload-sessions", 8, 1, "upload sessions one project may have open, neither deployed nor expired (then 409)", &o.MaxUploadSessions),
 		durationSetting("upload-session-stale", 10*time.Minute, "age past which an open upload session gives its place to a new one when the project is at --max-upload-sessions", &o.UploadSessionStale),
 		bytesSetting("max-project-bytes", 10<<30, "bytes one project may store: its blobs plus what its open upload sessions still send (then 413)", &o.MaxProjectBytes),
@@ -242,6 +244,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		},
 		MaxProjectVars:     o.MaxEnvVars,
 		MaxVarValueBytes:   int(o.MaxEnvVal),
+		MaxProjectDomains:  o.MaxDomains,
 		DisablePathRouting: !o.PathRouting,
 		Version:            version,
 		Logger:             log,

@@ -139,6 +139,10 @@ func (h *Host) handleDeleteProject(w http.ResponseWriter, r *http.Request, id st
 		return err
 	}
 	h.sites.forget(id)
+	// Its domains went with it (the rows cascade); free their names.
+	if err := h.reloadDomains(r.Context()); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, api.DeleteProjectResponse{Success: true, Message: "Project deleted", ProjectID: id})
 	return nil
 }

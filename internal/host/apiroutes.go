@@ -78,6 +78,11 @@ func (h *Host) apiRoutes() []apiRoute {
 			return h.handleDeploymentFiles(w, r, id, r.PathValue("deployment"))
 		})},
 		{"POST", "/__api/projects/{id}/rollback", scoped(h.handleRollback)},
+		{"GET", "/__api/projects/{id}/domains", scoped(h.handleListDomains)},
+		{"POST", "/__api/projects/{id}/domains", scoped(h.handleAddDomain)},
+		{"DELETE", "/__api/projects/{id}/domains/{hostname}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
+			return h.handleDeleteDomain(w, r, id, r.PathValue("hostname"))
+		})},
 		{"POST", "/__api/projects/{id}/tokens", admin(id(h.handleCreateToken))},
 		{"GET", "/__api/projects/{id}/tokens", admin(id(h.handleListTokens))},
 		{"DELETE", "/__api/projects/{id}/tokens/{token}", admin(id(func(w http.ResponseWriter, r *http.Request, id string) error {

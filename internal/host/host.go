@@ -67,6 +67,13 @@ type Config struct {
 	// MaxVarValueBytes bounds the value of one variable or secret; default
 	// DefaultMaxVarValueBytes.
 	MaxVarValueBytes int
+	// MaxProjectDomains bounds the custom domains of one project; default
+	// DefaultMaxProjectDomains.
+	MaxProjectDomains int
+	// HTTPSPort, when set, redirects plain-HTTP requests for custom domains
+	// to HTTPS on this port ("443" leaves it out of the URL): the host
+	// serves them with certificates it obtains itself.
+	HTTPSPort string
 	// MaxUploadSessions is how many upload sessions one project may have
 	// open (neither deployed nor expired); the next is refused with 409.
 	// Default 8.
@@ -153,6 +160,9 @@ func (c *Config) setDefaults() {
 	if c.MaxVarValueBytes <= 0 {
 		c.MaxVarValueBytes = DefaultMaxVarValueBytes
 	}
+	if c.MaxProjectDomains <= 0 {
+		c.MaxProjectDomains = DefaultMaxProjectDomains
+	}
 	if c.MaxUploadSessions <= 0 {
 		c.MaxUploadSessions = defaultMaxUploadSessions
 	}
@@ -216,6 +226,8 @@ type Host struct {
 
 	compressNow chan struct{}
 	unlock      func()
+	// domains routes custom domains to projects.
+	domains domains
 	// defaultProject serves requests that name no project ("" for none).
 	defaultProject atomic.Pointer[string]
 	lastUpload     atomic.Int64 // unix nanoseconds of the last deploy activity (markDeploying)
@@ -290,6 +302,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		}
 	}
 	h.SetDefaultProject(cfg.DefaultProject)
+	if err := h.reloadDomains(ctx); err != nil {
+		wrt.Close(ctx)
+		db.Close()
+		return nil, err
+	}
 	h.sites = newSiteCache(h)
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
 	h.metrics = newMetrics(h)

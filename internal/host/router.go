@@ -47,6 +47,16 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveProject(w, r, id, "", pathname, search)
 		return
 	}
+	// A custom domain is the project's own origin: every path on it,
+	// /__project/ included, is the project's.
+	if id, ok := h.projectFromDomain(r.Host); ok {
+		if h.cfg.HTTPSPort != "" && h.scheme(r) != "https" {
+			redirectHTTPS(w, r, h.cfg.HTTPSPort)
+			return
+		}
+		h.serveProject(w, r, id, "", pathname, search)
+		return
+	}
 	if rest, ok := strings.CutPrefix(pathname, "/__project/"); ok {
 		if h.cfg.DisablePathRouting {
 			textError(w, http.StatusNotFound, "This host does not serve projects under /__project/ (path routing is off). Address a project as http://<project-id>."+h.cfg.BaseDomain+"/.\n")
@@ -222,3 +232,17 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// redirectHTTPS sends a plain-HTTP request to the same target over HTTPS
+// on port.
+func redirectHTTPS(w http.ResponseWriter, r *http.Request, port string) {
+	host := r.Host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	if port != "443" {
+		host += ":" + port
+	}
+	w.Header().Set("Location", "https://"+host+requestTarget(r))
+	w.WriteHeader(http.StatusPermanentRedirect)
+}

@@ -290,3 +290,35 @@ type RevokeTokenResponse struct {
 	Message string `json:"message"`
 	TokenID string `json:"tokenId"`
 }
+
+// Domain is a custom domain of a project: a hostname, or a "*.example.com"
+// wildcard for the names one label below it, that serves the project's live
+// deployment.
+type Domain struct {
+	Hostname  string    `json:"hostname"`
+	ProjectID string    `json:"projectId"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// AddDomainRequest is the body of POST /__api/projects/:id/domains.
+type AddDomainRequest struct {
+	Hostname string `json:"hostname"`
+}
+
+// DomainResponse answers POST /__api/projects/:id/domains.
+type DomainResponse struct {
+	Success bool   `json:"success"`
+	Domain  Domain `json:"domain"`
+}
+
+// DomainListResponse answers GET /__api/projects/:id/domains.
+type DomainListResponse struct {
+	Success bool     `json:"success"`
+	Domains []Domain `json:"domains"`
+}
+
+// DeleteDomainResponse answers DELETE /__api/projects/:id/domains/:hostname.
+type DeleteDomainResponse struct {
+	Success  bool   `json:"success"`
+	Hostname string `json:"hostname"`
+}

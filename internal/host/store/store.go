@@ -208,6 +208,17 @@ type Store interface {
 	// TouchProjectToken records when a token was last used.
 	TouchProjectToken(ctx context.Context, tokenID string, at time.Time) error
 
+	// Domains lists the custom domains of a project by hostname, or every
+	// project's when projectID is "".
+	Domains(ctx context.Context, projectID string) ([]Domain, error)
+	// AddDomain routes a hostname to a project. It fails with a
+	// *DomainTakenError (ErrConflict) when another project holds the name,
+	// ErrLimit when the project has maxDomains already, and ErrNotFound
+	// when the project is gone; adding a name the project holds is a no-op.
+	AddDomain(ctx context.Context, d Domain, maxDomains int) (Domain, error)
+	// DeleteDomain removes a project's domain, or returns ErrNotFound.
+	DeleteDomain(ctx context.Context, projectID, hostname string) error
+
 	// MissingHashes returns those of hashes that the project has not uploaded.
 	MissingHashes(ctx context.Context, projectID string, hashes []string) (map[string]bool, error)
 	CreateSession(ctx context.Context, s Session, missing []SessionHash) error
