@@ -65,7 +65,6 @@ func TestServeDeployedSite(t *testing.T) {
 		{sub, "/old?x=1", 301, "", "/about?x=1"},
 		{sub, "/missing", 404, "", ""},
 		{"127.0.0.1", "/__project/" + p.ID + "/", 200, "<h1>home</h1>", ""},
-		{"127.0.0.1", "/__project/" + p.ID, 200, "<h1>home</h1>", ""},
 		{"127.0.0.1", "/__project/" + p.ID + "/about.html", 307, "", "/__project/" + p.ID + "/about"},
 		{"127.0.0.1", "/__project/" + p.ID + "/old", 301, "", "/__project/" + p.ID + "/about"},
 		{"127.0.0.1", "/__project/" + p.ID + "/docs", 307, "", "/__project/" + p.ID + "/docs/"},
@@ -79,6 +78,11 @@ func TestServeDeployedSite(t *testing.T) {
 		if resp.Header.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s%s: _headers not applied", c.host, c.path)
 		}
+	}
+	// The bare path form is not the project's root: it redirects there
+	// (TestProjectPathWithoutSlash), before any of the project's rules.
+	if resp, _ := th.fetch("127.0.0.1", "/__project/"+p.ID); resp.StatusCode != 308 || resp.Header.Get("Location") != "/__project/"+p.ID+"/" {
+		t.Errorf("/__project/%s: %d Location %q, want 308 to the slash form", p.ID, resp.StatusCode, resp.Header.Get("Location"))
 	}
 	resp, _ := th.fetch(sub, "/app.js")
 	etag := resp.Header.Get("ETag")
