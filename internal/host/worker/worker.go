@@ -17,12 +17,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +30,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
-
-	cfapi "github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
 // Defaults for the zero fields of Config.
@@ -296,177 +292,6 @@ func Hash(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Prepare validates a module and compiles it, at deploy time, so that no
-// request ever waits for a compilation. A module is refused, with an
-// *api.Error of code invalid whose message says why, unless it is a core
-// WebAssembly module of at most MaxModuleSize bytes that imports only
-// wasi_snapshot_preview1 functions, exports a _start function (a WASI
-// command, not a reactor) and a memory, and whose initial memory fits the
-// memory limit. hash must be Hash(wasm). The compiled module is written to
-// the cache directory and kept loaded.
-func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error {
-	if rt.closed.Load() {
-		return ErrClosed
-	}
-	if int64(len(wasm)) > rt.cfg.MaxModuleSize {
-		return invalidf("server module is %d bytes, over the limit of %d bytes", len(wasm), rt.cfg.MaxModuleSize)
-	}
-	if got := Hash(wasm); hash != got {
-		return invalidf("server module hash %q does not match its content (sha256 %s)", hash, got)
-	}
-	if err := checkHeader(wasm); err != nil {
-		return invalidf("server module: %v", err)
-	}
-	if err := checkImports(wasm); err != nil {
-		return err
-	}
-	prog, err := rt.build(ctx, hash, wasm)
-	if err != nil {
-		return err
-	}
-	if err := rt.checkCompiled(prog.compiled, rt.cfg.MemoryLimit); err != nil {
-		prog.close(ctx)
-		return err
-	}
-	rt.modules.put(ctx, hash, prog)
-	return nil
-}
-
-func invalidf(format string, args ...any) error {
-	return cfapi.Errorf(cfapi.CodeInvalid, format, args...)
-}
-
-// checkImports refuses any import that is not a WASI preview1 function.
-func checkImports(wasm []byte) error {
-	sections, err := readSections(wasm)
-	if err != nil {
-		return invalidf("server module: %v", err)
-	}
-	for _, s := range sections {
-		if s.id != sectionImport {
-			continue
-		}
-		imports, err := readImports(s.payload)
-		if err != nil {
-			return invalidf("server module import section: %v", err)
-		}
-		for _, im := range imports {
-			if im.module != wasi_snapshot_preview1.ModuleName {
-				return invalidf("server module imports %s %q from module %q; only %s functions are available (no host SDK yet)",
-					im.kindName(), im.name, im.module, wasi_snapshot_preview1.ModuleName)
-			}
-			if im.kind != 0 {
-				return invalidf("server module imports %s %q from %s; only functions can be imported",
-					im.kindName(), im.name, im.module)
-			}
-		}
-	}
-	return nil
-}
-
-// compile compiles one module at a time, spreading the work over the cores.
-// The entry it adds to the on-disk cache is recorded under hash, the hash
-// of the module as deployed (diskCache).
-func (rt *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
-	rt.compileMu.Lock()
-	defer rt.compileMu.Unlock()
-	if rt.closed.Load() {
-		return nil, ErrClosed
-	}
-	before := rt.disk.listEntries()
-	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
-	compiled, err := rt.rt.CompileModule(cctx, wasm)
-	if err == nil {
-		rt.disk.compiled(hash, before)
-	}
-	if err != nil {
-		if ctx.Err() != nil || rt.closed.Load() {
-			return nil, fmt.Errorf("compile server module: %w", err)
-		}
-		return nil, invalidf("server module does not compile: %v", err)
-	}
-	return compiled, nil
-}
-
-// build turns module bytes into a compiledProgram. Where memory images are
-// supported and the module's data segments allow it, the data section is
-// lifted into an image first (image.go) and the rewritten module compiled;
-// the rewrite is deterministic, so the on-disk cache still hits.
-func (rt *Runtime) build(ctx context.Context, hash string, wasm []byte) (*compiledProgram, error) {
-	code, image := wasm, []byte(nil)
-	if imagesSupported {
-		if minMem, ok := initialMemory(wasm); ok {
-			if c, img, err := liftData(wasm, minMem); err == nil {
-				code, image = c, img
-			}
-		}
-	}
-	compiled, err := rt.compile(ctx, hash, code)
-	if err != nil {
-		return nil, err
-	}
-	prog := &compiledProgram{compiled: compiled, maxFree: rt.cfg.Concurrency, pools: map[uint64]*memoryPool{}}
-	if mem, ok := compiled.ExportedMemories()["memory"]; ok {
-		prog.minMemory = uint64(mem.Min()) * wasmPageSize
-	}
-	if image != nil {
-		if prog.image, err = newMemImage(image); err != nil {
-			_ = compiled.Close(ctx)
-			return nil, fmt.Errorf("server module memory image: %w", err)
-		}
-	}
-	return prog, nil
-}
-
-// checkCompiled enforces the WASI command contract on a compiled module.
-func (rt *Runtime) checkCompiled(m wazero.CompiledModule, memoryLimit int64) error {
-	for _, f := range m.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		def, ok := rt.wasi[name]
-		if mod != wasi_snapshot_preview1.ModuleName || !ok {
-			return invalidf("server module imports %s.%s, which this host's WASI preview1 does not provide", mod, name)
-		}
-		if !sameSignature(def, f) {
-			return invalidf("server module imports %s.%s with the wrong signature", mod, name)
-		}
-	}
-	start, ok := m.ExportedFunctions()["_start"]
-	if !ok {
-		if _, reactor := m.ExportedFunctions()["_initialize"]; reactor {
-			return invalidf("server module is a WASI reactor (exports _initialize, no _start); build a command: a main package with GOOS=wasip1, or clang without -mexec-model=reactor")
-		}
-		return invalidf("server module exports no _start function; it must be a WASI preview1 command")
-	}
-	if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
-		return invalidf("server module's _start must take and return nothing")
-	}
-	mem, ok := m.ExportedMemories()["memory"]
-	if !ok {
-		return invalidf("server module exports no memory named \"memory\"")
-	}
-	if minBytes := int64(mem.Min()) * wasmPageSize; minBytes > memoryLimit {
-		return invalidf("server module needs %d MiB of memory at start, over the limit of %d MiB",
-			minBytes>>20, memoryLimit>>20)
-	}
-	return nil
-}
-
-func sameSignature(a, b api.FunctionDefinition) bool {
-	return equalTypes(a.ParamTypes(), b.ParamTypes()) && equalTypes(a.ResultTypes(), b.ResultTypes())
-}
-
-func equalTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Program is one deployment's server code, as the host knows it. It is
 // cheap to build per request.
 type Program struct {
@@ -527,14 +352,6 @@ func (req Request) fill(r *http.Request) Request {
 	}
 	return req
 }
-
-// AssetHandoff serves a request from the deployment's static assets (never
-// the guest again, so hand-offs cannot loop). Serve calls it for a CGI local
-// redirect or an X-Accel-Redirect, with r rewritten to a GET (a HEAD stays a
-// HEAD) of the guest's path and query, without a body. w already adds the
-// guest's extra headers when the status is written, so the handoff only has
-// to run the asset pipeline: this is the guest's env.ASSETS.fetch().
-type AssetHandoff func(w http.ResponseWriter, r *http.Request)
 
 // Serve runs p's module for one request and writes its response. Failures
 // map to statuses as in spec §1.3.10: a body over MaxBody is 413, a full
@@ -624,138 +441,6 @@ func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req 
 type runFailure struct{ status int }
 
 func (f *runFailure) Error() string { return fmt.Sprintf("server code failed with %d", f.status) }
-
-// overloaded refuses a request that may succeed if retried shortly.
-func overloaded(w http.ResponseWriter, msg string) {
-	w.Header().Set("Retry-After", "1")
-	http.Error(w, msg, http.StatusServiceUnavailable)
-}
-
-// tenantSlots is one tenant's allowance of execution slots and places;
-// refs counts its requests in flight, so the entry goes when the tenant is
-// idle.
-type tenantSlots struct {
-	slots  chan struct{}
-	refs   int
-	places [2]int // taken, by placeKind; guarded by Runtime.tenantMu
-}
-
-// placeKind names the two kinds of a tenant's places, each
-// TenantConcurrency+TenantQueue strong.
-type placeKind int
-
-const (
-	readerPlace placeKind = iota // buffering its request body
-	runnerPlace                  // running or waiting for a slot
-)
-
-// tenant returns the allowance of a tenant, nil for none.
-func (rt *Runtime) tenant(name string) *tenantSlots {
-	if name == "" {
-		return nil
-	}
-	rt.tenantMu.Lock()
-	defer rt.tenantMu.Unlock()
-	ts := rt.tenants[name]
-	if ts == nil {
-		ts = &tenantSlots{slots: make(chan struct{}, rt.cfg.TenantConcurrency)}
-		rt.tenants[name] = ts
-	}
-	ts.refs++
-	return ts
-}
-
-// claim takes one of the tenant's places of a kind, or reports false when
-// all are taken. A request of no tenant always gets one.
-func (rt *Runtime) claim(ts *tenantSlots, kind placeKind) bool {
-	if ts == nil {
-		return true
-	}
-	rt.tenantMu.Lock()
-	defer rt.tenantMu.Unlock()
-	if ts.places[kind] >= rt.cfg.TenantConcurrency+rt.cfg.TenantQueue {
-		return false
-	}
-	ts.places[kind]++
-	return true
-}
-
-func (rt *Runtime) unclaim(ts *tenantSlots, kind placeKind) {
-	if ts == nil {
-		return
-	}
-	rt.tenantMu.Lock()
-	defer rt.tenantMu.Unlock()
-	ts.places[kind]--
-}
-
-func (rt *Runtime) leaveTenant(name string, ts *tenantSlots) {
-	if ts == nil {
-		return
-	}
-	rt.tenantMu.Lock()
-	defer rt.tenantMu.Unlock()
-	if ts.refs--; ts.refs == 0 {
-		delete(rt.tenants, name)
-	}
-}
-
-// acquire takes one of the tenant's slots (when ts is not nil) and then an
-// execution slot, waiting in the bounded queue if need be, at most for the
-// guest timeout.
-func (rt *Runtime) acquire(ctx context.Context, ts *tenantSlots) bool {
-	tenantFree := ts == nil
-	if !tenantFree {
-		select {
-		case ts.slots <- struct{}{}:
-			tenantFree = true
-		default:
-		}
-	}
-	if tenantFree {
-		select {
-		case rt.slots <- struct{}{}:
-			return true
-		default:
-		}
-	}
-	if rt.waiting.Add(1) > int64(rt.cfg.QueueSize) {
-		rt.waiting.Add(-1)
-		if tenantFree && ts != nil {
-			<-ts.slots
-		}
-		return false
-	}
-	defer rt.waiting.Add(-1)
-	t := time.NewTimer(rt.cfg.Timeout)
-	defer t.Stop()
-	if !tenantFree {
-		select {
-		case ts.slots <- struct{}{}:
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return false
-		}
-	}
-	select {
-	case rt.slots <- struct{}{}:
-		return true
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	if ts != nil {
-		<-ts.slots
-	}
-	return false
-}
-
-func (rt *Runtime) release(ts *tenantSlots) {
-	<-rt.slots
-	if ts != nil {
-		<-ts.slots
-	}
-}
 
 // run instantiates the module once and parses its output.
 func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBody, log *slog.Logger) (*response, error) {
@@ -874,86 +559,6 @@ func (rt *Runtime) load(ctx context.Context, p Program) (*compiledProgram, error
 	}
 	return rt.build(ctx, p.Hash, wasm)
 }
-
-// handoff serves the guest's local redirect from the static assets.
-func (rt *Runtime) handoff(w http.ResponseWriter, r *http.Request, res *response, assets AssetHandoff, log *slog.Logger) {
-	if assets == nil {
-		log.Warn("server code handed off to assets, but this deployment serves none", "target", res.handoff)
-		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
-		return
-	}
-	r2, err := handoffRequest(r, res.handoff)
-	if err != nil {
-		log.Warn("server code handed off to an invalid path", "target", res.handoff, "err", err)
-		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
-		return
-	}
-	assets(&extraHeaderWriter{ResponseWriter: w, extra: res.header}, r2)
-}
-
-// handoffRequest rewrites r into a body-less GET (HEAD stays HEAD) of target.
-func handoffRequest(r *http.Request, target string) (*http.Request, error) {
-	path, query, _ := strings.Cut(target, "?")
-	r2 := r.Clone(r.Context())
-	if r.Method != http.MethodHead {
-		r2.Method = http.MethodGet
-	}
-	u := *r.URL
-	u.RawQuery = query
-	if err := setEscapedPath(&u, path); err != nil {
-		return nil, err
-	}
-	r2.URL = &u
-	r2.RequestURI = u.RequestURI()
-	r2.Body = http.NoBody
-	r2.ContentLength = 0
-	r2.Header.Del("Content-Type")
-	r2.Header.Del("Content-Length")
-	r2.TransferEncoding = nil
-	return r2, nil
-}
-
-// extraHeaderWriter adds the guest's headers to the asset response just
-// before its status is written.
-type extraHeaderWriter struct {
-	http.ResponseWriter
-	extra       http.Header
-	wroteHeader bool
-}
-
-func (e *extraHeaderWriter) WriteHeader(code int) {
-	if !e.wroteHeader {
-		e.wroteHeader = true
-		h := e.ResponseWriter.Header()
-		for k, vs := range e.extra {
-			for _, v := range vs {
-				h.Add(k, v)
-			}
-		}
-	}
-	e.ResponseWriter.WriteHeader(code)
-}
-
-func (e *extraHeaderWriter) Write(b []byte) (int, error) {
-	if !e.wroteHeader {
-		e.WriteHeader(http.StatusOK)
-	}
-	return e.ResponseWriter.Write(b)
-}
-
-// ReadFrom keeps sendfile for asset bodies.
-func (e *extraHeaderWriter) ReadFrom(src io.Reader) (int64, error) {
-	if !e.wroteHeader {
-		e.WriteHeader(http.StatusOK)
-	}
-	if rf, ok := e.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(struct{ io.Writer }{e.ResponseWriter}, src)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (e *extraHeaderWriter) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 
 // writeResponse sends a parsed guest response. The host frames the body.
 func writeResponse(w http.ResponseWriter, r *http.Request, res *response) {
