@@ -1,0 +1,293 @@
+package jsrt
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultMemoryLimit = 128 << 20
+	DefaultMaxResponse = 32 << 20
+	DefaultIdle        = 2
+)
+
+// Config tunes a Runtime.
+type Config struct {
+	// CacheDir persists the engine's compiled machine code across restarts.
+	CacheDir string
+	// Timeout is the wall-clock deadline of one request, instance
+	// creation included. JS is interrupted at it; a C builtin that does
+	// not poll the interrupt is stopped by closing its module.
+	Timeout time.Duration
+	// MemoryLimit caps an instance's linear memory: an allocation past it
+	// fails inside JS with an out-of-memory error.
+	MemoryLimit int64
+	// MaxResponse caps a response body.
+	MaxResponse int64
+	// Idle is how many initialised instances a deployment keeps between
+	// requests.
+	Idle int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = DefaultMemoryLimit
+	}
+	if c.MaxResponse <= 0 {
+		c.MaxResponse = DefaultMaxResponse
+	}
+	if c.Idle <= 0 {
+		c.Idle = DefaultIdle
+	}
+	return c
+}
+
+// Runtime runs JS deployments on one compiled engine. It has its own wazero
+// runtime, so the engine's host module is invisible to WASI guests.
+type Runtime struct {
+	cfg    Config
+	rt     wazero.Runtime
+	cache  wazero.CompilationCache
+	engine wazero.CompiledModule
+}
+
+// New compiles the engine. WithCloseOnContextDone is on: it is the only hard
+// stop for a C builtin that never polls the interrupt handler.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	cfg = cfg.withDefaults()
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("open js compilation cache: %w", err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(cache).
+		WithMemoryLimitPages(uint32(cfg.MemoryLimit / wasmPage))
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	engine, err := compileEngine(ctx, rt, cfg.MemoryLimit)
+	if err != nil {
+		_ = rt.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, err
+	}
+	return &Runtime{cfg: cfg, rt: rt, cache: cache, engine: engine}, nil
+}
+
+// Config returns the configuration in effect.
+func (r *Runtime) Config() Config { return r.cfg }
+
+// Close stops every instance and releases the engine.
+func (r *Runtime) Close(ctx context.Context) error {
+	return errors.Join(r.rt.Close(ctx), r.cache.Close(ctx))
+}
+
+// Validate evaluates prog's modules once, as at deploy time: a syntax
+// error, an import that resolves to no module, an exception at the top
+// level or an entrypoint without a default export with fetch comes back as
+// *Error (its Error() reads "module:line:col: Name: message").
+func (r *Runtime) Validate(ctx context.Context, prog *Program) error {
+	if _, ok := prog.Modules[prog.Entrypoint]; !ok {
+		return &Error{Name: "Error", Message: fmt.Sprintf("entrypoint %q is not among the modules", prog.Entrypoint)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	in, err := newInstance(ctx, r.rt, r.engine, prog)
+	if err != nil {
+		return r.classify(ctx, err)
+	}
+	in.close(context.WithoutCancel(ctx))
+	return nil
+}
+
+// Deployment is a loaded Program: its instances are reused across its
+// requests (module state persists between requests, as in Cloudflare's
+// isolates) and never shared with another deployment.
+type Deployment struct {
+	rt   *Runtime
+	prog *Program
+
+	mu   sync.Mutex
+	idle []*instance
+}
+
+// Load returns a Deployment for prog. Nothing is evaluated until the first
+// request.
+func (r *Runtime) Load(prog *Program) *Deployment {
+	return &Deployment{rt: r, prog: prog}
+}
+
+// Close discards the deployment's idle instances.
+func (d *Deployment) Close(ctx context.Context) {
+	d.mu.Lock()
+	idle := d.idle
+	d.idle = nil
+	d.mu.Unlock()
+	for _, in := range idle {
+		in.close(ctx)
+	}
+}
+
+// Request is what a fetch handler receives.
+type Request struct {
+	Method string
+	URL    string // absolute
+	Header http.Header
+	Body   []byte
+}
+
+// Response is what a fetch handler returned.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Logs are the console lines of the request: [level, text].
+	Logs [][2]string
+}
+
+// Failure is a request that did not produce a Response: Status is the
+// status to answer (500 uncaught exception, 502 trap or out of memory,
+// 504 deadline) and Err what happened, with the JS stack when there is one.
+type Failure struct {
+	Status int
+	Err    error
+	Logs   [][2]string
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("js server code failed with %d: %v", f.Status, f.Err)
+}
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Fetch runs the deployment's default.fetch for one request. A failure is
+// a *Failure; the instance that failed is discarded unless the failure
+// was an exception the handler threw.
+func (d *Deployment) Fetch(ctx context.Context, req *Request) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.rt.cfg.Timeout)
+	defer cancel()
+	in, err := d.take(ctx)
+	if err != nil {
+		return nil, &Failure{Status: statusOf(ctx, err), Err: d.rt.classify(ctx, err)}
+	}
+	out, err := in.fetch(ctx, encodeRequest(req))
+	if err != nil {
+		in.close(context.WithoutCancel(ctx))
+		return nil, &Failure{Status: statusOf(ctx, err), Err: d.rt.classify(ctx, err)}
+	}
+	var res struct {
+		Status  int         `json:"status"`
+		Headers [][2]string `json:"headers"`
+		Body    string      `json:"body"`
+		Error   string      `json:"error"`
+		Logs    [][2]string `json:"logs"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		in.close(context.WithoutCancel(ctx))
+		return nil, &Failure{Status: http.StatusBadGateway, Err: fmt.Errorf("read js response: %w", err)}
+	}
+	if res.Error != "" {
+		if strings.Contains(res.Error, "out of memory") {
+			in.close(context.WithoutCancel(ctx))
+			return nil, &Failure{Status: http.StatusBadGateway, Err: errors.New(res.Error), Logs: res.Logs}
+		}
+		d.put(ctx, in)
+		return nil, &Failure{Status: http.StatusInternalServerError, Err: errors.New(res.Error), Logs: res.Logs}
+	}
+	body, err := base64.StdEncoding.DecodeString(res.Body)
+	if err != nil || int64(len(body)) > d.rt.cfg.MaxResponse {
+		in.close(context.WithoutCancel(ctx))
+		return nil, &Failure{Status: http.StatusBadGateway, Err: errors.New("js response body too large or malformed"), Logs: res.Logs}
+	}
+	d.put(ctx, in)
+	h := http.Header{}
+	for _, kv := range res.Headers {
+		h.Add(kv[0], kv[1])
+	}
+	return &Response{Status: res.Status, Header: h, Body: body, Logs: res.Logs}, nil
+}
+
+func (d *Deployment) take(ctx context.Context) (*instance, error) {
+	d.mu.Lock()
+	if n := len(d.idle); n > 0 {
+		in := d.idle[n-1]
+		d.idle = d.idle[:n-1]
+		d.mu.Unlock()
+		return in, nil
+	}
+	d.mu.Unlock()
+	return newInstance(ctx, d.rt.rt, d.rt.engine, d.prog)
+}
+
+func (d *Deployment) put(ctx context.Context, in *instance) {
+	d.mu.Lock()
+	if len(d.idle) < d.rt.cfg.Idle {
+		d.idle = append(d.idle, in)
+		in = nil
+	}
+	d.mu.Unlock()
+	if in != nil {
+		in.close(context.WithoutCancel(ctx))
+	}
+}
+
+// statusOf maps a failed run to its HTTP status.
+func statusOf(ctx context.Context, err error) int {
+	var je *Error
+	switch {
+	case ctx.Err() != nil:
+		return http.StatusGatewayTimeout
+	case errors.As(err, &je) && strings.Contains(je.Message, "out of memory"):
+		return http.StatusBadGateway
+	case errors.As(err, &je):
+		return http.StatusInternalServerError
+	default:
+		return http.StatusBadGateway
+	}
+}
+
+// classify names a deadline as such rather than as wazero's exit error.
+func (r *Runtime) classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("js server code exceeded its %s deadline: %w", r.cfg.Timeout, ctx.Err())
+	}
+	return err
+}
+
+func encodeRequest(req *Request) []byte {
+	type wire struct {
+		URL     string      `json:"url"`
+		Method  string      `json:"method"`
+		Headers [][2]string `json:"headers"`
+		Body    string      `json:"body,omitempty"`
+	}
+	w := wire{URL: req.URL, Method: req.Method, Headers: [][2]string{}}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			w.Headers = append(w.Headers, [2]string{k, v})
+		}
+	}
+	if len(req.Body) > 0 {
+		w.Body = base64.StdEncoding.EncodeToString(req.Body)
+	}
+	b, _ := json.Marshal(w)
+	return b
+}
