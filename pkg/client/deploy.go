@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
@@ -323,71 +325,56 @@ func (c *Client) uploadAll(ctx context.Context, opts DeployOptions, m api.Manife
 	}
 }
 
-// uploadBuckets sends the buckets of one session with opts.Concurrency
-// workers and returns the completion token if an answer carried it.
+// uploadBuckets sends the buckets of one session, opts.Concurrency at a
+// time, and returns the completion token if an answer carried it. The first
+// failure stops the others.
 func (c *Client) uploadBuckets(ctx context.Context, opts DeployOptions, s *api.UploadSessionResult, byHash map[string]manifest.File, em *emitter, res *DeployResult) (string, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var (
-		next       atomic.Int64
 		mu         sync.Mutex
 		completion string
-		firstErr   error
-		wg         sync.WaitGroup
 	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel(err)
-		}
-		mu.Unlock()
-	}
-	for range min(opts.Concurrency, len(s.Buckets)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(s.Buckets) || ctx.Err() != nil {
-					return
-				}
-				files := make([]manifest.File, len(s.Buckets[i]))
-				var size int64
-				for j, h := range s.Buckets[i] {
-					files[j] = byHash[h]
-					size += files[j].Size
-				}
-				var net atomic.Int64
-				jwt, err := c.UploadBucket(ctx, opts.ProjectID, s.JWT, files, func(d int64) {
-					net.Add(d)
-					em.update(false, func(ev *Event) { ev.BytesDone += d })
-				})
-				if err != nil {
-					// Take back what this bucket reported; it will be sent
-					// again in a new session, or the deploy fails.
-					back := net.Load()
-					em.update(false, func(ev *Event) { ev.BytesDone -= back })
-					if api.ErrorCode(err) == api.CodeUnauthorized {
-						err = fmt.Errorf("%w: %w", errTokenExpired, err)
-					}
-					fail(err)
-					return
-				}
-				mu.Lock()
-				res.UploadedFiles += len(files)
-				res.UploadedBytes += size
-				if jwt != "" {
-					completion = jwt
-				}
-				mu.Unlock()
-				em.update(true, func(ev *Event) {
-					ev.FilesDone += len(files)
-					ev.BytesDone += size - net.Load() // settle to the exact file size
-				})
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(opts.Concurrency, 1))
+	for _, bucket := range s.Buckets {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-		}()
+			files := make([]manifest.File, len(bucket))
+			var size int64
+			for j, h := range bucket {
+				files[j] = byHash[h]
+				size += files[j].Size
+			}
+			var net atomic.Int64
+			jwt, err := c.UploadBucket(ctx, opts.ProjectID, s.JWT, files, func(d int64) {
+				net.Add(d)
+				em.update(false, func(ev *Event) { ev.BytesDone += d })
+			})
+			if err != nil {
+				// Take back what this bucket reported; it will be sent
+				// again in a new session, or the deploy fails.
+				back := net.Load()
+				em.update(false, func(ev *Event) { ev.BytesDone -= back })
+				if api.ErrorCode(err) == api.CodeUnauthorized {
+					err = fmt.Errorf("%w: %w", errTokenExpired, err)
+				}
+				return err
+			}
+			mu.Lock()
+			res.UploadedFiles += len(files)
+			res.UploadedBytes += size
+			if jwt != "" {
+				completion = jwt
+			}
+			mu.Unlock()
+			em.update(true, func(ev *Event) {
+				ev.FilesDone += len(files)
+				ev.BytesDone += size - net.Load() // settle to the exact file size
+			})
+			return nil
+		})
 	}
-	wg.Wait()
-	return completion, firstErr
+	err := g.Wait()
+	return completion, err
 }
