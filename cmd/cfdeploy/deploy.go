@@ -42,8 +42,8 @@ type deployOptions struct {
 	CachePath string
 }
 
-// deployOutput is the --json document of a deploy, as CONTRACT.md lists it
-// (plus warnings).
+// deployOutput is the --json document of a deploy: the project, the new
+// deployment, its URL, what was uploaded and the warnings.
 type deployOutput struct {
 	Project        api.Project    `json:"project"`
 	Deployment     api.Deployment `json:"deployment"`

@@ -11,7 +11,8 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
-// Exit statuses of CONTRACT.md.
+// Exit statuses: 0 success, 1 failure, 2 usage error (as
+// docs/configuration.md says).
 const (
 	exitOK      = 0
 	exitFailure = 1

@@ -1,6 +1,7 @@
 // Command cfdeploy deploys a directory to a cfhost and manages its projects:
-// init, deploy, projects, deployments, rollback, dev and version, as
-// CONTRACT.md describes. Exit status: 0 success, 1 failure, 2 usage error.
+// init, deploy, projects, deployments, rollback, dev and version (every flag
+// is in docs/configuration.md). Exit status: 0 success, 1 failure, 2 usage
+// error.
 package main
 
 import (
