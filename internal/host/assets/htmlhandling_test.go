@@ -8,9 +8,10 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
-// The file sets of the spec §4.5 result matrix; every column also has
-// /index.html. Contents differ between files, so a redirect that needs
-// identical content only happens where the spec says.
+// The file sets of the HTML handling tables
+// (docs/asset-serving.md#html-handling); every column also has /index.html.
+// Contents differ between files, so a redirect that needs identical content
+// only happens where the tables say.
 var matrixColumns = []struct {
 	name  string
 	files []string

@@ -9,11 +9,11 @@ import (
 
 // ParseTarget splits a raw HTTP request target (r.RequestURI) into the
 // pathname and search a WHATWG URL parser (workerd, browsers) would report
-// for it (spec §3.1): dot segments, also percent-encoded ones, are resolved;
-// "\" counts as "/"; unsafe bytes are percent-encoded; existing escapes and
-// repeated slashes are kept. search is "?query", or "" when the query is
-// absent or empty. An absolute-form target ("http://host/p") keeps only its
-// path and query.
+// for it (docs/asset-serving.md#request-paths): dot segments, also
+// percent-encoded ones, are resolved; "\" counts as "/"; unsafe bytes are
+// percent-encoded; existing escapes and repeated slashes are kept. search is
+// "?query", or "" when the query is absent or empty. An absolute-form target
+// ("http://host/p") keeps only its path and query.
 //
 // Use it instead of r.URL.Path (already decoded) or r.URL.EscapedPath() (re-
 // encoded): the pipeline's redirects and rules match the raw pathname. It
@@ -89,11 +89,12 @@ func queryIsNormal(q string) bool {
 	return true
 }
 
-// decodePath turns a raw pathname into the lookup key D (spec §3.2): every
-// segment is percent-decoded as a whole (%2F and %25 included) unless an
-// escape is malformed or the bytes are not strict UTF-8, in which case that
-// segment stays as it was; then runs of "/" collapse into one. It does not
-// allocate when there is nothing to decode or collapse.
+// decodePath turns a raw pathname into the lookup key D
+// (docs/asset-serving.md#request-paths): every segment is percent-decoded as
+// a whole (%2F and %25 included) unless an escape is malformed or the bytes
+// are not strict UTF-8, in which case that segment stays as it was; then runs
+// of "/" collapse into one. It does not allocate when there is nothing to
+// decode or collapse.
 func decodePath(p string) string {
 	if strings.IndexByte(p, '%') < 0 && !strings.Contains(p, "//") {
 		return p
@@ -174,7 +175,8 @@ func keepsRaw(c byte) bool {
 
 const upperHex = "0123456789ABCDEF"
 
-// appendCanonical appends encode(d) (spec §3.3): each segment encoded like
+// appendCanonical appends the canonical form of d
+// (docs/asset-serving.md#request-paths): each segment encoded like
 // encodeURIComponent, segments joined with "/".
 func appendCanonical(dst []byte, d string) []byte {
 	for i := 0; i < len(d); i++ {

@@ -15,7 +15,8 @@ const (
 	intentRedirect                   // 307 to the decoded path in to
 )
 
-// intent is the outcome of resolving a decoded path (spec §4, §5).
+// intent is the outcome of resolving a decoded path: HTML handling, then
+// not-found handling (docs/asset-serving.md#html-handling).
 type intent struct {
 	kind   intentKind
 	asset  *asset
@@ -67,9 +68,10 @@ func (s *Site) resolve(p string, try bool, nf string) intent {
 	return s.notFoundFallback(p, nf)
 }
 
-// tryRedirect is try-redirect(file → to) of spec §4: redirect to "to" when
-// no asset sits at "to" itself and resolving "to" (without try-redirects)
-// serves content identical to file's.
+// tryRedirect is the conditional redirect of HTML handling
+// (docs/asset-serving.md#html-handling): redirect to "to" when no asset sits
+// at "to" itself and resolving "to" (without try-redirects) serves content
+// identical to file's.
 func (s *Site) tryRedirect(file *asset, to string, try bool, nf string) (intent, bool) {
 	if !try || file == nil || s.lookup(to) != nil {
 		return intent{}, false
@@ -257,7 +259,8 @@ func (s *Site) resolveDrop(p string, try bool, nf string) intent {
 	return intent{}
 }
 
-// notFoundFallback is not_found_handling (spec §5).
+// notFoundFallback is not_found_handling
+// (docs/asset-serving.md#not-found-handling).
 func (s *Site) notFoundFallback(p string, nf string) intent {
 	switch nf {
 	case manifest.SinglePageApplication:
@@ -309,10 +312,11 @@ func (n *dirNode) add(dir string, page *asset) *dirNode {
 	return root
 }
 
-// deepest is the fallback of spec §5: cut p at its last "/", again and
-// again, and serve the first <dir>/404.html found. Those dirs are the
-// prefixes of p that end before one of its "/" (and "" for the root), so
-// the deepest 404.html on the way down p is the one to serve.
+// deepest is the 404-page fallback
+// (docs/asset-serving.md#not-found-handling): cut p at its last "/", again
+// and again, and serve the first <dir>/404.html found. Those dirs are the
+// prefixes of p that end before one of its "/" (and "" for the root), so the
+// deepest 404.html on the way down p is the one to serve.
 func (n *dirNode) deepest(p string) *asset {
 	if n == nil || p == "" {
 		return nil

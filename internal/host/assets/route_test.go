@@ -8,7 +8,8 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
-// TestRoute checks the router decisions of spec §9 with a Worker present.
+// TestRoute checks the router decisions
+// (docs/asset-serving.md#run-worker-first) with a Worker present.
 func TestRoute(t *testing.T) {
 	spa := func(t *testing.T) *Site {
 		site, _, _ := build(t, siteSpec{

@@ -154,9 +154,10 @@ func PrefixLocation(prefix, loc string) string {
 	return prefix + loc
 }
 
-// location builds the Location of a _redirects 3xx (spec §7.3): relative
-// for the request's own origin (with the path-mode prefix), absolute for
-// another; the target's query, or else the request's, then its fragment.
+// location builds the Location of a _redirects 3xx
+// (docs/asset-serving.md#_redirects): relative for the request's own origin
+// (with the path-mode prefix), absolute for another; the target's query, or
+// else the request's, then its fragment.
 func (t *target) location(req *Request) string {
 	var b strings.Builder
 	if t.sameOrigin(req) {
@@ -184,11 +185,11 @@ func (t *target) location(req *Request) string {
 	return b.String()
 }
 
-// matchRedirect finds the rule for a raw pathname (spec §7.2): the static
-// rule of that exact path, else the first dynamic rule that matches. It
-// returns the rule and the target resolved for this request. A dynamic
-// rule whose substituted target would be longer than MaxSubstitution is
-// skipped, with a warning.
+// matchRedirect finds the rule for a raw pathname
+// (docs/asset-serving.md#_redirects): the static rule of that exact path,
+// else the first dynamic rule that matches. It returns the rule and the
+// target resolved for this request. A dynamic rule whose substituted target
+// would be longer than MaxSubstitution is skipped, with a warning.
 func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 	if rr := s.static[pathname]; rr != nil {
 		return rr, rr.target, true
@@ -253,10 +254,11 @@ func compileHeaderRule(r manifest.HeaderRule) (*headerRule, error) {
 }
 
 // applyHeaders applies every matching _headers block to h, in file order
-// (spec §8.2): unset names first, then each set name replaces what the
-// response had, unless an earlier block set it, in which case it appends
-// (Set-Cookie as another field, anything else comma-joined into one).
-// pathname is the original request pathname, never a rewrite target.
+// (docs/asset-serving.md#_headers): unset names first, then each set name
+// replaces what the response had, unless an earlier block set it, in which
+// case it appends (Set-Cookie as another field, anything else comma-joined
+// into one). pathname is the original request pathname, never a rewrite
+// target.
 //
 // Within Limits: a value whose substitution would be longer than
 // MaxSubstitution, or that would take the bytes set past MaxHeaderBytes, is

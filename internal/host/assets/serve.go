@@ -61,11 +61,12 @@ var (
 	encodingValues    = [numEncodings][]string{nil, one("gzip"), one("br")}
 )
 
-// Serve answers r from the site, following the whole pipeline of spec §2:
-// _redirects, decoding, html_handling, not_found_handling, the 405 rule,
-// canonical 307s, the asset with ETag/304, then _headers on whatever came
-// out. Beyond Cloudflare it answers a single byte range with 206 (416 when
-// unsatisfiable) and serves a gzip or br variant when the client accepts it.
+// Serve answers r from the site, following the whole pipeline
+// (docs/asset-serving.md#the-pipeline): _redirects, decoding, html_handling,
+// not_found_handling, the 405 rule, canonical 307s, the asset with ETag/304,
+// then _headers on whatever came out. Beyond Cloudflare it answers a single
+// byte range with 206 (416 when unsatisfiable) and serves a gzip or br
+// variant when the client accepts it.
 func (s *Site) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 	method := r.Method
 	h := w.Header()
@@ -99,11 +100,12 @@ func (s *Site) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 	s.serveAsset(w, h, r, &req, method, in)
 }
 
-// CanServe is the router's dry run (spec §9): whether the pipeline would
-// produce anything but the "no intent" 404 for req. A _redirects match, a
-// 200 rewrite (even to nothing), an html_handling redirect and an asset
-// that would answer 405 all count. keepNotFound runs the site's real
-// not_found_handling; without it SPA and 404-page fallbacks do not count.
+// CanServe is the router's dry run (docs/asset-serving.md#run-worker-first):
+// whether the pipeline would produce anything but the "no intent" 404 for
+// req. A _redirects match, a 200 rewrite (even to nothing), an html_handling
+// redirect and an asset that would answer 405 all count. keepNotFound runs
+// the site's real not_found_handling; without it SPA and 404-page fallbacks
+// do not count.
 func (s *Site) CanServe(req Request, keepNotFound bool) bool {
 	if _, _, ok := s.matchRedirect(req.Pathname); ok {
 		return true
@@ -126,12 +128,12 @@ type RouteOptions struct {
 	NavigationPrefersAssets bool
 }
 
-// Route decides whether server code or the asset pipeline answers r (spec
-// §9): run_worker_first negative rules, positive rules and true first;
-// then, with server code present, the dry run of CanServe, which keeps the
-// not_found fallbacks only with static routing or for a navigation request
-// under the navigation flag. It returns manifest.RouteWorker or
-// manifest.RouteAssets.
+// Route decides whether server code or the asset pipeline answers r
+// (docs/asset-serving.md#run-worker-first): run_worker_first negative rules,
+// positive rules and true first; then, with server code present, the dry run
+// of CanServe, which keeps the not_found fallbacks only with static routing
+// or for a navigation request under the navigation flag. It returns
+// manifest.RouteWorker or manifest.RouteAssets.
 func (s *Site) Route(r *http.Request, req Request, o RouteOptions) manifest.Route {
 	switch o.RunWorkerFirst.Match(req.Pathname) {
 	case manifest.RouteAssets:
@@ -160,7 +162,7 @@ func isGetOrHead(m string) bool {
 func isHead(m string) bool { return m == http.MethodHead || strings.EqualFold(m, http.MethodHead) }
 
 // redirect307 answers with a redirect to the canonical encoding of the
-// decoded path d, keeping the query (spec §3.4).
+// decoded path d, keeping the query (docs/asset-serving.md#request-paths).
 func (s *Site) redirect307(w http.ResponseWriter, h http.Header, req *Request, d string) {
 	b := make([]byte, 0, len(req.Prefix)+len(d)+len(req.Search)+16)
 	b = append(b, req.Prefix...)
@@ -386,8 +388,9 @@ func keepVaryAcceptEncoding(h http.Header) {
 }
 
 // matchETag reports whether an If-None-Match value is exactly one of the
-// asset's ETags, strong or weak (spec §6; no list parsing, "*" is not
-// special), and which representation it names.
+// asset's ETags, strong or weak (no list parsing, "*" is not special:
+// docs/asset-serving.md#responses-etag-and-304), and which representation it
+// names.
 func matchETag(v, hash32 string) (encoding, bool) {
 	v = strings.TrimPrefix(v, "W/")
 	if len(v) < 34 || v[0] != '"' || v[len(v)-1] != '"' || v[1:33] != hash32 {

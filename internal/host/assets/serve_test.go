@@ -542,8 +542,9 @@ func TestPathModePrefix(t *testing.T) {
 		{"/__project/p1/[a]", expect{404, "", ""}},
 		{"/__project/p1/old", expect{301, "", "/__project/p1/new"}},
 		{"/__project/p1/away", expect{302, "", "https://example.org/x"}},
-		// CONTRACT routing rule 3: every Location the project returns that
-		// is a path gets the prefix, one set by _headers too.
+		// Path mode (docs/asset-serving.md#routing-a-request-to-a-project):
+		// every Location the project returns that is a path gets the prefix,
+		// one set by _headers too.
 		{"/__project/p1/moved", expect{301, "", "/__project/p1/new"}},
 	}
 	checkTargets(t, srv, tests)
@@ -587,9 +588,10 @@ func TestLargeBlobsStream(t *testing.T) {
 	}
 }
 
-// §6: "If-None-Match → 304 only when the entire header value is exactly
-// "<hash>" or W/"<hash>"". An asset without compressed variants never sent a
-// "-gzip"/"-br" ETag, so those values must not revalidate it.
+// If-None-Match gives 304 only when it is exactly one of the asset's ETags
+// (docs/asset-serving.md#responses-etag-and-304). An asset without compressed
+// variants never sent a "-gzip"/"-br" ETag, so those values must not
+// revalidate it.
 func TestVariantETagRevalidatesOnlyAStoredVariant(t *testing.T) {
 	site, _, _ := build(t, siteSpec{files: []string{"/app.js"}})
 	srv := serveSite(t, site)
@@ -602,10 +604,11 @@ func TestVariantETagRevalidatesOnlyAStoredVariant(t *testing.T) {
 	}
 }
 
-// Beyond Cloudflare (DESIGN §4), a response chosen by Accept-Encoding says
-// so in Vary. _headers may replace or remove Vary (spec §8.2), but not drop
-// Accept-Encoding from it, or shared caches would hand br bytes to clients
-// that never accepted them.
+// Beyond Cloudflare (docs/asset-serving.md#precompressed-variants), a
+// response chosen by Accept-Encoding says so in Vary. _headers may replace or
+// remove Vary (docs/asset-serving.md#_headers), but not drop Accept-Encoding
+// from it, or shared caches would hand br bytes to clients that never
+// accepted them.
 func TestHeadersRulesKeepVaryAcceptEncoding(t *testing.T) {
 	big := strings.Repeat("console.log('hello, world');\n", 200)
 	tests := []struct{ rule, want string }{
@@ -637,9 +640,9 @@ func TestHeadersRulesKeepVaryAcceptEncoding(t *testing.T) {
 	}
 }
 
-// §5: "A fallback response behaves like an asset response in every respect:
-// ETag, 304 on a match, ... canonical 307 (§3.4)", and §3.4: "this includes
-// SPA and 404-page fallbacks".
+// A not-found fallback is an ordinary file response in every other way: an
+// ETag, 304 on a match, the canonical-form 307 of its path
+// (docs/asset-serving.md#not-found-handling).
 func TestNotFoundPageBehavesLikeAnAsset(t *testing.T) {
 	site, _, _ := build(t, siteSpec{files: []string{"/404.html", "/a/404.html"}, notFound: manifest.NotFoundPage})
 	srv := serveSite(t, site)
@@ -663,14 +666,13 @@ func TestNotFoundPageBehavesLikeAnAsset(t *testing.T) {
 	}
 }
 
-// Spec §7.3: a 200 rewrite discards the target's query and keeps the
-// request's search; the rewritten path still goes through html_handling.
-// Spec §7.3: "a miss gives not_found_handling" (SPA here).
-// Spec §7.2: matching is case-sensitive, for _redirects and _headers.
-// Spec §7.3 + CONTRACT path mode: a same-origin absolute target becomes a
-// relative Location and keeps the /__project/<id> prefix.
-// Spec §7.1/§7.2: a rule with two "*" is silently dropped, later rules
-// still match. Placeholders substitute into the target's query too.
+// The _redirects rules of docs/asset-serving.md#_redirects: a 200 rewrite
+// discards the target's query and keeps the request's search; the rewritten
+// path still goes through html_handling, and a miss gets not_found_handling
+// (SPA here). Matching is case-sensitive, for _redirects and _headers. In
+// path mode a same-origin absolute target becomes a relative Location and
+// keeps the /__project/<id> prefix. A rule with two "*" never matches, and
+// later rules still do. Placeholders substitute into the target's query too.
 func TestRedirectRuleDetails(t *testing.T) {
 	site, _, _ := build(t, siteSpec{
 		files:    []string{"/index.html", "/file.html"},

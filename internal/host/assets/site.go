@@ -1,7 +1,7 @@
 // Package assets serves a deployment's static files with the semantics of
-// Cloudflare's asset worker (spec/asset-serving.md): _redirects, WHATWG
-// path handling, html_handling, not_found_handling, canonical 307s, ETags
-// and 304s, and _headers, plus Range requests and precompressed variants.
+// Cloudflare's asset worker (docs/asset-serving.md): _redirects, WHATWG path
+// handling, html_handling, not_found_handling, canonical 307s, ETags and
+// 304s, and _headers, plus Range requests and precompressed variants.
 //
 // The host compiles each deployment once (Compile) into a Site, keeps the
 // active Sites in memory and calls Site.Serve per request. The package knows
