@@ -12,9 +12,9 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 )
 
-// ServeHTTP routes a request per CONTRACT.md "Routing of a request": the
-// management API on any host, then a project by subdomain, then a project
-// by path prefix.
+// ServeHTTP routes a request
+// (docs/asset-serving.md#routing-a-request-to-a-project): the management API
+// on any host, then a project by subdomain, then a project by path prefix.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.watchBody(w, r)()
 	path := rawPath(r)

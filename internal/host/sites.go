@@ -27,8 +27,8 @@ type site struct {
 	// program is the deployment's server code, nil without.
 	program *worker.Program
 	rwf     manifest.RunWorkerFirst
-	// navigation is the assets_navigation_prefers_asset_serving flag of
-	// spec/asset-serving.md §9.
+	// navigation is the assets_navigation_prefers_asset_serving flag
+	// (docs/asset-serving.md#run-worker-first).
 	navigation bool
 	// isolate is set when the deployment's _headers set a header that
 	// browser isolation rewrites (isolation.go); only then do its asset
@@ -294,7 +294,8 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	})
 }
 
-// routeToWorker decides between server code and assets (spec §9).
+// routeToWorker decides between server code and assets
+// (docs/asset-serving.md#run-worker-first).
 func (h *Host) routeToWorker(s *site, r *http.Request, req assets.Request) bool {
 	return s.assets.Route(r, req, assets.RouteOptions{
 		HasWorker: true, RunWorkerFirst: s.rwf, NavigationPrefersAssets: s.navigation,
