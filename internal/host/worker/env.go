@@ -90,11 +90,11 @@ func ValidateEnv(env map[string]string) error {
 // envVar is one name=value pair, kept in order.
 type envVar struct{ name, value string }
 
-// buildEnv returns the CGI environment of spec/server-code.md §1.2 for one
-// request, in the order of the spec: the fixed variables, then the
-// conditional ones, then request headers sorted by name, then the project's
-// variables sorted by name. Invalid project variables are skipped (they are
-// refused at deploy time; this is defence in depth).
+// buildEnv returns the CGI environment (docs/server-code.md#environment) for
+// one request, in this order: the fixed variables, then the conditional ones,
+// then request headers sorted by name, then the project's variables sorted by
+// name. Invalid project variables are skipped (they are refused at deploy
+// time; this is defence in depth).
 func buildEnv(r *http.Request, req *Request, contentLength int, p *Program) []envVar {
 	host := req.Host
 	serverName, serverPort := splitHostPort(host)

@@ -6,12 +6,12 @@ import (
 
 // A Go guest carries about 60,000 active data segments. wazero copies them
 // into a fresh linear memory on every instantiation, which costs ~3 ms per
-// request and most of its allocations (spec §2.2, §5.3). When every segment
-// is active with a constant offset, the host lifts them out at load time:
-// the module is rewritten without its data section, and the segments are
-// laid out once into a memory image. Each request then starts from a
-// copy-on-write mapping of that image (memory_linux.go) instead of copying
-// the data.
+// request and most of its allocations for a Go guest, which has some 60,000
+// of them. When every segment is active with a constant offset, the host
+// lifts them out at load time: the module is rewritten without its data
+// section, and the segments are laid out once into a memory image. Each
+// request then starts from a copy-on-write mapping of that image
+// (memory_linux.go) instead of copying the data.
 
 const (
 	sectionData      = 11

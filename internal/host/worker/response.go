@@ -14,8 +14,8 @@ import (
 // garbage without a blank line is refused quickly.
 const maxHeaderBlock = 64 << 10
 
-// response is a CGI response as printed by a guest on stdout, parsed under the
-// strict rules of spec/server-code.md §1.3.
+// response is a CGI response as printed by a guest on stdout, parsed under
+// the strict rules of docs/server-code.md#the-response.
 type response struct {
 	// status is the HTTP status to send. It is 200 unless the guest gave a
 	// Status header, or 302 for a client redirect without one.

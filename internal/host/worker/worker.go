@@ -1,5 +1,5 @@
 // Package worker runs a project's server code: WebAssembly modules speaking
-// CGI/1.1 over WASI preview1 (spec/server-code.md), on one shared wazero
+// CGI/1.1 over WASI preview1 (docs/server-code.md), on one shared wazero
 // runtime. Each request gets a fresh instance with the request in its
 // environment, the body on stdin and its CGI response read from stdout, so no
 // state crosses requests and a guest that loops, traps or runs out of memory
@@ -84,7 +84,8 @@ type Config struct {
 	// MaxModuleSize is the largest module Prepare accepts.
 	MaxModuleSize int64
 	// Concurrency is how many guests run at once. More than the number of
-	// cores only raises tail latency (spec §2.2).
+	// cores only raises tail latency: on 2 cores, four Go guests at once had
+	// a p99 several times that of one or two.
 	Concurrency int
 	// QueueSize is how many requests, their bodies read, may wait for a
 	// free slot; when it is full, further requests get 503 at once.
@@ -194,7 +195,8 @@ type Runtime struct {
 
 // New creates the shared wazero runtime. WithCloseOnContextDone is on: it is
 // the only way to stop a looping guest, and without it such a guest would
-// freeze the whole process at the next garbage collection (spec §5.5).
+// freeze the whole process at the next garbage collection: compiled guest
+// code cannot be preempted, so the collector's stop-the-world never ends.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg = cfg.withDefaults()
 	// wazero v1.12.0 fills its version string lazily without
@@ -353,14 +355,14 @@ func (req Request) fill(r *http.Request) Request {
 	return req
 }
 
-// Serve runs p's module for one request and writes its response. Failures
-// map to statuses as in spec §1.3.10: a body over MaxBody is 413, a full
-// queue (the tenant's, before the body is read, or the host's) or a spent
-// body budget 503 with Retry-After, a body that takes longer than
-// BodyTimeout 408, a guest that exits non-zero, traps, overflows stdout or prints
-// a malformed response 502 (with its stderr logged), a deadline 504. When
-// the client goes away nothing is written. assets may be nil, in which case
-// a hand-off is a 502.
+// Serve runs p's module for one request and writes its response. Failures map
+// to statuses as in docs/server-code.md#failures: a body over MaxBody is 413,
+// a full queue (the tenant's, before the body is read, or the host's) or a
+// spent body budget 503 with Retry-After, a body that takes longer than
+// BodyTimeout 408, a guest that exits non-zero, traps, overflows stdout or
+// prints a malformed response 502 (with its stderr logged), a deadline 504.
+// When the client goes away nothing is written. assets may be nil, in which
+// case a hand-off is a 502.
 func (rt *Runtime) Serve(w http.ResponseWriter, r *http.Request, p Program, req Request, assets AssetHandoff) {
 	if rt.closed.Load() {
 		http.Error(w, "server code is shutting down", http.StatusServiceUnavailable)
