@@ -2,7 +2,7 @@ package manifest
 
 import "fmt"
 
-// HTMLHandling modes of spec/asset-serving.md §4.
+// HTMLHandling modes (docs/asset-serving.md#html-handling).
 const (
 	AutoTrailingSlash  = "auto-trailing-slash"
 	ForceTrailingSlash = "force-trailing-slash"
@@ -10,7 +10,7 @@ const (
 	HTMLHandlingNone   = "none"
 )
 
-// NotFoundHandling modes of spec/asset-serving.md §5.
+// NotFoundHandling modes (docs/asset-serving.md#not-found-handling).
 const (
 	SinglePageApplication = "single-page-application"
 	NotFoundPage          = "404-page"

@@ -1,7 +1,7 @@
 //go:build ignore
 
 // contenttype_generate writes contenttype_table.go, the extension → media
-// type table behind ContentType, from the npm package mime (spec §6: the
+// type table behind ContentType, from the npm package mime (Cloudflare's
 // uploader uses mime@4's getType). Run it with `go generate ./pkg/manifest`;
 // it needs npm and node.
 //

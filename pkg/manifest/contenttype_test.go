@@ -46,9 +46,9 @@ func TestContentType(t *testing.T) {
 	}
 }
 
-// TestContentTypeMime4 checks ContentType against mime@4.1.2's getType (spec
-// §6). Each want is what node printed for mime.getType(path), with
-// "; charset=utf-8" appended to text/ types as wrangler's uploader does.
+// TestContentTypeMime4 checks ContentType against mime@4.1.2's getType. Each
+// want is what node printed for mime.getType(path), with "; charset=utf-8"
+// appended to text/ types as wrangler's uploader does.
 func TestContentTypeMime4(t *testing.T) {
 	tests := []struct {
 		path string

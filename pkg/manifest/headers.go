@@ -30,9 +30,10 @@ type Headers struct {
 }
 
 // ParseHeaders parses the text of a _headers file the way Cloudflare does at
-// deploy time (spec §8.1). Invalid lines are skipped with a warning; header
-// lines under an invalid path are skipped silently, as upstream. A block
-// whose path repeats an earlier one replaces it in the earlier position.
+// deploy time (docs/asset-serving.md#_headers). Invalid lines are skipped
+// with a warning; header lines under an invalid path are skipped silently, as
+// upstream. A block whose path repeats an earlier one replaces it in the
+// earlier position.
 //
 // Beyond upstream, a header name that is not an HTTP token, a value with a
 // control character, and the framing headers Content-Length,

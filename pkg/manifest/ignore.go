@@ -15,7 +15,7 @@ import (
 const AssetsIgnoreFile = ".assetsignore"
 
 // ConfigFiles are read from the root of a site directory as configuration and
-// are never uploaded as assets (spec/asset-serving.md §1).
+// are never uploaded as assets.
 var ConfigFiles = []string{"_redirects", "_headers", AssetsIgnoreFile}
 
 // ProjectFile is cfdeploy's project file. It is left out at any depth by

@@ -20,7 +20,7 @@ type Limits struct {
 	MaxBodyBytes int64 // bytes per API request body
 }
 
-// DefaultLimits are the limits of DESIGN.md §3.
+// DefaultLimits are the default limits of docs/asset-serving.md#limits.
 var DefaultLimits = Limits{
 	MaxFileSize:  25 << 20,
 	MaxFiles:     100_000,

@@ -19,17 +19,17 @@ const MaxRulePlaceholders = 10
 // keeps that (quadratic) case small.
 const maxDotSegment = 255
 
-// Pattern is a compiled _redirects or _headers "from" path (spec §7.2,
-// §8.2): everything is literal except "*", which matches any text (greedy)
-// as the "splat" capture, and ":name", which matches one or more characters
-// other than "/" (other than "/" and "." inside the host of an https rule).
-// Matching is anchored at both ends and case-sensitive, and captures what
-// upstream's backtracking regular expression captures: each capture, from
-// the left, as long as the rest still matches. Patterns that upstream's
-// regular expression could not compile (two "*", a placeholder name used
-// twice, ":splat" together with "*") and patterns with more than
-// MaxRulePlaceholders captures are reported by CompilePattern as errors;
-// such rules never match.
+// Pattern is a compiled _redirects or _headers "from" path
+// (docs/asset-serving.md#_redirects): everything is literal except "*", which
+// matches any text (greedy) as the "splat" capture, and ":name", which
+// matches one or more characters other than "/" (other than "/" and "."
+// inside the host of an https rule). Matching is anchored at both ends and
+// case-sensitive, and captures what upstream's backtracking regular
+// expression captures: each capture, from the left, as long as the rest still
+// matches. Patterns that upstream's regular expression could not compile (two
+// "*", a placeholder name used twice, ":splat" together with "*") and
+// patterns with more than MaxRulePlaceholders captures are reported by
+// CompilePattern as errors; such rules never match.
 //
 // Match runs in time linear in the subject, whatever the pattern: no
 // capture can hold a "/" except the splat, so the subject's slashes line up

@@ -8,10 +8,10 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
-// Limits of _redirects and _headers texts (spec/asset-serving.md §7.1, §8.1,
-// §10). Upstream skips what is over a limit with a warning; cfhost does the
-// same and additionally reports it as an error so that the host can refuse
-// the deployment with a 400 (CONTRACT.md).
+// Limits of _redirects and _headers texts (docs/asset-serving.md#limits).
+// Upstream skips what is over a limit with a warning; cfhost does the same
+// and additionally reports it as an error so that the host can refuse the
+// deployment with a 400.
 const (
 	MaxStaticRedirects  = 2000 // static _redirects rules
 	MaxDynamicRedirects = 100  // dynamic _redirects rules; the 101st stops parsing
@@ -45,11 +45,11 @@ type Redirects struct {
 
 var redirectStatuses = map[float64]int{200: 200, 301: 301, 302: 302, 303: 303, 307: 307, 308: 308}
 
-// ParseRedirects parses the text of a _redirects file the way Cloudflare
-// does at deploy time (spec §7.1). Invalid lines are skipped, each with a
-// warning naming its line; the result holds what Cloudflare would keep.
-// htmlHandling is the deployment's html_handling mode; it decides whether a
-// "/ → /index" rule is a redirect loop.
+// ParseRedirects parses the text of a _redirects file the way Cloudflare does
+// at deploy time (docs/asset-serving.md#_redirects). Invalid lines are
+// skipped, each with a warning naming its line; the result holds what
+// Cloudflare would keep. htmlHandling is the deployment's html_handling mode;
+// it decides whether a "/ → /index" rule is a redirect loop.
 //
 // The error is non-nil, with code api.CodeInvalid, when the text is larger
 // than MaxRulesFileBytes or holds more static or dynamic rules than the
@@ -150,10 +150,10 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 }
 
 // cutInlineComment drops an inline comment, which starts at the first white
-// space followed by "#" (spec §7.1): a "#" inside a token, as in
-// "/a /b#frag", is a fragment. Cutting before splitting into tokens matters
-// for "/x/* #note", which must be one token, an invalid line, and not a rule
-// whose target is "#note".
+// space followed by "#": a "#" inside a token, as in "/a /b#frag", is a
+// fragment. Cutting before splitting into tokens matters for "/x/* #note",
+// which must be one token, an invalid line, and not a rule whose target is
+// "#note".
 func cutInlineComment(line string) string {
 	for i := 1; i < len(line); i++ {
 		if line[i] != '#' {

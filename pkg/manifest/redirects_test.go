@@ -114,8 +114,8 @@ func TestParseRedirectsFile(t *testing.T) {
 
 // A line counts toward the limits, and a dynamic "from" makes every later
 // rule dynamic, as soon as its "from" is valid, whatever is wrong with the
-// rest of it, as upstream. An inline comment is cut before that (spec §7.1),
-// so "/x/* #note" has no target and does not count.
+// rest of it, as upstream. An inline comment is cut before that, so "/x/*
+// #note" has no target and does not count.
 func TestParseRedirectsInvalidLineCounts(t *testing.T) {
 	tests := []struct {
 		name, line string
@@ -186,9 +186,9 @@ func TestParseRedirectsLimits(t *testing.T) {
 	}
 }
 
-// Both rule files share the line limit (spec §7.1, §8.1, §10): characters
-// as JavaScript counts them, after trimming; comment lines of any length
-// are exempt.
+// Both rule files share the line limit (docs/asset-serving.md#limits):
+// characters as JavaScript counts them, after trimming; comment lines of any
+// length are exempt.
 func TestRuleFilesLineLength(t *testing.T) {
 	parse := map[string]func(string) (int, []api.Warning, error){
 		"_redirects": func(s string) (int, []api.Warning, error) {

@@ -9,7 +9,8 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
-// Limits of a run_worker_first pattern list (spec §9).
+// Limits of a run_worker_first pattern list
+// (docs/asset-serving.md#run-worker-first).
 const (
 	MaxRunWorkerFirstRules      = 100
 	MaxRunWorkerFirstRuleLength = 100
@@ -44,10 +45,11 @@ type RunWorkerFirst struct {
 
 // ParseRunWorkerFirst reads run_worker_first from a deploy request: absent,
 // null, true, false or a list of patterns, and validates a list as upstream
-// does at deploy time (spec §9): 1 to 100 rules of at most 100 characters,
-// each starting with "/" or "!/", no duplicates, none made redundant by a
-// "…*" rule of the same polarity, at least one positive rule. Every problem
-// is listed in one error with code api.CodeInvalid.
+// does at deploy time (docs/asset-serving.md#run-worker-first): 1 to 100
+// rules of at most 100 characters, each starting with "/" or "!/", no
+// duplicates, none made redundant by a "…*" rule of the same polarity, at
+// least one positive rule. Every problem is listed in one error with code
+// api.CodeInvalid.
 func ParseRunWorkerFirst(raw json.RawMessage) (RunWorkerFirst, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -130,8 +132,9 @@ func routingRuleProblems(rules []string) []string {
 	return problems
 }
 
-// StaticRouting reports whether the setting is a pattern list. With one,
-// the router's dry run keeps the real not_found_handling (spec §9, step 3).
+// StaticRouting reports whether the setting is a pattern list. With one, the
+// router's dry run keeps the real not_found_handling
+// (docs/asset-serving.md#run-worker-first, step 3).
 func (rw RunWorkerFirst) StaticRouting() bool { return len(rw.Rules) > 0 }
 
 // Match decides a request by its raw pathname (query excluded): negative
@@ -198,11 +201,12 @@ func (g glob) match(s string) bool {
 }
 
 // NavigationPrefersAssets reports whether the compatibility flag
-// assets_navigation_prefers_asset_serving is in effect (spec §9): set
-// explicitly, or implied by a compatibility date of 2025-04-01 or later
-// unless assets_navigation_has_no_effect is set. With it, a navigation
-// request (Sec-Fetch-Mode: navigate) gets the SPA or 404 page even when
-// server code exists.
+// assets_navigation_prefers_asset_serving is in effect
+// (docs/asset-serving.md#run-worker-first): set explicitly, or implied by a
+// compatibility date of 2025-04-01 or later unless
+// assets_navigation_has_no_effect is set. With it, a navigation request
+// (Sec-Fetch-Mode: navigate) gets the SPA or 404 page even when server code
+// exists.
 func NavigationPrefersAssets(compatibilityDate string, flags []string) bool {
 	on := compatibilityDate >= "2025-04-01"
 	for _, f := range flags {
