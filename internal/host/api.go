@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
+	"github.com/cfdeploy/cfdeploy/pkg/alias"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -54,11 +55,19 @@ func (h *Host) handleCreateProject(w http.ResponseWriter, r *http.Request) error
 	if err := validateName("project", req.Name); err != nil {
 		return err
 	}
+	if req.Slug != "" {
+		if err := alias.ValidateProjectSlug(req.Slug); err != nil {
+			return api.Errorf(api.CodeInvalid, "%v", err)
+		}
+	}
 	id := uuid.NewString()
 	if req.Name == "" {
 		req.Name = "project-" + id[:8]
 	}
-	p, err := h.store.CreateProject(r.Context(), store.Project{ID: id, Name: req.Name, CreatedAt: time.Now()})
+	p, err := h.store.CreateProject(r.Context(), store.Project{ID: id, Name: req.Name, Slug: req.Slug, CreatedAt: time.Now()})
+	if errors.Is(err, store.ErrConflict) {
+		return slugTaken(req.Slug)
+	}
 	if err != nil {
 		return err
 	}
@@ -143,6 +152,7 @@ func (h *Host) handleDeleteProject(w http.ResponseWriter, r *http.Request, id st
 	if err := h.reloadDomains(r.Context()); err != nil {
 		return err
 	}
+	h.sites.forgetSlugs()
 	writeJSON(w, http.StatusOK, api.DeleteProjectResponse{Success: true, Message: "Project deleted", ProjectID: id})
 	return nil
 }
@@ -157,7 +167,7 @@ func (h *Host) handleListDeployments(w http.ResponseWriter, r *http.Request, id 
 	}
 	res := api.DeploymentListResponse{Success: true, Deployments: make([]api.Deployment, 0, len(ds))}
 	for _, d := range ds {
-		res.Deployments = append(res.Deployments, toAPIDeployment(d))
+		res.Deployments = append(res.Deployments, h.toAPIDeployment(r, d))
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -189,27 +199,12 @@ func (h *Host) handleRollback(w http.ResponseWriter, r *http.Request, id string)
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	if req.DeploymentID == "" {
-		return api.Errorf(api.CodeInvalid, "deploymentId is required")
-	}
-	if _, err := h.project(r.Context(), id); err != nil {
-		return err
-	}
-	p, d, err := h.store.Activate(r.Context(), id, req.DeploymentID)
-	if errors.Is(err, store.ErrNotFound) {
-		return api.Errorf(api.CodeNotFound, "deployment %s not found in project %s", req.DeploymentID, id)
-	}
-	if err != nil {
-		return err
-	}
-	h.sites.forget(id)
-	writeJSON(w, http.StatusOK, api.RollbackResponse{Success: true, Project: toAPIProject(p), Deployment: toAPIDeployment(d)})
-	return nil
+	return h.makeLive(w, r, id, req.DeploymentID)
 }
 
 func toAPIProject(p store.Project) api.Project {
 	out := api.Project{
-		ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		ID: p.ID, Name: p.Name, Slug: p.Slug, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 		HasServerCode: p.HasServerCode, AssetsCount: p.AssetsCount,
 	}
 	if p.ActiveDeploymentID != "" {
@@ -219,9 +214,17 @@ func toAPIProject(p store.Project) api.Project {
 	return out
 }
 
-func toAPIDeployment(d store.Deployment) api.Deployment {
-	return api.Deployment{
+// toAPIDeployment is a deployment as the API reports it, with its URLs
+// in the scheme and port that request r used.
+func (h *Host) toAPIDeployment(r *http.Request, d store.Deployment) api.Deployment {
+	out := api.Deployment{
 		ID: d.ID, ProjectID: d.ProjectID, CreatedAt: d.CreatedAt,
 		AssetsCount: d.AssetsCount, HasServerCode: d.HasServerCode(), Active: d.Active,
+		ShortID: alias.ShortID(d.ID), Branch: d.Branch, Production: !d.Preview, Live: d.Active,
 	}
+	out.URL = h.previewURL(r, alias.Label(out.ShortID, d.ProjectID))
+	if d.BranchSlug != "" {
+		out.BranchURL = h.previewURL(r, alias.Label(d.BranchSlug, d.ProjectID))
+	}
+	return out
 }

@@ -68,6 +68,7 @@ func (h *Host) apiRoutes() []apiRoute {
 		{"POST", "/__api/projects", admin(h.handleCreateProject)},
 		{"GET", "/__api/projects", admin(h.handleListProjects)},
 		{"GET", "/__api/projects/{id}", scoped(h.handleGetProject)},
+		{"PATCH", "/__api/projects/{id}", admin(id(h.handleUpdateProject))},
 		{"DELETE", "/__api/projects/{id}", admin(id(h.handleDeleteProject))},
 		{"POST", "/__api/projects/{id}/assets-upload-session", scoped(h.handleUploadSession)},
 		// Authorised by the upload token, not an API token.
@@ -83,6 +84,7 @@ func (h *Host) apiRoutes() []apiRoute {
 		{"DELETE", "/__api/projects/{id}/domains/{hostname}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
 			return h.handleDeleteDomain(w, r, id, r.PathValue("hostname"))
 		})},
+		{"POST", "/__api/projects/{id}/promote", scoped(h.handlePromote)},
 		{"POST", "/__api/projects/{id}/tokens", admin(id(h.handleCreateToken))},
 		{"GET", "/__api/projects/{id}/tokens", admin(id(h.handleListTokens))},
 		{"DELETE", "/__api/projects/{id}/tokens/{token}", admin(id(func(w http.ResponseWriter, r *http.Request, id string) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
+	"github.com/cfdeploy/cfdeploy/pkg/alias"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
@@ -28,15 +29,16 @@ func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	res.Deployment = h.toAPIDeployment(r, res.deployment)
+	writeJSON(w, http.StatusOK, res.DeployResponse)
 	return nil
 }
 
 // deploy is phase 3 of the upload protocol: it checks what req asks for,
 // stores the server code, and writes the deployment and moves the
 // project's live pointer to it in one transaction.
-func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ api.DeployResponse, err error) {
-	var none api.DeployResponse
+func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ deployed, err error) {
+	var none deployed
 	if req.CompletionJWT == "" {
 		return none, api.Errorf(api.CodeInvalid, "completionJwt is required: finish the upload first")
 	}
@@ -71,6 +73,10 @@ func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ 
 	if err != nil {
 		return none, err
 	}
+	if d.Branch, d.BranchSlug, err = deployBranch(req.Branch); err != nil {
+		return none, err
+	}
+	d.Preview = req.Production != nil && !*req.Production
 	var modules []store.Module
 	if req.ServerCode != nil {
 		if modules, err = h.storeServerCode(ctx, id, req.ServerCode); err != nil {
@@ -98,19 +104,55 @@ func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ 
 	case err != nil:
 		return none, err
 	}
-	h.sites.forget(id)
-	h.log.Info("deployed", "project", id, "deployment", d.ID, "assets", len(assets), "new", res.NewAssets, "modules", len(modules))
-	return api.DeployResponse{
+	if !d.Preview {
+		h.sites.forget(id)
+	} else {
+		h.sites.forgetPreviews(id)
+	}
+	h.log.Info("deployed", "project", id, "deployment", d.ID, "preview", d.Preview, "branch", d.Branch,
+		"assets", len(assets), "new", res.NewAssets, "modules", len(modules))
+	msg := "Project deployed successfully"
+	if d.Preview {
+		msg = "Preview deployed; the live deployment is unchanged"
+	}
+	return deployed{deployment: res.Deployment, DeployResponse: api.DeployResponse{
 		Success:                   true,
-		Message:                   "Project deployed successfully",
+		Message:                   msg,
 		Project:                   toAPIProject(res.Project),
-		Deployment:                toAPIDeployment(res.Deployment),
 		DeployedAssets:            len(assets),
 		NewAssets:                 res.NewAssets,
 		SkippedAssets:             len(assets) - res.NewAssets,
 		DeployedServerCodeModules: len(modules),
 		Warnings:                  warnings,
-	}, nil
+	}}, nil
+}
+
+// deployed is a deploy's answer before its deployment's URLs are known
+// (they depend on the request).
+type deployed struct {
+	api.DeployResponse
+	deployment store.Deployment
+}
+
+// maxBranchName bounds a deployment's branch name, in bytes.
+const maxBranchName = 255
+
+// deployBranch checks a deploy's branch name and returns it with its slug.
+func deployBranch(name string) (string, string, error) {
+	if name == "" {
+		return "", "", nil
+	}
+	if len(name) > maxBranchName {
+		return "", "", api.Errorf(api.CodeInvalid, "branch name is longer than %d bytes", maxBranchName)
+	}
+	if err := validateName("branch", name); err != nil {
+		return "", "", err
+	}
+	slug := alias.BranchSlug(name)
+	if slug == "" {
+		return "", "", api.Errorf(api.CodeInvalid, "branch name %q has no letter or digit to make its alias from", name)
+	}
+	return name, slug, nil
 }
 
 // newDeployment checks the asset configuration, rules and env of req and

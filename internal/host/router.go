@@ -10,6 +10,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"github.com/cfdeploy/cfdeploy/pkg/alias"
 )
 
 // ServeHTTP routes a request
@@ -75,6 +76,21 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Location", "/__project/"+id+"/"+search)
 				w.WriteHeader(http.StatusPermanentRedirect)
 				return
+			}
+			if short, rest, ok := strings.Cut(sub, "/"); ok && strings.HasPrefix(short, "__deployment") {
+				// /__project/<id>/__deployment/<short-id>/… serves one
+				// deployment, as <short-id>--<id>.<base domain> does.
+				if short == "__deployment" && rest != "" {
+					sel, rest2, slash := strings.Cut(rest, "/")
+					prefix := "/__project/" + id + "/__deployment/" + sel
+					if !slash {
+						w.Header().Set("Location", prefix+"/"+search)
+						w.WriteHeader(http.StatusPermanentRedirect)
+						return
+					}
+					h.serveProject(w, r, alias.Label(sel, id), prefix, "/"+rest2, search)
+					return
+				}
 			}
 			h.serveProject(w, r, id, "/__project/"+id, "/"+sub, search)
 			return

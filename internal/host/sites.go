@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,9 @@ type site struct {
 	// browser isolation rewrites (isolation.go); only then do its asset
 	// responses go through an isolatingWriter.
 	isolate bool
+	// preview is set for a deployment served at a preview address rather
+	// than as the project's live one; its responses say noindex.
+	preview bool
 }
 
 // siteCache maps project ids to their compiled active deployment. Entries are
@@ -53,7 +57,12 @@ type siteCache struct {
 	builds singleflight.Group
 
 	mu sync.RWMutex
-	m  map[string]*site
+	// m holds live deployments under their project's id and previews
+	// under previewKey.
+	m map[string]*site
+	// slugs maps project slugs to ids, for the slugs requests used; a
+	// rename or delete clears it.
+	slugs map[string]string
 	// inflight is the newest build of each project being built; forget
 	// marks it stale, so that what it read from the store before the
 	// change is not cached over the newer state.
@@ -66,7 +75,7 @@ type siteCache struct {
 type siteBuild struct{ stale bool }
 
 func newSiteCache(h *Host) *siteCache {
-	return &siteCache{h: h, m: make(map[string]*site), inflight: make(map[string]*siteBuild)}
+	return &siteCache{h: h, m: make(map[string]*site), slugs: make(map[string]string), inflight: make(map[string]*siteBuild)}
 }
 
 // maxCachedSites bounds how many compiled deployments stay in memory; a
@@ -79,8 +88,15 @@ var errNoProject = errors.New("no such project")
 // get returns the project's compiled active deployment, building it (once,
 // for all concurrent callers) when it is not cached.
 func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
+	return c.getKey(ctx, projectID, projectID, "")
+}
+
+// getKey returns the site cached under key, building it when missing:
+// the project's live deployment for selector "", else the preview that
+// selector names.
+func (c *siteCache) getKey(ctx context.Context, key, projectID, selector string) (*site, error) {
 	c.mu.RLock()
-	s, ok := c.m[projectID]
+	s, ok := c.m[key]
 	c.mu.RUnlock()
 	if ok {
 		return s, nil
@@ -89,7 +105,7 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 	// away: the others waiting for it still want it, and its cost is paid
 	// once per deployment either way.
 	bctx := context.WithoutCancel(ctx)
-	ch := c.builds.DoChan(projectID, func() (any, error) { return c.build(bctx, projectID) })
+	ch := c.builds.DoChan(key, func() (any, error) { return c.build(bctx, key, projectID, selector) })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -103,17 +119,17 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 
 // build builds a project's site and caches it unless the project changed
 // while it was being built.
-func (c *siteCache) build(ctx context.Context, projectID string) (*site, error) {
+func (c *siteCache) build(ctx context.Context, key, projectID, selector string) (*site, error) {
 	b := &siteBuild{}
 	c.mu.Lock()
-	c.inflight[projectID] = b
+	c.inflight[key] = b
 	c.mu.Unlock()
 	c.built.Add(1)
-	s, err := c.h.buildSite(ctx, projectID)
+	s, err := c.h.buildSite(ctx, projectID, selector)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight[projectID] == b {
-		delete(c.inflight, projectID)
+	if c.inflight[key] == b {
+		delete(c.inflight, key)
 	}
 	if err != nil {
 		return nil, err
@@ -128,28 +144,64 @@ func (c *siteCache) build(ctx context.Context, projectID string) (*site, error) 
 				break
 			}
 		}
-		c.m[projectID] = s
+		c.m[key] = s
 	}
 	return s, nil
 }
 
-// forget drops a project's entry after its active deployment changed (or
-// the project was deleted). A build in flight is marked stale, and later
-// requests start a new build instead of waiting for it.
+// forget drops a project's entries, live and previews, after its active
+// deployment or its settings changed (or the project was deleted). A build
+// in flight is marked stale, and later requests start a new build instead
+// of waiting for it.
 func (c *siteCache) forget(projectID string) {
-	c.mu.Lock()
-	delete(c.m, projectID)
-	if b := c.inflight[projectID]; b != nil {
-		b.stale = true
-		delete(c.inflight, projectID)
-	}
-	c.mu.Unlock()
-	c.builds.Forget(projectID)
+	c.drop(projectID, true)
 }
 
-// buildSite loads the active deployment and compiles it: path table,
-// rules, and the server-code program.
-func (h *Host) buildSite(ctx context.Context, projectID string) (*site, error) {
+// forgetPreviews drops a project's preview entries only, after a preview
+// deploy moved a branch alias; the live deployment stays cached.
+func (c *siteCache) forgetPreviews(projectID string) {
+	c.drop(projectID, false)
+}
+
+func (c *siteCache) drop(projectID string, live bool) {
+	var keys []string
+	c.mu.Lock()
+	if live {
+		keys = append(keys, projectID)
+	}
+	// Previews are few and deploys rare: a scan of the cache is cheaper
+	// than an index kept up to date on every build.
+	prefix := previewKey(projectID, "")
+	for k := range c.m {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range c.inflight {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		delete(c.m, k)
+		if b := c.inflight[k]; b != nil {
+			b.stale = true
+			delete(c.inflight, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.builds.Forget(k)
+	}
+}
+
+// buildSite loads the active deployment (or, with a selector, the preview
+// it names) and compiles it: path table, rules, and the server-code
+// program.
+func (h *Host) buildSite(ctx context.Context, projectID, selector string) (*site, error) {
+	if selector != "" {
+		return h.buildPreview(ctx, projectID, selector)
+	}
 	snap, err := h.store.ActiveSnapshot(ctx, projectID)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, perr := h.store.Project(ctx, projectID); errors.Is(perr, store.ErrNotFound) {
@@ -162,7 +214,14 @@ func (h *Host) buildSite(ctx context.Context, projectID string) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
+	return h.compileSite(ctx, snap)
+}
+
+// compileSite compiles a deployment read from the store.
+func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, error) {
 	d := snap.Deployment
+	projectID := d.ProjectID
+	var err error
 	var cfg manifest.Config
 	if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
 		return nil, fmt.Errorf("deployment %s config: %w", d.ID, err)
@@ -254,10 +313,13 @@ func (h *Host) program(snap store.Snapshot, files map[string]blobFile) (*worker.
 // request target after WHATWG normalisation, with the /__project/<id>
 // prefix (passed in prefix) already removed in path mode.
 func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, pathname, search string) {
-	s, err := h.sites.get(r.Context(), id)
+	s, err := h.siteFor(r.Context(), id)
 	switch {
 	case errors.Is(err, errNoProject):
 		textError(w, http.StatusNotFound, "No project "+id+" on this host.\n")
+		return
+	case errors.Is(err, errNoPreview):
+		textError(w, http.StatusNotFound, "No deployment or branch "+id+" on this host.\n")
 		return
 	case err != nil:
 		h.log.Error("load deployment", "project", id, "err", err)
@@ -267,9 +329,13 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		textError(w, http.StatusNotFound, "Project "+id+" has nothing deployed yet. Deploy with: cfdeploy deploy ./dist --project "+id+"\n")
 		return
 	}
+	cls := w // what setClass looks for, before any wrapping
+	if s.preview {
+		w = noindex(w)
+	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
 	if s.program == nil || !h.routeToWorker(s, r, req) {
-		setClass(w, classAsset)
+		setClass(cls, classAsset)
 		c := coalesce.From(r.Context())
 		c.Hold()
 		if s.isolate {
@@ -280,7 +346,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		c.Done(w)
 		return
 	}
-	setClass(w, classWorker)
+	setClass(cls, classWorker)
 	// Server code may send any header, so its responses are always
 	// isolated; a run costs far more than the wrapper.
 	w = h.isolating(w, r, prefix, prefix != "")

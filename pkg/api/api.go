@@ -12,6 +12,7 @@ import (
 type Project struct {
 	ID                 string    `json:"id"`
 	Name               string    `json:"name"`
+	Slug               string    `json:"slug,omitempty"` // usable in place of ID in hostnames
 	CreatedAt          time.Time `json:"createdAt"`
 	UpdatedAt          time.Time `json:"updatedAt"`
 	HasServerCode      bool      `json:"hasServerCode"`
@@ -27,6 +28,19 @@ type Deployment struct {
 	AssetsCount   int       `json:"assetsCount"`
 	HasServerCode bool      `json:"hasServerCode"`
 	Active        bool      `json:"active"`
+	// ShortID addresses this deployment in its preview hostname.
+	ShortID string `json:"shortId"`
+	// Branch is the branch it was deployed from, "" for none.
+	Branch string `json:"branch"`
+	// Production is false for a preview deployment, which did not go live
+	// when deployed (promote can make it live later).
+	Production bool `json:"production"`
+	// Live is true for the deployment the project serves (same as Active).
+	Live bool `json:"live"`
+	// URL serves this deployment whatever is live; BranchURL (with a
+	// branch) serves the branch's newest deployment.
+	URL       string `json:"url"`
+	BranchURL string `json:"branchUrl,omitempty"`
 }
 
 // ManifestEntry describes one file of a deployment: its SHA-256 (64 lowercase
@@ -108,6 +122,12 @@ type DeployRequest struct {
 	Config         *AssetConfig      `json:"config,omitempty"`
 	RunWorkerFirst json.RawMessage   `json:"run_worker_first,omitempty"`
 	Env            map[string]string `json:"env,omitempty"`
+	// Production false stores and serves the deployment as a preview
+	// without making it live; absent means true.
+	Production *bool `json:"production,omitempty"`
+	// Branch names the branch the deployment comes from; its newest
+	// deployment answers at the branch's alias.
+	Branch string `json:"branch,omitempty"`
 }
 
 // Warning reports a skipped line of a _redirects or _headers text.
@@ -133,6 +153,19 @@ type DeployResponse struct {
 // CreateProjectRequest is the body of POST /__api/projects.
 type CreateProjectRequest struct {
 	Name string `json:"name,omitempty"`
+	Slug string `json:"slug,omitempty"`
+}
+
+// UpdateProjectRequest is the body of PATCH /__api/projects/:id: the fields
+// given change, an empty slug removes it.
+type UpdateProjectRequest struct {
+	Name *string `json:"name,omitempty"`
+	Slug *string `json:"slug,omitempty"`
+}
+
+// PromoteRequest is the body of POST /__api/projects/:id/promote.
+type PromoteRequest struct {
+	DeploymentID string `json:"deploymentId"`
 }
 
 // RollbackRequest is the body of POST /__api/projects/:id/rollback.

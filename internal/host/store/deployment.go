@@ -13,7 +13,7 @@ import (
 
 const deploymentColumns = `d.id, d.project_id, d.created_at, d.config, d.redirects, d.headers, d.run_worker_first,
 	d.env, coalesce(d.entrypoint, ''), d.compatibility_date, d.compatibility_flags, d.assets_count,
-	coalesce(p.active_deployment_id = d.id, 0)`
+	coalesce(p.active_deployment_id = d.id, 0), d.branch, d.branch_slug, NOT d.production`
 
 const deploymentFrom = ` FROM deployments d JOIN projects p ON p.id = d.project_id `
 
@@ -22,7 +22,8 @@ func scanDeployment(row rowScanner) (Deployment, error) {
 	var created int64
 	var env, flags string
 	err := row.Scan(&d.ID, &d.ProjectID, &created, &d.Config, &d.Redirects, &d.Headers, &d.RunWorkerFirst,
-		&env, &d.Entrypoint, &d.CompatibilityDate, &flags, &d.AssetsCount, &d.Active)
+		&env, &d.Entrypoint, &d.CompatibilityDate, &flags, &d.AssetsCount, &d.Active,
+		&d.Branch, &d.BranchSlug, &d.Preview)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -68,10 +69,10 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 			entry = d.Entrypoint
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, project_id, created_at, config, redirects, headers,
-			run_worker_first, env, entrypoint, compatibility_date, compatibility_flags, assets_count)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			run_worker_first, env, entrypoint, compatibility_date, compatibility_flags, assets_count, branch, branch_slug, production)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.ProjectID, nanos(d.CreatedAt), d.Config, d.Redirects, d.Headers, d.RunWorkerFirst,
-			string(env), entry, d.CompatibilityDate, string(flags), len(nd.Assets)); err != nil {
+			string(env), entry, d.CompatibilityDate, string(flags), len(nd.Assets), d.Branch, d.BranchSlug, !d.Preview); err != nil {
 			return domainError(err)
 		}
 		if err := insertAssets(ctx, tx, d.ID, nd.Assets); err != nil {
@@ -107,11 +108,13 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 			return fmt.Errorf("%w: %d files of this deployment are no longer stored; start a new upload", ErrNotFound, lost)
 		}
 		now := nanos(time.Now())
-		q := "UPDATE projects SET active_deployment_id = ?, updated_at = ? WHERE id = ?"
-		args := []any{d.ID, now, d.ProjectID}
+		// A preview leaves the live pointer where it is: the update then
+		// writes it back unchanged, and still proves the project exists.
+		q := "UPDATE projects SET active_deployment_id = CASE WHEN ?4 THEN ?1 ELSE active_deployment_id END, updated_at = ?2 WHERE id = ?3"
+		args := []any{d.ID, now, d.ProjectID, !d.Preview}
 		if nd.NewName != nil {
-			q = "UPDATE projects SET active_deployment_id = ?, updated_at = ?, name = ? WHERE id = ?"
-			args = []any{d.ID, now, *nd.NewName, d.ProjectID}
+			q = "UPDATE projects SET active_deployment_id = CASE WHEN ?4 THEN ?1 ELSE active_deployment_id END, updated_at = ?2, name = ?5 WHERE id = ?3"
+			args = append(args, *nd.NewName)
 		}
 		r, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
@@ -204,6 +207,21 @@ func (s *SQLite) Activate(ctx context.Context, projectID, deploymentID string) (
 
 // ActiveSnapshot implements Store.
 func (s *SQLite) ActiveSnapshot(ctx context.Context, projectID string) (Snapshot, error) {
+	return s.snapshot(ctx, "WHERE p.id = ? AND d.id = p.active_deployment_id", projectID)
+}
+
+// PreviewSnapshot implements Store.
+func (s *SQLite) PreviewSnapshot(ctx context.Context, projectID, short, branch string) (Snapshot, error) {
+	if short != "" {
+		// The short id is a prefix of the id: a range of the primary key.
+		return s.snapshot(ctx, "WHERE d.id >= ?1 AND d.id < ?1 || '~' AND d.project_id = ?2 ORDER BY d.created_at DESC LIMIT 1", short, projectID)
+	}
+	return s.snapshot(ctx, "WHERE d.project_id = ? AND d.branch_slug = ? ORDER BY d.created_at DESC, d.rowid DESC LIMIT 1", projectID, branch)
+}
+
+// snapshot reads the deployment that where selects, with its assets and
+// modules.
+func (s *SQLite) snapshot(ctx context.Context, where string, args ...any) (Snapshot, error) {
 	var snap Snapshot
 	// A read transaction pins one WAL snapshot, so the deployment row and
 	// its assets come from the same committed state.
@@ -212,8 +230,7 @@ func (s *SQLite) ActiveSnapshot(ctx context.Context, projectID string) (Snapshot
 		return snap, fmt.Errorf("read deployment: %w", err)
 	}
 	defer tx.Rollback()
-	snap.Deployment, err = scanDeployment(tx.QueryRowContext(ctx, "SELECT "+deploymentColumns+deploymentFrom+
-		"WHERE p.id = ? AND d.id = p.active_deployment_id", projectID))
+	snap.Deployment, err = scanDeployment(tx.QueryRowContext(ctx, "SELECT "+deploymentColumns+deploymentFrom+where, args...))
 	if err != nil {
 		return snap, err
 	}

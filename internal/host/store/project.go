@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // projectColumns selects a project with the figures of its active deployment.
-const projectColumns = `p.id, p.name, p.created_at, p.updated_at, coalesce(p.active_deployment_id, ''),
+const projectColumns = `p.id, p.name, coalesce(p.slug, ''), p.created_at, p.updated_at, coalesce(p.active_deployment_id, ''),
 	coalesce(d.assets_count, 0), d.entrypoint IS NOT NULL, p.rowid`
 
 const projectFrom = ` FROM projects p LEFT JOIN deployments d ON d.id = p.active_deployment_id `
@@ -18,7 +19,7 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanProject(row rowScanner) (Project, int64, error) {
 	var p Project
 	var created, updated, rowid int64
-	err := row.Scan(&p.ID, &p.Name, &created, &updated, &p.ActiveDeploymentID, &p.AssetsCount, &p.HasServerCode, &rowid)
+	err := row.Scan(&p.ID, &p.Name, &p.Slug, &created, &updated, &p.ActiveDeploymentID, &p.AssetsCount, &p.HasServerCode, &rowid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, 0, ErrNotFound
 	}
@@ -53,8 +54,8 @@ func (s *SQLite) InitSetting(ctx context.Context, key, value string) (string, er
 
 // CreateProject implements Store.
 func (s *SQLite) CreateProject(ctx context.Context, p Project) (Project, error) {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO projects(id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-		p.ID, p.Name, nanos(p.CreatedAt), nanos(p.CreatedAt))
+	_, err := s.w.ExecContext(ctx, "INSERT INTO projects(id, name, slug, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+		p.ID, p.Name, nullable(p.Slug), nanos(p.CreatedAt), nanos(p.CreatedAt))
 	if err != nil {
 		return Project{}, fmt.Errorf("create project: %w", domainError(err))
 	}
@@ -104,4 +105,47 @@ func (s *SQLite) DeleteProject(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// RenameProject implements Store.
+func (s *SQLite) RenameProject(ctx context.Context, id string, name, slug *string) (Project, error) {
+	var p Project
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		now := nanos(time.Now())
+		if name != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE projects SET name = ?, updated_at = ? WHERE id = ?", *name, now, id); err != nil {
+				return err
+			}
+		}
+		if slug != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE projects SET slug = ?, updated_at = ? WHERE id = ?", nullable(*slug), now, id); err != nil {
+				return domainError(err)
+			}
+		}
+		var err error
+		p, err = projectTx(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return p, fmt.Errorf("rename project: %w", err)
+	}
+	return p, nil
+}
+
+// ProjectBySlug implements Store.
+func (s *SQLite) ProjectBySlug(ctx context.Context, slug string) (string, error) {
+	var id string
+	err := s.r.QueryRowContext(ctx, "SELECT id FROM projects WHERE slug = ?", slug).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return id, err
+}
+
+// nullable stores "" as NULL, so that the unique index ignores it.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

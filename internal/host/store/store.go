@@ -28,6 +28,7 @@ var (
 type Project struct {
 	ID                 string
 	Name               string
+	Slug               string // "" when the project has none
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	ActiveDeploymentID string // "" when nothing is deployed
@@ -50,6 +51,13 @@ type Deployment struct {
 	CompatibilityFlags []string
 	AssetsCount        int
 	Active             bool
+	// Branch is the branch the deployment was made from, as given ("" for
+	// none); BranchSlug is its DNS-label form, which its alias uses.
+	Branch     string
+	BranchSlug string
+	// Preview is set for a deployment that, when deployed, left the live
+	// deployment as it was (the zero value is a production deploy).
+	Preview bool
 }
 
 // HasServerCode reports whether the deployment runs server code.
@@ -149,7 +157,10 @@ type UploadResult struct {
 // NewDeployment is what a deploy writes. Modules' blobs must be stored
 // before (PutProjectBlobs); assets' blobs by the session's uploads.
 type NewDeployment struct {
-	Deployment Deployment // ID, ProjectID, CreatedAt and the texts; Active is ignored
+	// Deployment holds ID, ProjectID, CreatedAt, the texts, the branch and
+	// Preview; Active is ignored. A preview does not move the project's
+	// live pointer.
+	Deployment Deployment
 	Assets     []Asset
 	Modules    []Module
 	SessionID  string  // marked used in the same transaction; its completion token dies
@@ -183,6 +194,11 @@ type Store interface {
 	// (0 for the first page), and returns the cursor of the last one listed.
 	Projects(ctx context.Context, after int64, limit int) ([]Project, int64, error)
 	DeleteProject(ctx context.Context, id string) error
+	// RenameProject sets the project's name and slug where given (an empty
+	// slug removes it); ErrConflict when another project holds the slug.
+	RenameProject(ctx context.Context, id string, name, slug *string) (Project, error)
+	// ProjectBySlug returns the id of the project holding slug, or ErrNotFound.
+	ProjectBySlug(ctx context.Context, slug string) (string, error)
 
 	// ProjectVars lists a project's variables and secrets by name (none
 	// for an unknown project).
@@ -243,7 +259,8 @@ type Store interface {
 	// code modules) and records them for the project.
 	PutProjectBlobs(ctx context.Context, projectID string, blobs []BlobInput) error
 
-	// Deploy writes a deployment and makes it active in one transaction.
+	// Deploy writes a deployment and, for a production one, makes it
+	// active, in one transaction.
 	// It fails with ErrConflict when the session was already used and
 	// ErrNotFound when the project or a blob is gone.
 	Deploy(ctx context.Context, d NewDeployment) (DeployResult, error)
@@ -256,6 +273,10 @@ type Store interface {
 	// ActiveSnapshot returns the project's active deployment with its assets
 	// and modules, or ErrNotFound when nothing is deployed.
 	ActiveSnapshot(ctx context.Context, projectID string) (Snapshot, error)
+	// PreviewSnapshot returns the deployment of the project whose id starts
+	// with short, when short is given, else the newest deployment whose
+	// branch slug is branch; ErrNotFound when there is none.
+	PreviewSnapshot(ctx context.Context, projectID, short, branch string) (Snapshot, error)
 
 	// OpenBlob returns a reader over a blob's bytes in an encoding ("" for
 	// the identity form); a missing blob or variant is ErrNotFound.
