@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
@@ -39,6 +40,15 @@ type serveOptions struct {
 	GCInterval time.Duration
 	Worker     worker.Config
 	CacheBytes int64
+
+	// HTTPS serves custom domains on HTTPSListen with certificates
+	// obtained through ACME from ACMECA.
+	HTTPS       bool
+	HTTPSListen string
+	ACMECA      string
+	ACMEEmail   string
+	ACMECARoot  string
+
 	// MaxTarget and the rule limits bound the work of one project request.
 	MaxTarget           int64
 	MaxRuleSubstitution int64
@@ -72,6 +82,8 @@ type serveOptions struct {
 	AuthFailWindow  time.Duration
 	AuthFailClients int
 
+	// httpsPort is HTTPSListen's port, when HTTPS is on.
+	httpsPort string
 	// Raw values that need a second parse.
 	trustProxy, logLevel, accessLogFormat string
 }
@@ -87,6 +99,11 @@ func (o *serveOptions) settings() []setting {
 		stringSetting("base-domain", "localhost", "serve project ID at ID.DOMAIN", &o.BaseDomain),
 		stringSetting("tls-cert", "", "TLS certificate file (enables HTTPS and HTTP/2)", &o.TLSCert),
 		stringSetting("tls-key", "", "TLS key file", &o.TLSKey),
+		boolSetting("https", false, "serve custom domains over HTTPS on --https-listen with certificates obtained through ACME on demand (only for names added as domains); plain HTTP to them is redirected", &o.HTTPS),
+		stringSetting("https-listen", ":443", "address to serve HTTPS on with --https", &o.HTTPSListen),
+		stringSetting("acme-ca", certmagic.LetsEncryptProductionCA, "ACME directory URL that --https obtains certificates from", &o.ACMECA),
+		stringSetting("acme-email", "", "contact address given to the ACME certificate authority (expiry notices)", &o.ACMEEmail),
+		stringSetting("acme-ca-root", "", "PEM file of root certificates to trust for the ACME server itself (a private CA; default: the system's)", &o.ACMECARoot),
 		stringSetting("trust-proxy", "", "comma-separated CIDRs of proxies whose X-Forwarded-Proto is believed", &o.trustProxy),
 		durationSetting("gc-grace", 24*time.Hour, "how long blobs no deployment uses are kept", &o.GCGrace),
 		durationSetting("gc-interval", time.Hour, "how often garbage (expired sessions, unused blobs) is collected", &o.GCInterval),
@@ -176,6 +193,13 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
 	}
+	if o.HTTPS {
+		port, err := httpsPort(o.HTTPSListen)
+		if err != nil {
+			return o, err
+		}
+		o.httpsPort = port
+	}
 	for _, s := range strings.FieldsFunc(o.trustProxy, func(r rune) bool { return r == ',' || r == ' ' }) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -245,6 +269,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		MaxProjectVars:     o.MaxEnvVars,
 		MaxVarValueBytes:   int(o.MaxEnvVal),
 		MaxProjectDomains:  o.MaxDomains,
+		HTTPSPort:          o.httpsPort,
 		DisablePathRouting: !o.PathRouting,
 		Version:            version,
 		Logger:             log,
@@ -292,7 +317,30 @@ func runServe(ctx context.Context, o serveOptions) error {
 	log.Info("cfhost listening", "version", version, "api", scheme+"://"+addr+"/__api/",
 		"projects", projects, "data_dir", o.DataDir)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	var hsrv *http.Server
+	if o.HTTPS {
+		acme, err := newACMEManager(o, h, log)
+		if err != nil {
+			return err
+		}
+		defer acme.stop()
+		hln, err := net.Listen("tcp", o.HTTPSListen)
+		if err != nil {
+			return fmt.Errorf("listen for HTTPS on %s: %w", o.HTTPSListen, err)
+		}
+		srv.Handler = acme.httpHandler(h)
+		hsrv = &http.Server{
+			Handler:           h,
+			TLSConfig:         acme.tlsConfig(),
+			ReadHeaderTimeout: srv.ReadHeaderTimeout,
+			IdleTimeout:       srv.IdleTimeout,
+			MaxHeaderBytes:    srv.MaxHeaderBytes,
+			ErrorLog:          srv.ErrorLog,
+		}
+		log.Info("https listening", "addr", hln.Addr().String(), "acme_ca", o.ACMECA)
+		go func() { errc <- hsrv.ServeTLS(hln, "", "") }()
+	}
 	if o.MetricsListen != "" {
 		mln, err := net.Listen("tcp", o.MetricsListen)
 		if err != nil {
@@ -318,6 +366,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	log.Info("shutting down: letting in-flight requests finish (up to 10s)")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if hsrv != nil {
+		if err := hsrv.Shutdown(sctx); err != nil {
+			log.Warn("HTTPS shutdown incomplete", "err", err)
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 	}
