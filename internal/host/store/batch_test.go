@@ -221,3 +221,32 @@ func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) {
 		t.Fatalf("unlisted blob: %v", err)
 	}
 }
+
+// TestGarbageSparesOpenSessionFiles: a blob an open upload session counts
+// on (its client was told not to upload it) survives garbage collection
+// until the session is deployed or expires.
+func TestGarbageSparesOpenSessionFiles(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	p := mustProject(t, s, "p")
+	counted := blob("uploaded by an interrupted deploy, counted on by the next")
+	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{counted}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	manifest := fmt.Sprintf(`{"/a.txt":{"hash":%q,"size":%d}}`, counted.Hash, len(counted.Data))
+	if err := s.CreateSession(ctx, Session{ID: "resumed", ProjectID: p.ID, Manifest: []byte(manifest), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.CollectGarbage(ctx, time.Now().Add(time.Second)); err != nil || res.Blobs != 0 {
+		t.Fatalf("gc with the session open: %+v %v; want nothing collected", res, err)
+	}
+	if _, err := s.Deploy(ctx, NewDeployment{
+		Deployment: Deployment{ID: "d", ProjectID: p.ID, CreatedAt: now, Config: "{}", RunWorkerFirst: "false"},
+		Assets:     []Asset{{Path: "/a.txt", Hash: counted.Hash, Size: int64(len(counted.Data))}},
+		SessionID:  "resumed",
+	}); err != nil {
+		t.Fatalf("deploy after gc: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -618,6 +619,9 @@ func (s *SQLite) CollectGarbage(ctx context.Context, cutoff time.Time) (GCResult
 		if err := spareNewlyListed(ctx, tx, candidates, seen); err != nil {
 			return err
 		}
+		if err := spareSessionFiles(ctx, tx, candidates); err != nil {
+			return err
+		}
 		hashes := slices.Sorted(maps.Keys(candidates))
 		for len(hashes) > 0 {
 			batch := hashes[:min(len(hashes), maxBatch)]
@@ -694,6 +698,36 @@ func spareNewlyListed(ctx context.Context, tx *sql.Tx, candidates, seen map[stri
 		}
 	}
 	return nil
+}
+
+// spareSessionFiles removes from candidates the blobs that an open upload
+// session lists. Such a session told its client not to upload them (the
+// project had them), and its deploy would otherwise fail for files that
+// were there when the session began. Read in the write transaction, so a
+// session opened after it sees the deletion and asks for the files again.
+func spareSessionFiles(ctx context.Context, tx *sql.Tx, candidates map[string]bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT m.manifest FROM upload_session_manifests m JOIN upload_sessions u ON u.id = m.session_id
+		WHERE u.used = 0 AND u.expires_at > ?`, nanos(time.Now()))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() && len(candidates) > 0 {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		var m map[string]struct {
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("session manifest: %w", err)
+		}
+		for _, e := range m {
+			delete(candidates, e.Hash)
+		}
+	}
+	return rows.Err()
 }
 
 // stringSet runs a query of one text column and returns its values.
