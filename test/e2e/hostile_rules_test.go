@@ -19,13 +19,13 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
-// TestHostileRules attacks cfhost with what a tenant may write in
+// hostileRules attacks cfhost with what a tenant may write in
 // _redirects and _headers, and with request targets chosen to make those
 // rules expensive: each answer stays small and cheap, and each attack here
 // was reproduced on the host before its limit existed (a 10 KB request
 // made 3 MB of headers; one request cost seconds of CPU in rule matching,
 // or a tenth of a second in the 404-page fallback).
-func TestHostileRules(t *testing.T) {
+func hostileRules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}

