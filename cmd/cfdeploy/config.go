@@ -26,6 +26,9 @@ type fileConfig struct {
 		Modules    []string `toml:"modules"`
 	} `toml:"server"`
 	Env map[string]string `toml:"env"`
+	// ProductionBranch is the branch whose deploys go live; deploys of any
+	// other --branch are previews.
+	ProductionBranch string `toml:"production_branch"`
 }
 
 // readFileConfig parses a cfdeploy.toml.

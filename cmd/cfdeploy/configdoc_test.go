@@ -68,6 +68,9 @@ var flagOnly = map[string]string{
 	"yes":         "",
 	"no-cache":    "",
 	"manifest":    "",
+	"preview":     "",
+	"branch":      "",
+	"slug":        "",
 }
 
 // fileOnlyKeys are cfdeploy.toml keys no flag binds: what they mean and
@@ -77,10 +80,11 @@ var fileOnlyKeys = map[string]struct {
 	meaning string
 	env     bool
 }{
-	"name":           {"project name, written by `cfdeploy init`; a deploy renames the project to match", true},
-	"dir":            {"site directory to deploy, relative to cfdeploy.toml (an argument DIR overrides it)", true},
-	"server.modules": {"extra server module files, relative to cfdeploy.toml (`--module` replaces the list)", false},
-	"env":            {"table of `KEY = \"value\"` pairs passed to server code (`--env` adds and overrides)", false},
+	"name":              {"project name, written by `cfdeploy init`; a deploy renames the project to match", true},
+	"production_branch": {"branch whose deploys go live: `deploy --branch` with another branch deploys a preview", true},
+	"dir":               {"site directory to deploy, relative to cfdeploy.toml (an argument DIR overrides it)", true},
+	"server.modules":    {"extra server module files, relative to cfdeploy.toml (`--module` replaces the list)", false},
+	"env":               {"table of `KEY = \"value\"` pairs passed to server code (`--env` adds and overrides)", false},
 }
 
 // envFor is the variable viper reads for key (root.go's replacer).

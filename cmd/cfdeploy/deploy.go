@@ -40,6 +40,9 @@ type deployOptions struct {
 	// live deployment's.
 	NoServer  bool
 	CachePath string
+	// Preview deploys without going live; Branch is the branch deployed.
+	Preview bool
+	Branch  string
 }
 
 // deployOutput is the --json document of a deploy: the project, the new
@@ -55,6 +58,10 @@ type deployOutput struct {
 	Warnings       []api.Warning  `json:"warnings"`
 	// Superseded is the deployment that went live while this one uploaded.
 	Superseded string `json:"superseded,omitempty"`
+	// Preview is set when the deployment did not go live; URL is then its
+	// own address, and BranchURL (with --branch) its branch's.
+	Preview   bool   `json:"preview,omitempty"`
+	BranchURL string `json:"branchUrl,omitempty"`
 }
 
 // dryRunOutput is the --json document of deploy --dry-run.
@@ -114,6 +121,8 @@ cfhost data directory (cfhost.db).`,
 	}
 	addDeployFlags(cmd)
 	cmd.Flags().Bool("no-server", false, "deploy without server code even if the live deployment has some (it is removed)")
+	cmd.Flags().Bool("preview", false, "deploy a preview: served at its own URL, the live deployment unchanged (promote it with 'cfdeploy promote')")
+	cmd.Flags().String("branch", "", "the branch deployed; its newest deployment answers at its branch URL. A preview unless it is production_branch from cfdeploy.toml")
 	return cmd
 }
 
@@ -152,6 +161,12 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	o.AllowEmpty, _ = cmd.Flags().GetBool("allow-empty")
 	o.Strict, _ = cmd.Flags().GetBool("strict")
 	o.NoServer, _ = cmd.Flags().GetBool("no-server") // deploy's own flag; false for dev
+	o.Preview, _ = cmd.Flags().GetBool("preview")    // deploy's own flags, as no-server
+	o.Branch, _ = cmd.Flags().GetString("branch")
+	if o.Branch != "" && !o.Preview {
+		prod := v.GetString("production_branch")
+		o.Preview = prod != o.Branch
+	}
 
 	if len(args) == 1 {
 		o.Dir = args[0]
@@ -290,6 +305,8 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		AllowEmpty:     o.AllowEmpty,
 		Strict:         o.Strict,
 		ProjectName:    name,
+		Preview:        o.Preview,
+		Branch:         o.Branch,
 		Live:           proj,
 		Progress:       progress.Event,
 	})
@@ -317,6 +334,15 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 		g.chatter("warning: deployment %s went live while this deploy was uploading, and this deploy has now replaced it; if it should stay, run 'cfdeploy rollback %s'", res.Superseded, res.Superseded)
 	}
 	u := g.projectURL(c.BaseURL(), res.Project.ID)
+	var branchURL string
+	if o.Preview {
+		u = g.deploymentURL(c.BaseURL(), res.Project.ID, res.Deployment)
+		branchURL = g.branchURL(c.BaseURL(), res.Project.ID, res.Deployment)
+		g.chatter("Preview deployed: deployment %s is served at the URL below; the live deployment is unchanged. Make it live with: cfdeploy promote %s", res.Deployment.ShortID, res.Deployment.ShortID)
+		if branchURL != "" {
+			g.chatter("Branch %s's newest deployment: %s", res.Deployment.Branch, branchURL)
+		}
+	}
 	if g.json {
 		warnings := res.Warnings
 		if warnings == nil {
@@ -326,6 +352,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 			Project: res.Project, Deployment: res.Deployment, URL: u,
 			DeployedAssets: res.DeployedAssets, NewAssets: res.NewAssets, SkippedAssets: res.SkippedAssets,
 			UploadedBytes: res.UploadedBytes, Warnings: warnings, Superseded: res.Superseded,
+			Preview: o.Preview, BranchURL: branchURL,
 		})
 	}
 	fmt.Fprintln(g.io.Out, u)
@@ -336,7 +363,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 // removing the live deployment's: it asks on a terminal, and otherwise
 // fails unless --no-server says so. A dry run only mentions it.
 func (g *global) confirmServerRemoval(o deployOptions, live *api.Project, hasServer bool) error {
-	if hasServer || o.NoServer || !live.HasServerCode {
+	if hasServer || o.NoServer || o.Preview || !live.HasServerCode {
 		return nil
 	}
 	msg := fmt.Sprintf("the live deployment of project %s runs server code, and this deploy has none", live.ID)

@@ -61,6 +61,7 @@ func (g *global) runDeploymentsList(ctx context.Context, ref string) error {
 		return err
 	}
 	u := g.projectURL(c.BaseURL(), projectID)
+	g.withURLs(c.BaseURL(), projectID, ds)
 	if g.json {
 		out := make([]deploymentWithURL, len(ds))
 		for i, d := range ds {
@@ -74,13 +75,20 @@ func (g *global) runDeploymentsList(ctx context.Context, ref string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tASSETS\tSERVER CODE\tACTIVE")
+	fmt.Fprintln(tw, "ID\tCREATED\tBRANCH\tASSETS\tSERVER CODE\tLIVE\tURL")
 	for _, d := range ds {
-		active := ""
-		if d.Active {
-			active = "*"
+		live := ""
+		if d.Live {
+			live = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.ID, d.CreatedAt.Local().Format(time.DateTime), d.AssetsCount, yesNo(d.HasServerCode), active)
+		branch := d.Branch
+		if branch == "" {
+			branch = "-"
+		}
+		if !d.Production {
+			branch += " (preview)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.CreatedAt.Local().Format(time.DateTime), branch, d.AssetsCount, yesNo(d.HasServerCode), live, d.URL)
 	}
 	return tw.Flush()
 }

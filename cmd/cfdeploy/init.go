@@ -19,6 +19,7 @@ import (
 // terminal and defaulted otherwise.
 type initOptions struct {
 	Name  string
+	Slug  string
 	Dir   string
 	Force bool
 }
@@ -48,6 +49,7 @@ secrets): without one of those, pass --dir.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Name, "name", "", "project name")
+	cmd.Flags().StringVar(&o.Slug, "slug", "", "a unique short name for the project, usable in place of its ID in hostnames and commands")
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "site directory to deploy")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing cfdeploy.toml")
 	return cmd
@@ -92,7 +94,7 @@ func (g *global) runInit(ctx context.Context, o initOptions) error {
 	if o.Dir == "" {
 		return usageError{errors.New("no site directory: none of ./dist, ./public, ./build, ./site or ./out exists; pass --dir DIR (the directory that holds your built site)")}
 	}
-	p, err := c.CreateProject(ctx, o.Name)
+	p, err := c.CreateProjectWithSlug(ctx, o.Name, o.Slug)
 	if err != nil {
 		return err
 	}

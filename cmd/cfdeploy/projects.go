@@ -44,6 +44,7 @@ func newProjectsCmd(g *global) *cobra.Command {
 			},
 		},
 		newProjectsRmCmd(g),
+		newProjectsRenameCmd(g),
 	)
 	return cmd
 }

@@ -24,6 +24,9 @@ func (g *global) resolveProject(ctx context.Context, c *client.Client, ref strin
 	}
 	var byName, byPrefix []api.Project
 	for _, q := range ps {
+		if q.Slug != "" && q.Slug == ref {
+			return &q, nil // slugs are unique
+		}
 		if q.Name == ref {
 			byName = append(byName, q)
 		}

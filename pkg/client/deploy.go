@@ -35,6 +35,10 @@ type DeployOptions struct {
 	RunWorkerFirst json.RawMessage
 	Env            map[string]string
 	ProjectName    *string
+	// Preview deploys without making the deployment live; Branch records
+	// the branch it comes from (its newest deployment has an alias).
+	Preview bool
+	Branch  string
 	// DryRun hashes and asks the host what it would need, then stops:
 	// nothing is uploaded and no deployment is made. (The upload session
 	// it opens is never used and simply expires.)
@@ -236,7 +240,7 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 
 	// Finalize. A failed look is no reason to stop: the check only warns.
 	em.phase(PhaseFinalize, 0, 0)
-	if now, err := cc.GetProject(ctx, opts.ProjectID); err == nil && activeID(now) != liveAtStart {
+	if now, err := cc.GetProject(ctx, opts.ProjectID); err == nil && activeID(now) != liveAtStart && !opts.Preview {
 		res.Superseded = activeID(now)
 	}
 	dr, err := cc.Finalize(ctx, opts.ProjectID, api.DeployRequest{
@@ -246,6 +250,8 @@ func (c *Client) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult,
 		Config:         opts.Config,
 		RunWorkerFirst: opts.RunWorkerFirst,
 		Env:            opts.Env,
+		Production:     production(opts.Preview),
+		Branch:         opts.Branch,
 	})
 	if err != nil {
 		return nil, err
@@ -377,4 +383,15 @@ func (c *Client) uploadBuckets(ctx context.Context, opts DeployOptions, s *api.U
 	}
 	err := g.Wait()
 	return completion, err
+}
+
+// production is the deploy request's production field: absent for a
+// production deploy, so that hosts from before previews see what they
+// always saw.
+func production(preview bool) *bool {
+	if !preview {
+		return nil
+	}
+	f := false
+	return &f
 }

@@ -147,3 +147,32 @@ func (c *Client) Finalize(ctx context.Context, projectID string, req api.DeployR
 	}
 	return &out, nil
 }
+
+// Promote makes a deployment of the project (a preview, say) live: the same
+// operation as Rollback, so it is retried the same way.
+func (c *Client) Promote(ctx context.Context, projectID, deploymentID string) (*api.RollbackResponse, error) {
+	var out api.RollbackResponse
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: projectPath(projectID, "/promote"), json: api.PromoteRequest{DeploymentID: deploymentID}, idempotent: true, out: &out}); err != nil {
+		return nil, fmt.Errorf("promote in %s: %w", projectID, err)
+	}
+	return &out, nil
+}
+
+// UpdateProject renames a project or sets its slug ("" removes it).
+// Setting the same values again changes nothing, so it is retried.
+func (c *Client) UpdateProject(ctx context.Context, projectID string, req api.UpdateProjectRequest) (*api.Project, error) {
+	var out api.ProjectResponse
+	if _, err := c.do(ctx, request{method: http.MethodPatch, path: projectPath(projectID, ""), json: req, idempotent: true, out: &out}); err != nil {
+		return nil, fmt.Errorf("update project %s: %w", projectID, err)
+	}
+	return &out.Project, nil
+}
+
+// CreateProjectWithSlug creates a project with a slug (see CreateProject).
+func (c *Client) CreateProjectWithSlug(ctx context.Context, name, slug string) (*api.Project, error) {
+	var out api.ProjectResponse
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/__api/projects", json: api.CreateProjectRequest{Name: name, Slug: slug}, out: &out}); err != nil {
+		return nil, fmt.Errorf("create project: %w", err)
+	}
+	return &out.Project, nil
+}
