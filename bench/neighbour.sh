@@ -40,9 +40,11 @@
 # so what an attack costs the victim is the server's work, not the load
 # generator's. -u runs everything unpinned.
 #
-# Usage: bench/neighbour.sh [-d DURATION] [-r ROUNDS] [-w SETTLE] [-u] [-a "ATTACK ..."]
+# Usage: bench/neighbour.sh [-d DURATION] [-r ROUNDS] [-w SETTLE] [-u] [-q] [-a "ATTACK ..."] [-x "SERVE FLAGS"]
 #        (default 10s per measurement, 3 rounds, 3s for an attack to build
-#        up before measuring, pinned, every attack)
+#        up before measuring, pinned, access log on, every attack; -q turns
+#        the access log off, to see what logging long attack paths costs;
+#        -x passes more flags to cfhost serve, e.g. -x "--worker-concurrency 2")
 # Installs wrk with apt-get when it is missing.
 set -euo pipefail
 
@@ -50,18 +52,23 @@ duration=10s
 rounds=3
 settle=3
 pinned=1
+logs=1
+extra=
 list="plain amplify maximal trickle deep404 flood rebuild auth"
-while getopts d:r:w:ua: opt; do
+while getopts d:r:w:uqa:x: opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	r) rounds=$OPTARG ;;
 	w) settle=$OPTARG ;;
 	u) pinned= ;;
+	q) logs= ;;
+	x) extra=$OPTARG ;;
 	a) list=$OPTARG ;;
-	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-w SETTLE] [-u] [-a \"ATTACK ...\"]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-w SETTLE] [-u] [-q] [-a \"ATTACK ...\"] [-x \"SERVE FLAGS\"]" >&2; exit 2 ;;
 	esac
 done
 read -r -a attack_names <<<"$list"
+read -r -a extra_flags <<<"$extra"
 if [[ -n $pinned ]] && { ! command -v taskset >/dev/null || (($(nproc) < 2)); }; then
 	echo "taskset or a second CPU is missing; running unpinned" >&2
 	pinned=
@@ -96,9 +103,11 @@ echo "building cfhost, the attacker and the guest" >&2
 
 port=18301
 base=http://127.0.0.1:$port
-echo "starting cfhost (defaults, access log on, to a file)" >&2
+logging="access log on" access_log=--access-log=true
+[[ -n $logs ]] || logging="access log off" access_log=--access-log=false
+echo "starting cfhost (defaults, $logging, to a file)" >&2
 "${on_server[@]}" "$work/cfhost" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --api-token bench \
-	--access-log=true 2>"$work/cfhost.log" &
+	"$access_log" "${extra_flags[@]}" 2>"$work/cfhost.log" &
 server_pid=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "$base/__api/health" 2>/dev/null && break; sleep 0.1; done
 
@@ -165,7 +174,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo
-printf 'victim: a 4 KiB page, wrk -t1 -c32 -d%s, 127.0.0.1, %s, access log on; medians of %s rounds\n' "$duration" "$placement" "$rounds"
+printf 'victim: a 4 KiB page, wrk -t1 -c32 -d%s, 127.0.0.1, %s, %s; medians of %s rounds\n' "$duration" "$placement" "$logging${extra:+, $extra}" "$rounds"
 printf 'shared, noisy machine: compare each ratio with its own baseline, taken just before it\n\n'
 awk -v rounds="$rounds" '
 	function median(a, k,    i, j, t) {
