@@ -114,7 +114,7 @@ func (o *serveOptions) settings() []setting {
 		durationSetting("worker-body-timeout", 60*time.Second, "longest a request body for server code may take to arrive (then 408)", &o.Worker.BodyTimeout),
 		bytesSetting("worker-max-stdout", 32<<20, "largest response server code may print (then 502)", &o.Worker.MaxStdout),
 		bytesSetting("wasm-cache-bytes", 1<<30, "size cap of the on-disk cache of compiled server code (least recently used pruned at garbage collection)", &o.Worker.CacheMaxBytes),
-		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core)", &o.Worker.Concurrency),
+		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core, at least 2)", &o.Worker.Concurrency),
 		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
 		intSetting("worker-queue", 0, 0, "requests that may wait for a run before 503 (0: 64 per run slot)", &o.Worker.QueueSize),
 		intSetting("worker-tenant-queue", 0, 0, "requests of one project that may wait beyond its runs before 503; its runs plus this many may also be receiving their body (0: 16 per project run slot, at most a quarter of worker-queue)", &o.Worker.TenantQueue),

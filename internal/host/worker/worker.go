@@ -47,9 +47,9 @@ const (
 )
 
 // Config tunes a Runtime. Zero fields take the defaults above; the
-// concurrency defaults to GOMAXPROCS, the queue to 64 waiting requests per
-// execution slot and a tenant's queue to 16 per tenant slot (at most a
-// quarter of the queue).
+// concurrency defaults to GOMAXPROCS (at least 2), the queue to 64 waiting
+// requests per execution slot and a tenant's queue to 16 per tenant slot
+// (at most a quarter of the queue).
 type Config struct {
 	// CacheDir persists compiled machine code across restarts
 	// (wazero.NewCompilationCacheWithDir). Empty keeps it in memory only.
@@ -138,7 +138,11 @@ func (c Config) withDefaults() Config {
 		c.MaxModuleSize = DefaultMaxModuleSize
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = runtime.GOMAXPROCS(0)
+		// At least two, so that the default TenantConcurrency (one less)
+		// never lets one project hold every slot: on a one-core host a
+		// project's slow guests would otherwise make every other
+		// project's server code wait for them.
+		c.Concurrency = max(2, runtime.GOMAXPROCS(0))
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = 64 * c.Concurrency
