@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,6 +42,10 @@ func versionedSite(v int) (site, *api.AssetConfig) {
 	}
 	return st, &api.AssetConfig{Headers: fmt.Sprintf("/*\n  X-Site-Version: %d\n", v)}
 }
+
+// previewVersion and above are the versions of previews, which the live
+// site must never serve.
+const previewVersion = 100000
 
 var (
 	pageVersionRE  = regexp.MustCompile(`<meta name="version" content="(\d+)">`)
@@ -96,6 +101,30 @@ func TestAtomicDeploysUnderLoad(t *testing.T) {
 		_, err := c.Deploy(ctx, client.DeployOptions{ProjectID: id, Dir: dir, Config: cfg})
 		return time.Since(start), err
 	}
+	// Between production deploys, previews of other content (versions from
+	// previewVersion on) are deployed to the same project: production
+	// readers must never see them, and each must serve at its own URL.
+	previewDir := filepath.Join(t.TempDir(), "preview")
+	deployPreview := func(v int) error {
+		st, cfg := versionedSite(v)
+		st.write(t, previewDir)
+		res, err := c.Deploy(ctx, client.DeployOptions{ProjectID: id, Dir: previewDir, Config: cfg, Preview: true, Branch: "load-preview"})
+		if err != nil {
+			return err
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.url("/"), nil)
+		req.Host = res.Deployment.ShortID + "--" + id + ".localhost"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if m := pageVersionRE.FindSubmatch(body); m == nil || string(m[1]) != strconv.Itoa(v) {
+			return fmt.Errorf("preview %d answers %d %.80q", v, resp.StatusCode, body)
+		}
+		return nil
+	}
 	if _, err := deployVersion(1); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +155,10 @@ func TestAtomicDeploysUnderLoad(t *testing.T) {
 			seen := 0 // newest deployment this connection has seen
 			for time.Now().Before(stopAt) || deploying.Load() {
 				seen = pageLoad(ctx, hc, base, hdr, seen, &stats, &lat)
+				if seen >= previewVersion {
+					stats.problem("the live site served preview content (version %d)", seen)
+					seen = 0
+				}
 			}
 			stats.mu.Lock()
 			stats.latencies = append(stats.latencies, lat...)
@@ -144,6 +177,10 @@ func TestAtomicDeploysUnderLoad(t *testing.T) {
 			break
 		}
 		deployTimes = append(deployTimes, d)
+		if err := deployPreview(previewVersion + v); err != nil {
+			deployErr = fmt.Errorf("preview %d: %w", v, err)
+			break
+		}
 	}
 	deploying.Store(false)
 	wg.Wait()
