@@ -16,7 +16,7 @@ func TestAPIMethodsAndAllow(t *testing.T) {
 		method, path, allow string
 	}{
 		{"PUT", "/__api/projects", "GET, HEAD, POST"},
-		{"PATCH", "/__api/projects/" + p.ID, "GET, HEAD, DELETE"},
+		{"PUT", "/__api/projects/" + p.ID, "GET, HEAD, PATCH, DELETE"},
 		{"GET", "/__api/projects/" + p.ID + "/deploy", "POST"},
 		{"DELETE", "/__api/projects/" + p.ID + "/tokens", "GET, HEAD, POST"},
 		{"POST", "/__api/projects/" + p.ID + "/env/NAME", "PUT, DELETE"},

@@ -205,3 +205,27 @@ func (th *testHost) fetchBody(host, path string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPreviewsNeverEvictLiveSites asks for many previews of one project:
+// the other project's live site stays compiled in the cache throughout.
+func TestPreviewsNeverEvictLiveSites(t *testing.T) {
+	th := newTestHost(t)
+	th.h.sites.maxSites, th.h.sites.maxPreviews = 2, 2
+	a := th.createProject("a")
+	b := th.createProject("b")
+	th.deploy(a.ID, siteFiles{"/index.html": "a"})
+	if got := th.fetchBody(a.ID+".localhost", "/"); got != "a" {
+		t.Fatalf("a serves %q", got)
+	}
+	built := th.h.sites.built.Load()
+	for i := range 12 {
+		d := th.deploy(b.ID, siteFiles{"/index.html": "b"}, preview("")).Deployment
+		th.fetchBody(d.ShortID+"--"+b.ID+".localhost", "/")
+		if got := th.fetchBody(a.ID+".localhost", "/"); got != "a" {
+			t.Fatalf("a serves %q", got)
+		}
+		if th.h.sites.built.Load() != built+int64(i)+1 {
+			t.Fatalf("after %d previews the live site of a was built again", i+1)
+		}
+	}
+}

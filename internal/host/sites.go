@@ -57,9 +57,13 @@ type siteCache struct {
 	builds singleflight.Group
 
 	mu sync.RWMutex
-	// m holds live deployments under their project's id and previews
-	// under previewKey.
-	m map[string]*site
+	// m holds live deployments under their project's id; pm holds
+	// previews under previewKey, apart, so that however many previews
+	// strangers ask for they never push a live site out of the cache.
+	m, pm map[string]*site
+	// maxSites and maxPreviews bound m and pm (maxCachedSites and
+	// maxCachedPreviews; tests lower them).
+	maxSites, maxPreviews int
 	// slugs maps project slugs to ids, for the slugs requests used; a
 	// rename or delete clears it.
 	slugs map[string]string
@@ -75,12 +79,19 @@ type siteCache struct {
 type siteBuild struct{ stale bool }
 
 func newSiteCache(h *Host) *siteCache {
-	return &siteCache{h: h, m: make(map[string]*site), slugs: make(map[string]string), inflight: make(map[string]*siteBuild)}
+	return &siteCache{h: h, m: make(map[string]*site), pm: make(map[string]*site),
+		maxSites: maxCachedSites, maxPreviews: maxCachedPreviews, slugs: make(map[string]string), inflight: make(map[string]*siteBuild)}
 }
 
 // maxCachedSites bounds how many compiled deployments stay in memory; a
 // project past it is compiled again from the store when next requested.
 const maxCachedSites = 1024
+
+// maxCachedPreviews bounds how many compiled previews stay in memory.
+// Previews are looked at by few, so rebuilding one now and then is cheap;
+// anyone may request the address of any old deployment, so they are kept
+// apart from live sites.
+const maxCachedPreviews = 64
 
 // errNoProject means the id names no project.
 var errNoProject = errors.New("no such project")
@@ -96,7 +107,11 @@ func (c *siteCache) get(ctx context.Context, projectID string) (*site, error) {
 // selector names.
 func (c *siteCache) getKey(ctx context.Context, key, projectID, selector string) (*site, error) {
 	c.mu.RLock()
-	s, ok := c.m[key]
+	m := c.m
+	if selector != "" {
+		m = c.pm
+	}
+	s, ok := m[key]
 	c.mu.RUnlock()
 	if ok {
 		return s, nil
@@ -135,16 +150,20 @@ func (c *siteCache) build(ctx context.Context, key, projectID, selector string) 
 		return nil, err
 	}
 	if !b.stale {
-		if len(c.m) >= maxCachedSites {
+		m, limit := c.m, c.maxSites
+		if selector != "" {
+			m, limit = c.pm, c.maxPreviews
+		}
+		if len(m) >= limit {
 			// Evict an arbitrary entry: Go's map order is random, which is
 			// as good as LRU for a bound that only busy hosts reach, and
 			// costs no bookkeeping on the hot path.
-			for id := range c.m {
-				delete(c.m, id)
+			for id := range m {
+				delete(m, id)
 				break
 			}
 		}
-		c.m[key] = s
+		m[key] = s
 	}
 	return s, nil
 }
@@ -172,7 +191,7 @@ func (c *siteCache) drop(projectID string, live bool) {
 	// Previews are few and deploys rare: a scan of the cache is cheaper
 	// than an index kept up to date on every build.
 	prefix := previewKey(projectID, "")
-	for k := range c.m {
+	for k := range c.pm {
 		if strings.HasPrefix(k, prefix) {
 			keys = append(keys, k)
 		}
@@ -184,6 +203,7 @@ func (c *siteCache) drop(projectID string, live bool) {
 	}
 	for _, k := range keys {
 		delete(c.m, k)
+		delete(c.pm, k)
 		if b := c.inflight[k]; b != nil {
 			b.stale = true
 			delete(c.inflight, k)
