@@ -22,8 +22,10 @@ type fileConfig struct {
 		RunWorkerFirst   any    `toml:"run_worker_first"`
 	} `toml:"assets"`
 	Server struct {
-		Entrypoint string   `toml:"entrypoint"`
-		Modules    []string `toml:"modules"`
+		Entrypoint         string   `toml:"entrypoint"`
+		Modules            []string `toml:"modules"`
+		CompatibilityDate  string   `toml:"compatibility_date"`
+		CompatibilityFlags []string `toml:"compatibility_flags"`
 	} `toml:"server"`
 	Env map[string]string `toml:"env"`
 	// ProductionBranch is the branch whose deploys go live; deploys of any

@@ -46,31 +46,35 @@ var flagKeys = map[string]string{
 	"not-found-handling": "assets.not_found_handling",
 	"run-worker-first":   "assets.run_worker_first",
 	"server":             "server.entrypoint",
+	"compatibility-date": "server.compatibility_date",
 	"concurrency":        "concurrency",
 }
 
 // flagOnly are flags set on the command line only, with the environment
 // variable of those that have one.
 var flagOnly = map[string]string{
-	"config":      "CFDEPLOY_CONFIG",
-	"json":        "",
-	"module":      "",
-	"env":         "",
-	"dry-run":     "",
-	"allow-empty": "",
-	"strict":      "",
-	"no-server":   "",
-	"port":        "",
-	"debounce":    "",
-	"name":        "",
-	"dir":         "",
-	"force":       "",
-	"yes":         "",
-	"no-cache":    "",
-	"manifest":    "",
-	"preview":     "",
-	"branch":      "",
-	"slug":        "",
+	"config":             "CFDEPLOY_CONFIG",
+	"json":               "",
+	"module":             "",
+	"env":                "",
+	"dry-run":            "",
+	"allow-empty":        "",
+	"strict":             "",
+	"no-server":          "",
+	"port":               "",
+	"debounce":           "",
+	"name":               "",
+	"dir":                "",
+	"force":              "",
+	"yes":                "",
+	"no-cache":           "",
+	"manifest":           "",
+	"preview":            "",
+	"branch":             "",
+	"slug":               "",
+	"compatibility-flag": "",
+	"env-name":           "",
+	"from":               "",
 }
 
 // fileOnlyKeys are cfdeploy.toml keys no flag binds: what they mean and
@@ -80,11 +84,12 @@ var fileOnlyKeys = map[string]struct {
 	meaning string
 	env     bool
 }{
-	"name":              {"project name, written by `cfdeploy init`; a deploy renames the project to match", true},
-	"production_branch": {"branch whose deploys go live: `deploy --branch` with another branch deploys a preview", true},
-	"dir":               {"site directory to deploy, relative to cfdeploy.toml (an argument DIR overrides it)", true},
-	"server.modules":    {"extra server module files, relative to cfdeploy.toml (`--module` replaces the list)", false},
-	"env":               {"table of `KEY = \"value\"` pairs passed to server code (`--env` adds and overrides)", false},
+	"name":                       {"project name, written by `cfdeploy init`; a deploy renames the project to match", true},
+	"production_branch":          {"branch whose deploys go live: `deploy --branch` with another branch deploys a preview", true},
+	"dir":                        {"site directory to deploy, relative to cfdeploy.toml (an argument DIR overrides it)", true},
+	"server.modules":             {"extra server module files, relative to cfdeploy.toml (`--module` replaces the list)", false},
+	"env":                        {"table of `KEY = \"value\"` pairs passed to server code (`--env` adds and overrides)", false},
+	"server.compatibility_flags": {"compatibility flags sent with the server code (`--compatibility-flag` replaces the list)", false},
 }
 
 // envFor is the variable viper reads for key (root.go's replacer).

@@ -31,11 +31,17 @@ type deployOptions struct {
 	RunWorkerFirst json.RawMessage
 	Server         string
 	Modules        []string
-	Env            map[string]string
-	Concurrency    int
-	DryRun         bool
-	AllowEmpty     bool
-	Strict         bool
+	// CompatibilityDate and CompatibilityFlags go with the server code.
+	CompatibilityDate  string
+	CompatibilityFlags []string
+	// CreateMissing creates the project named ProjectID when none has that
+	// name: a wrangler file names its Worker but holds no project ID.
+	CreateMissing bool
+	Env           map[string]string
+	Concurrency   int
+	DryRun        bool
+	AllowEmpty    bool
+	Strict        bool
 	// NoServer confirms that a deploy without server code may remove the
 	// live deployment's.
 	NoServer  bool
@@ -80,6 +86,24 @@ type dryRunOutput struct {
 	// Changes compares with the live deployment (everything is added when
 	// there is none).
 	Changes fileChanges `json:"changes"`
+	// Settings are the deploy's resolved settings, from flags, the
+	// environment and the project (or wrangler) file.
+	Settings dryRunSettings `json:"settings"`
+	// Unsupported lists the wrangler settings cfhost cannot honour.
+	Unsupported []string `json:"unsupported,omitempty"`
+}
+
+// dryRunSettings is what a deploy would send besides the files.
+type dryRunSettings struct {
+	Name               string            `json:"name,omitempty"`
+	Dir                string            `json:"dir"`
+	HTMLHandling       string            `json:"htmlHandling,omitempty"`
+	NotFoundHandling   string            `json:"notFoundHandling,omitempty"`
+	RunWorkerFirst     json.RawMessage   `json:"runWorkerFirst,omitempty"`
+	Server             string            `json:"server,omitempty"`
+	CompatibilityDate  string            `json:"compatibilityDate,omitempty"`
+	CompatibilityFlags []string          `json:"compatibilityFlags,omitempty"`
+	Env                map[string]string `json:"env,omitempty"`
 }
 
 // fileChanges lists paths a deploy adds, changes and removes.
@@ -137,6 +161,9 @@ func addDeployFlags(cmd *cobra.Command) {
 	f.String("server", "", "server code entrypoint (a WASI .wasm file)")
 	f.StringArray("module", nil, "extra server module file (repeatable)")
 	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
+	f.String("compatibility-date", "", "server code's compatibility date, YYYY-MM-DD (it changes routing: see docs/asset-serving.md)")
+	f.StringArray("compatibility-flag", nil, "server code's compatibility flag (repeatable; replaces the file's list)")
+	f.String("env-name", "", "with a wrangler file: the [env.NAME] section to deploy (wrangler's --env)")
 	f.Int("concurrency", 3, "parallel bucket uploads")
 	f.Bool("dry-run", false, "hash and report what would be uploaded and what is left out; change nothing")
 	f.Bool("strict", false, "refuse to deploy when _redirects or _headers have warnings (lines the host would skip)")
@@ -151,6 +178,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 		"assets.not_found_handling": "not-found-handling",
 		"assets.run_worker_first":   "run-worker-first",
 		"server.entrypoint":         "server",
+		"server.compatibility_date": "compatibility-date",
 		"concurrency":               "concurrency",
 	}); err != nil {
 		return deployOptions{}, err
@@ -178,6 +206,11 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	}
 	o.ProjectID = v.GetString("project_id")
 	o.Name = v.GetString("name")
+	if o.ProjectID == "" && g.wrangler != nil && o.Name != "" {
+		// A wrangler file names the Worker; the project of that name is
+		// the one deployed, made on the first deploy as wrangler does.
+		o.ProjectID, o.CreateMissing = o.Name, true
+	}
 	if o.ProjectID == "" {
 		return o, usageError{errors.New("no project: pass --project ID, set project_id in cfdeploy.toml, or run 'cfdeploy init'")}
 	}
@@ -206,12 +239,25 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 		}
 	}
 
+	o.CompatibilityDate = v.GetString("server.compatibility_date")
+	if d := o.CompatibilityDate; d != "" && !isDate(d) {
+		return o, g.settingError(cmd, fmt.Errorf("compatibility date %q: want YYYY-MM-DD", d), "server.compatibility_date", "compatibility-date")
+	}
+	if flags := stringSliceFlag(cmd.Flags(), "compatibility-flag"); len(flags) > 0 {
+		o.CompatibilityFlags = flags
+	} else {
+		o.CompatibilityFlags = g.file.Server.CompatibilityFlags
+	}
+
 	o.Env = map[string]string{}
 	for k, val := range g.file.Env {
 		o.Env[k] = val
 	}
 	for _, kv := range stringSliceFlag(cmd.Flags(), "env") {
 		k, val, ok := strings.Cut(kv, "=")
+		if !ok && g.wrangler != nil {
+			return o, usageError{fmt.Errorf("--env %q: want KEY=VALUE; to pick the [env.%s] section of %s, pass --env-name %s", kv, kv, g.configPath, kv)}
+		}
 		if !ok || k == "" {
 			return o, usageError{fmt.Errorf("--env %q: want KEY=VALUE", kv)}
 		}
@@ -255,8 +301,11 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	if err := g.refreshConfigFiles(&o); err != nil {
 		return err
 	}
-	sc, err := client.LoadServerCode(o.Server, o.Modules)
+	sc, err := o.serverCode()
 	if err != nil {
+		return err
+	}
+	if err := g.wranglerWarning(o); err != nil {
 		return err
 	}
 	var cfg *api.AssetConfig
@@ -279,6 +328,9 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	// The host, the token and the project are checked before hashing,
 	// which can take a while on a big site.
 	proj, err := g.resolveProject(ctx, c, o.ProjectID)
+	if errors.Is(err, errNoProject) && o.CreateMissing {
+		proj, err = g.createNamedProject(ctx, c, o)
+	}
 	if err != nil {
 		return err
 	}
@@ -425,7 +477,11 @@ func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []
 			warns = []api.Warning{}
 		}
 		return g.printJSON(dryRunOutput{DryRun: true, ProjectID: o.ProjectID, Files: res.Files, Bytes: res.Bytes,
-			UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes, LeftOut: left, Warnings: warns, Changes: ch})
+			UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes, LeftOut: left, Warnings: warns, Changes: ch,
+			Settings: dryRunSettings{Name: o.Name, Dir: o.Dir, HTMLHandling: o.Config.HTMLHandling, NotFoundHandling: o.Config.NotFoundHandling,
+				RunWorkerFirst: o.RunWorkerFirst, Server: o.Server, CompatibilityDate: o.CompatibilityDate,
+				CompatibilityFlags: o.CompatibilityFlags, Env: o.Env},
+			Unsupported: g.wranglerProblems(o)})
 	}
 	fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
 	fmt.Fprintf(g.io.Out, "Against the live deployment: %d added, %d changed, %d removed\n", len(ch.Added), len(ch.Changed), len(ch.Removed))

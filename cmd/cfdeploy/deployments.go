@@ -40,6 +40,9 @@ func (g *global) projectID(cmd *cobra.Command) (string, error) {
 		return "", err
 	}
 	id := g.v.GetString("project_id")
+	if id == "" && g.wrangler != nil {
+		id = g.v.GetString("name") // a wrangler file names its project
+	}
 	if id == "" {
 		return "", usageError{errors.New("no project: pass --project ID, set project_id in cfdeploy.toml, or run 'cfdeploy init'")}
 	}

@@ -166,7 +166,7 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 		if err := g.refreshConfigFiles(&o.deploy); err != nil {
 			return nil, err
 		}
-		sc, err := client.LoadServerCode(o.deploy.Server, o.deploy.Modules)
+		sc, err := o.deploy.serverCode()
 		if err != nil {
 			return nil, err
 		}

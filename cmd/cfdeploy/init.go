@@ -22,6 +22,10 @@ type initOptions struct {
 	Slug  string
 	Dir   string
 	Force bool
+	// From is "wrangler": translate the wrangler file of the current
+	// directory; EnvName picks its [env.NAME] section.
+	From    string
+	EnvName string
 }
 
 // initOutput is the --json document of init.
@@ -42,7 +46,13 @@ added at the top of the file, the rest kept as written. On a terminal, missing v
 --name defaults to the current directory's name and --dir to the first of
 dist, public, build, site or out that exists. The site directory is never
 the project directory by default (it holds cfdeploy.toml and, often,
-secrets): without one of those, pass --dir.`,
+secrets): without one of those, pass --dir.
+
+--from wrangler translates the wrangler.json, wrangler.jsonc or
+wrangler.toml of the current directory (its [env.NAME] section with
+--env-name): the project is the one its name names (created when none
+has that name), and the settings cfhost cannot honour are listed in a
+comment at the top of the new file and in a warning.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runInit(cmd.Context(), o)
@@ -52,10 +62,22 @@ secrets): without one of those, pass --dir.`,
 	cmd.Flags().StringVar(&o.Slug, "slug", "", "a unique short name for the project, usable in place of its ID in hostnames and commands")
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "site directory to deploy")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing cfdeploy.toml")
+	cmd.Flags().StringVar(&o.From, "from", "", "translate another tool's project file: wrangler")
+	cmd.Flags().StringVar(&o.EnvName, "env-name", "", "with --from wrangler: the [env.NAME] section to translate")
 	return cmd
 }
 
 func (g *global) runInit(ctx context.Context, o initOptions) error {
+	switch o.From {
+	case "":
+		if o.EnvName != "" {
+			return usageError{errors.New("--env-name goes with --from wrangler")}
+		}
+	case "wrangler":
+		return g.initFromWrangler(ctx, o)
+	default:
+		return usageError{fmt.Errorf("--from %q: the only source cfdeploy translates is wrangler", o.From)}
+	}
 	if _, err := os.Stat(g.configPath); err == nil && !o.Force {
 		if !g.configLoaded || g.file.ProjectID != "" {
 			return withHint(fmt.Errorf("%s already exists", g.configPath), "pass --force to create a new project and overwrite it, or deploy with 'cfdeploy deploy'")

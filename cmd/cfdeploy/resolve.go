@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
+
+// errNoProject is what resolveProject's error wraps when nothing matched.
+var errNoProject = errors.New("no project")
 
 // resolveProject finds the project the user named: by ID, by a unique
 // prefix of its ID (as printed by 'projects ls', so "7c08" works) or by
@@ -46,7 +50,7 @@ func (g *global) resolveProject(ctx context.Context, c *client.Client, ref strin
 			return nil, withHint(fmt.Errorf("%q names %d projects: %s", ref, len(found), strings.Join(ids, ", ")), "pass more of the ID; 'cfdeploy projects ls' lists them")
 		}
 	}
-	return nil, withHint(fmt.Errorf("no project has the ID, ID prefix or name %q", ref), "List projects with 'cfdeploy projects ls', or create one with 'cfdeploy init'.")
+	return nil, withHint(fmt.Errorf("%w has the ID, ID prefix or name %q", errNoProject, ref), "List projects with 'cfdeploy projects ls', or create one with 'cfdeploy init'.")
 }
 
 // resolveDeployment finds a deployment among ds by ID or unique ID prefix.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,9 @@ type global struct {
 	configPath   string
 	configLoaded bool
 	file         fileConfig
+	// wrangler is the wrangler file read in place of a missing
+	// cfdeploy.toml (configPath is then that file), or nil.
+	wrangler *wranglerProject
 	// ran is set once a command's own code starts, so that errors before
 	// it (flag parsing, arguments) are told apart as usage errors.
 	ran bool
@@ -132,6 +136,17 @@ func (g *global) load(cmd *cobra.Command) error {
 			g.configPath = p
 		}
 	}
+	g.wrangler = nil
+	envName := ""
+	if f := cmd.Flags().Lookup("env-name"); f != nil && cmd.Name() != "init" {
+		envName = f.Value.String()
+	}
+	if isWranglerFile(g.configPath) {
+		return g.loadWrangler(envName)
+	}
+	if envName != "" {
+		return usageError{fmt.Errorf("--env-name %q selects an [env.%s] section of a wrangler file, and %s is not one", envName, envName, g.configPath)}
+	}
 	fc, err := readFileConfig(g.configPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
@@ -151,10 +166,16 @@ func (g *global) load(cmd *cobra.Command) error {
 
 // findProjectFile looks for cfdeploy.toml in the current directory and then
 // in each parent, and returns its path ("cfdeploy.toml" in the current
-// directory, absolute above it), or "" when there is none.
+// directory, absolute above it), or "" when there is none. A directory with
+// a wrangler file (wrangler.json, wrangler.jsonc, wrangler.toml) and no
+// cfdeploy.toml yields the wrangler file: a Cloudflare project deploys as
+// it is.
 func findProjectFile() string {
 	if _, err := os.Stat(DefaultConfigFile); err == nil {
 		return DefaultConfigFile
+	}
+	if p := findWranglerFile("."); p != "" {
+		return p
 	}
 	dir, err := os.Getwd()
 	if err != nil {
@@ -170,7 +191,31 @@ func findProjectFile() string {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return p
 		}
+		if p := findWranglerFile(dir); p != "" {
+			return p
+		}
 	}
+}
+
+// isWranglerFile reports whether path names one of wrangler's files.
+func isWranglerFile(path string) bool {
+	return slices.Contains(wranglerFiles, filepath.Base(path))
+}
+
+// loadWrangler reads the wrangler file at g.configPath as the project file:
+// viper gets its settings as the equivalent cfdeploy.toml text, so flags
+// and CFDEPLOY_ variables override them exactly as they override the file.
+func (g *global) loadWrangler(envName string) error {
+	w, err := readWranglerFile(g.configPath, envName)
+	if err != nil {
+		return withHint(err, "fix "+g.configPath+", or write a cfdeploy.toml next to it (it takes precedence)")
+	}
+	g.wrangler, g.file, g.configLoaded = w, w.File, true
+	g.v.SetConfigType("toml")
+	if err := g.v.ReadConfig(strings.NewReader(projectFileText(w.File, "", nil))); err != nil {
+		return fmt.Errorf("read the settings of %s: %w", g.configPath, err)
+	}
+	return nil
 }
 
 // bind makes the named flags of cmd override the given keys.

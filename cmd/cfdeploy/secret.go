@@ -30,21 +30,32 @@ process listings.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	var from string
 	put := &cobra.Command{
-		Use:   "put NAME",
+		Use:   "put NAME | put --from FILE",
 		Short: "Create or replace a secret; the value comes from stdin or a prompt",
 		Example: `  cfdeploy secret put API_KEY                 # asks for the value, without echo
   printf %s "$KEY" | cfdeploy secret put API_KEY
-  cfdeploy secret put TLS_KEY < key.pem`,
-		Args: exactArgs(1),
+  cfdeploy secret put TLS_KEY < key.pem
+  cfdeploy secret put --from .dev.vars         # every KEY=VALUE line of the file`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("from") {
+				return exactArgs(0)(cmd, args)
+			}
+			return exactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := g.projectID(cmd)
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("from") {
+				return g.runSecretPutFrom(cmd.Context(), id, from)
+			}
 			return g.runSecretPut(cmd.Context(), id, args[0])
 		},
 	}
+	put.Flags().StringVar(&from, "from", "", "store every KEY=VALUE of a dotenv file (wrangler's .dev.vars) as a secret")
 	ls := &cobra.Command{
 		Use: "ls", Short: "List secret names and when each was set", Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
