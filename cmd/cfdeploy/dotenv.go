@@ -126,4 +126,3 @@ func (g *global) runSecretPutFrom(ctx context.Context, projectID, path string) e
 	g.chatter("Stored %d secret(s) from %s: %s; the live deployment sees them now.", len(names), path, strings.Join(names, ", "))
 	return nil
 }
-
