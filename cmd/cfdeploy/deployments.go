@@ -100,7 +100,7 @@ func newRollbackCmd(g *global) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback [DEPLOYMENT_ID]",
 		Short: "Make an earlier deployment active again",
-		Long:  "Make DEPLOYMENT_ID (or a unique prefix of it) active again; without it, the deployment before the active one.",
+		Long:  "Make DEPLOYMENT_ID (or a unique prefix of it) active again; without it, the newest production deployment before the active one (previews are skipped).",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := g.projectID(cmd)
@@ -167,8 +167,12 @@ func previousDeployment(ds []api.Deployment) (string, error) {
 		if d.ID != active {
 			continue
 		}
-		if i+1 < len(ds) {
-			return ds[i+1].ID, nil
+		// Previews never went live as deployed: the one to go back to is
+		// the newest production deployment older than the live one.
+		for _, older := range ds[i+1:] {
+			if older.Production {
+				return older.ID, nil
+			}
 		}
 		return "", withHint(errors.New("the active deployment is the oldest one; there is nothing to roll back to"), "list deployments with 'cfdeploy deployments ls' and pass an ID")
 	}
