@@ -146,3 +146,23 @@ func TestParseDotenv(t *testing.T) {
 		}
 	}
 }
+
+// TestServerCodeCompatibility: the compatibility settings travel in the
+// deploy's serverCode, where the host reads them.
+func TestServerCodeCompatibility(t *testing.T) {
+	entry := filepath.Join(t.TempDir(), "app.wasm")
+	if err := os.WriteFile(entry, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := deployOptions{Server: entry, CompatibilityDate: "2025-04-01", CompatibilityFlags: []string{"assets_navigation_has_no_effect"}}
+	sc, err := o.serverCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.CompatibilityDate != o.CompatibilityDate || !reflect.DeepEqual(sc.CompatibilityFlags, o.CompatibilityFlags) {
+		t.Errorf("serverCode carries %q %v", sc.CompatibilityDate, sc.CompatibilityFlags)
+	}
+	if sc, err := (deployOptions{CompatibilityDate: "2025-04-01"}).serverCode(); sc != nil || err != nil {
+		t.Errorf("no server code: got %v, %v", sc, err)
+	}
+}
