@@ -133,7 +133,10 @@ root), cfdeploy.toml, .git, node_modules, .DS_Store and the hash cache; a
 "!NAME" line in .assetsignore publishes a dotfile. .assetsignore lists more
 files to leave out; --dry-run lists everything left out and why.
 An empty directory is refused unless --allow-empty, and so is one holding a
-cfhost data directory (cfhost.db).`,
+cfhost data directory (cfhost.db).
+Without cfdeploy.toml, a wrangler.json, wrangler.jsonc or wrangler.toml is
+read instead (--env-name picks an [env.NAME] section); the settings cfhost
+cannot honour are named in one warning, and --strict refuses them.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := g.deployOptions(cmd, args)
@@ -166,7 +169,7 @@ func addDeployFlags(cmd *cobra.Command) {
 	f.String("env-name", "", "with a wrangler file: the [env.NAME] section to deploy (wrangler's --env)")
 	f.Int("concurrency", 3, "parallel bucket uploads")
 	f.Bool("dry-run", false, "hash and report what would be uploaded and what is left out; change nothing")
-	f.Bool("strict", false, "refuse to deploy when _redirects or _headers have warnings (lines the host would skip)")
+	f.Bool("strict", false, "refuse to deploy when _redirects or _headers have warnings (lines the host would skip) or a wrangler file has settings cfhost cannot honour")
 	f.Bool("allow-empty", false, "deploy even when the directory has no files (every path then answers 404)")
 }
 
