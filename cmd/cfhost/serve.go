@@ -117,6 +117,7 @@ func (o *serveOptions) settings() []setting {
 		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core, at least 2)", &o.Worker.Concurrency),
 		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
 		intSetting("worker-queue", 0, 0, "requests that may wait for a run before 503 (0: 64 per run slot)", &o.Worker.QueueSize),
+		intSetting("worker-idle-instances", 64, 1, "guest-mode server-code instances (pkg/guest) kept alive between requests across all projects", &o.Worker.IdleInstances),
 		intSetting("worker-tenant-queue", 0, 0, "requests of one project that may wait beyond its runs before 503; its runs plus this many may also be receiving their body (0: 16 per project run slot, at most a quarter of worker-queue)", &o.Worker.TenantQueue),
 		bytesSetting("cache-bytes", 256<<20, "memory budget for cached asset bytes", &o.CacheBytes),
 		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),

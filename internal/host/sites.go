@@ -321,11 +321,12 @@ func (h *Host) program(snap store.Snapshot, files map[string]blobFile) (*worker.
 			_, err = ra.ReadAt(b, 0)
 			return b, err
 		},
-		Assets:  newBlobFS(h.store, d.CreatedAt, files),
-		Modules: newBlobFS(h.store, d.CreatedAt, modules),
-		Env:     d.Env,
-		Name:    snap.Deployment.ProjectID,
-		Tenant:  snap.Deployment.ProjectID,
+		Assets:     newBlobFS(h.store, d.CreatedAt, files),
+		Modules:    newBlobFS(h.store, d.CreatedAt, modules),
+		Env:        d.Env,
+		Deployment: d.ID,
+		Name:       snap.Deployment.ProjectID,
+		Tenant:     snap.Deployment.ProjectID,
 	}, nil
 }
 

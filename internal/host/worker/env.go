@@ -171,13 +171,21 @@ func buildEnv(r *http.Request, req *Request, contentLength int, p *Program) []en
 		env = append(env, envVar{"HTTP_" + strings.ToUpper(strings.ReplaceAll(k, "-", "_")), v})
 	}
 
+	return appendProjectEnv(env, p)
+}
+
+// appendProjectEnv appends what a program's guests see of the project: the
+// mount variables and the project's variables sorted by name. A guest-mode
+// instance gets only these in its environment (the request's variables
+// travel with each request).
+func appendProjectEnv(env []envVar, p *Program) []envVar {
 	if p.Assets != nil {
 		env = append(env, envVar{"CFHOST_ASSETS_DIR", AssetsDir})
 	}
 	if p.Modules != nil {
 		env = append(env, envVar{"CFHOST_MODULES_DIR", ModulesDir})
 	}
-	names = names[:0]
+	names := make([]string, 0, len(p.Env))
 	for k := range p.Env {
 		names = append(names, k)
 	}

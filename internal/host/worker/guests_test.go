@@ -54,6 +54,8 @@ var guestSources = []struct {
 	{"importenv", "./testdata/guests/importenv", false},
 	{"reactor", "./testdata/guests/reactor", true},
 	{"hello", "../../../examples/go-hello", false},
+	{"counter", "./testdata/guests/counter", true},
+	{"hello-guest", "../../../examples/go-guest", true},
 }
 
 // guest returns the bytes of a guest module, building all guests with

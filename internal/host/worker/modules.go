@@ -19,6 +19,29 @@ type compiledProgram struct {
 
 	poolsMu sync.Mutex
 	pools   map[uint64]*memoryPool
+
+	// guestMode marks a pkg/guest reactor (guestmode.go), served from
+	// pooled live instances.
+	guestMode bool
+	// instances are the pools of live guest-mode instances on this
+	// module; forget removes them from the runtime's registry on close.
+	instances map[*instancePool]bool
+	forget    func()
+}
+
+func (cp *compiledProgram) addPool(ip *instancePool) {
+	cp.poolsMu.Lock()
+	defer cp.poolsMu.Unlock()
+	if cp.instances == nil {
+		cp.instances = map[*instancePool]bool{}
+	}
+	cp.instances[ip] = true
+}
+
+func (cp *compiledProgram) removePool(ip *instancePool) {
+	cp.poolsMu.Lock()
+	defer cp.poolsMu.Unlock()
+	delete(cp.instances, ip)
 }
 
 // pool returns the memory pool for a limit.
@@ -36,6 +59,16 @@ func (cp *compiledProgram) pool(limit uint64) *memoryPool {
 // close releases the machine code, the pooled memories and the image. No
 // instance may be running.
 func (cp *compiledProgram) close(ctx context.Context) {
+	if cp.forget != nil {
+		cp.forget()
+	}
+	cp.poolsMu.Lock()
+	instances := cp.instances
+	cp.instances = nil
+	cp.poolsMu.Unlock()
+	for ip := range instances {
+		ip.drop()
+	}
 	_ = cp.compiled.Close(ctx)
 	cp.poolsMu.Lock()
 	for _, p := range cp.pools {

@@ -21,7 +21,8 @@ import (
 // *api.Error of code invalid whose message says why, unless it is a core
 // WebAssembly module of at most MaxModuleSize bytes that imports only
 // wasi_snapshot_preview1 functions, exports a _start function (a WASI
-// command, not a reactor) and a memory, and whose initial memory fits the
+// command) or is a guest-mode reactor (_initialize plus the pkg/guest
+// exports, see guestmode.go), exports a memory, and whose initial memory fits the
 // memory limit. hash must be Hash(wasm). The compiled module is written to
 // the cache directory and kept loaded.
 func (rt *Runtime) Prepare(ctx context.Context, hash string, wasm []byte) error {
@@ -126,6 +127,8 @@ func (rt *Runtime) build(ctx context.Context, hash string, wasm []byte) (*compil
 		return nil, err
 	}
 	prog := &compiledProgram{compiled: compiled, maxFree: rt.cfg.Concurrency, pools: map[uint64]*memoryPool{}}
+	prog.guestMode = isGuestReactor(compiled)
+	prog.forget = func() { rt.instances.forget(prog) }
 	if mem, ok := compiled.ExportedMemories()["memory"]; ok {
 		prog.minMemory = uint64(mem.Min()) * wasmPageSize
 	}
@@ -151,9 +154,12 @@ func (rt *Runtime) checkCompiled(m wazero.CompiledModule, memoryLimit int64) err
 		}
 	}
 	start, ok := m.ExportedFunctions()["_start"]
+	if !ok && isGuestReactor(m) {
+		start, ok = m.ExportedFunctions()["_initialize"]
+	}
 	if !ok {
 		if _, reactor := m.ExportedFunctions()["_initialize"]; reactor {
-			return invalidf("server module is a WASI reactor (exports _initialize, no _start); build a command: a main package with GOOS=wasip1, or clang without -mexec-model=reactor")
+			return invalidf("server module is a WASI reactor (exports _initialize, no _start); build a command: a main package with GOOS=wasip1, or clang without -mexec-model=reactor; or serve requests from a long-lived instance with pkg/guest, whose reactor exports %s and %s", guestAllocExport, guestServeExport)
 		}
 		return invalidf("server module exports no _start function; it must be a WASI preview1 command")
 	}

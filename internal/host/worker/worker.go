@@ -3,7 +3,9 @@
 // runtime. Each request gets a fresh instance with the request in its
 // environment, the body on stdin and its CGI response read from stdout, so no
 // state crosses requests and a guest that loops, traps or runs out of memory
-// fails only its own request.
+// fails only its own request. A guest-mode reactor (pkg/guest, guestmode.go)
+// instead serves many requests of one deployment from a pooled instance,
+// which is discarded as soon as it fails.
 //
 // The package knows nothing of projects, SQL or routing: the host hands it a
 // Program (a compiled module's hash plus the deployment's files and env) and
@@ -44,6 +46,7 @@ const (
 	DefaultMaxModuleSize = 32 << 20
 	DefaultLoadedModules = 16
 	DefaultCacheMaxBytes = 1 << 30
+	DefaultIdleInstances = 64
 )
 
 // Config tunes a Runtime. Zero fields take the defaults above; the
@@ -107,6 +110,11 @@ type Config struct {
 	// LoadedModules is how many compiled modules stay in memory (a Go guest
 	// costs about 44 MB); others are reloaded from the cache on demand.
 	LoadedModules int
+	// IdleInstances caps the guest-mode instances (pkg/guest) kept alive
+	// between requests across all projects; each also keeps at most its
+	// tenant's TenantConcurrency. Each holds its linear memory (a Go guest
+	// touches a few MB of it).
+	IdleInstances int
 	// Logger receives guest failures with their stderr. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -165,6 +173,9 @@ func (c Config) withDefaults() Config {
 	if c.LoadedModules <= 0 {
 		c.LoadedModules = DefaultLoadedModules
 	}
+	if c.IdleInstances <= 0 {
+		c.IdleInstances = DefaultIdleInstances
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -189,6 +200,8 @@ type Runtime struct {
 
 	tenantMu sync.Mutex
 	tenants  map[string]*tenantSlots // tenants with requests in flight
+
+	instances instancePools // live guest-mode instances, per tenant
 
 	compileMu sync.Mutex // one compilation at a time: each takes ~100 MB
 	modules   *moduleCache
@@ -242,6 +255,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		tenants: make(map[string]*tenantSlots),
 		bodies:  bodyBudget{limit: cfg.BodyBudget},
 	}
+	r.instances.idleMax = int64(cfg.IdleInstances)
 	r.modules = newModuleCache(cfg.LoadedModules)
 	return r, nil
 }
@@ -320,6 +334,11 @@ type Program struct {
 	MemoryLimit int64
 	// Name labels the program in logs, e.g. the project name.
 	Name string
+	// Deployment identifies the deployment the program belongs to. A
+	// guest-mode module (pkg/guest) keeps live instances per Tenant and
+	// Deployment; a request for another deployment of the tenant drops
+	// them, so no state survives a redeploy or rollback.
+	Deployment string
 	// Tenant groups programs whose requests share one allowance of
 	// execution slots (Config.TenantConcurrency), e.g. the project id. ""
 	// puts the program under no per-tenant limit.
@@ -471,6 +490,9 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 	if mod.prog.minMemory > uint64(limit) {
 		log.Warn("server module needs more memory at start than its limit", "needs", mod.prog.minMemory, "limit", limit)
 		return nil, &runFailure{status: http.StatusBadGateway}
+	}
+	if mod.prog.guestMode {
+		return rt.runGuest(ctx, r, mod, &p, req, body, limit, log)
 	}
 	alloc, err := newRequestAllocator(mod.prog.pool(uint64(limit)))
 	if err != nil {
