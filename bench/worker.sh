@@ -6,12 +6,15 @@
 # with `wrk -t1 -c4`:
 #   native  a Go net/http handler (bench/workerserver -native, the baseline)
 #   go      examples/go-hello built with GOOS=wasip1 (net/http + cgi.Serve)
+#   goguest examples/go-guest, the same handler in guest mode (pkg/guest, a
+#           reactor whose pooled instance serves every request)
 #   c       bench/cguest/hello.c built with clang + wasi-libc
 # The two guests run in the real cfhost binary: deployed with
 # `cfdeploy deploy --server`, requested by Host header <id>.localhost, so
 # routing, the asset dry run and the worker runtime are all on the path.
 # and prints requests/s, p50 and p99, the ratios to native, and the targets
-# (Go >= 250 req/s with p99 <= 20 ms; C >= 5,000 req/s).
+# (Go >= 250 req/s with p99 <= 20 ms; Go in guest mode >= 5,000 req/s with
+# p99 <= 5 ms; C >= 5,000 req/s).
 #
 # Usage: bench/worker.sh [-d DURATION]   (default 10s per target)
 # Installs wrk, clang, lld, wasi-libc and libclang-rt-14-dev-wasm32 with
@@ -49,6 +52,7 @@ fi
 
 echo "building guests and server" >&2
 (cd "$root" && GOOS=wasip1 GOARCH=wasm go build -o "$work/go-hello.wasm" ./examples/go-hello)
+(cd "$root" && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$work/go-guest.wasm" ./examples/go-guest)
 clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--strip-all -o "$work/c-hello.wasm" "$root/bench/cguest/hello.c"
 (cd "$root" && go build -o "$work/" ./bench/workerserver ./cmd/cfhost ./cmd/cfdeploy)
 mkdir -p "$work/empty-site"
@@ -115,6 +119,7 @@ measure() {
 results=$(
 	measure native native
 	measure go "$work/go-hello.wasm"
+	measure goguest "$work/go-guest.wasm"
 	measure c "$work/c-hello.wasm"
 )
 
@@ -130,5 +135,6 @@ echo "$results" | awk '
 		}
 		print ""
 		printf "target go >= 250 req/s and p99 <= 20 ms: %s\n", (rps["go"] >= 250 && p99["go"] <= 20) ? "met" : "MISSED"
+		printf "target goguest >= 5000 req/s and p99 <= 5 ms: %s\n", (rps["goguest"] >= 5000 && p99["goguest"] <= 5) ? "met" : "MISSED"
 		printf "target c  >= 5000 req/s:                 %s\n", (rps["c"] >= 5000) ? "met" : "MISSED"
 	}'

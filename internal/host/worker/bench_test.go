@@ -71,3 +71,35 @@ func BenchmarkWorkerRequestParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGuestMode compares go-hello as a CGI guest (a fresh instance per
+// request) with the same handler in guest mode (examples/go-guest, one
+// pooled instance serving every request), through Serve.
+func BenchmarkGuestMode(b *testing.B) {
+	for _, bc := range []struct{ name, guest string }{
+		{"cgi", "hello"},
+		{"guest", "hello-guest"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			rt, _ := newRuntime(b, Config{})
+			p, _ := program(b, rt, bc.guest)
+			p.Tenant, p.Deployment = "bench", "dep"
+			req := httptest.NewRequest(http.MethodGet, "http://bench.test/", nil)
+			for range 5 {
+				serveOnce(b, rt, p, req)
+			}
+			times := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				serveOnce(b, rt, p, req)
+				times = append(times, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
