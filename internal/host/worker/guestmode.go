@@ -13,8 +13,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -137,11 +139,20 @@ type instancePools struct {
 	pools map[string]*instancePool // by tenant
 }
 
-// poolKey names a deployment: the module, the tenant, the deployment id
-// and the program name, so programs differing in any of them never share
-// instances.
+// poolKey names a deployment: the module, the tenant, the deployment id,
+// the program name and the environment, so programs differing in any of
+// them never share instances. The environment is part of it because an
+// instance reads it once, at start: a changed variable or secret of the
+// project must reach the next request without a redeploy.
 func poolKey(p *Program) string {
-	return p.Tenant + "\x00" + p.Deployment + "\x00" + p.Hash + "\x00" + p.Name
+	h := fnv.New64a()
+	for _, e := range appendProjectEnv(nil, p) {
+		h.Write([]byte(e.name))
+		h.Write([]byte{0})
+		h.Write([]byte(e.value))
+		h.Write([]byte{0})
+	}
+	return p.Tenant + "\x00" + p.Deployment + "\x00" + p.Hash + "\x00" + p.Name + "\x00" + strconv.FormatUint(h.Sum64(), 16)
 }
 
 // get returns the pool for p on prog, replacing the tenant's previous one.

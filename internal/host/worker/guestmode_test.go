@@ -124,3 +124,21 @@ func TestGuestModeCGIUnchanged(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestGuestModeEnvChangeStartsNewInstance(t *testing.T) {
+	rt, _ := newRuntime(t, Config{})
+	p := guestProgram(t, rt, "counter", "proj", "dep")
+	p.Env = map[string]string{"GREETING": "one"}
+	srv, _ := serveProgram(t, rt, p)
+	if res, _ := get(t, srv.URL+"/echo"); res.Header.Get("X-Greeting") != "one" {
+		t.Fatalf("greeting %q, want one", res.Header.Get("X-Greeting"))
+	}
+	// The project's variable changes with no new deployment: the next
+	// request must see it, not the value the pooled instance started with.
+	p2 := p
+	p2.Env = map[string]string{"GREETING": "two"}
+	srv2, _ := serveProgram(t, rt, p2)
+	if res, _ := get(t, srv2.URL+"/echo"); res.Header.Get("X-Greeting") != "two" {
+		t.Fatalf("after the change, greeting %q, want two", res.Header.Get("X-Greeting"))
+	}
+}
