@@ -210,7 +210,11 @@ func (h *Host) storeServerCode(ctx context.Context, projectID string, sc *api.Se
 	for i, m := range decoded {
 		sum := sha256.Sum256(m.Content)
 		hash := hex.EncodeToString(sum[:])
-		if i == 0 {
+		if i == 0 && m.Type == manifest.ModuleJS {
+			if err := h.validateJS(ctx, m.Name, decoded); err != nil {
+				return nil, err
+			}
+		} else if i == 0 {
 			if err := h.prepareServerCode(ctx, hash, m.Content); err != nil {
 				return nil, err
 			}

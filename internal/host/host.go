@@ -211,6 +211,7 @@ type Host struct {
 	db      *store.SQLite
 	tokens  *tokens
 	worker  *worker.Runtime
+	js      jsEngine
 	sites   *siteCache
 	uploads *uploadBudget
 	cache   *assets.Cache
@@ -328,7 +329,7 @@ func (h *Host) Close() error {
 	if h.ownAccess {
 		h.access.Close()
 	}
-	return errors.Join(h.worker.Close(context.Background()), h.store.Close())
+	return errors.Join(h.worker.Close(context.Background()), h.closeJS(), h.store.Close())
 }
 
 // SetDefaultProject makes project id answer requests that name no project

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
+	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -27,7 +28,10 @@ type site struct {
 	assets     *assets.Site
 	// program is the deployment's server code, nil without.
 	program *worker.Program
-	rwf     manifest.RunWorkerFirst
+	// js builds the deployment's JS server code (a js entrypoint), nil
+	// without; the JS runtime loads it by deployment id.
+	js  func() (*jsrt.Program, error)
+	rwf manifest.RunWorkerFirst
 	// navigation is the assets_navigation_prefers_asset_serving flag
 	// (docs/asset-serving.md#run-worker-first).
 	navigation bool
@@ -277,13 +281,24 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 		if snap.Deployment.Env, err = h.projectEnv(ctx, projectID, d.Env); err != nil {
 			return nil, fmt.Errorf("deployment %s settings: %w", d.ID, err)
 		}
-		s.program, err = h.program(snap, files)
-		if err != nil {
+		if entryType(snap) == manifest.ModuleJS {
+			s.js = h.jsProgram(snap)
+		} else if s.program, err = h.program(snap, files); err != nil {
 			return nil, err
 		}
 		s.navigation = manifest.NavigationPrefersAssets(d.CompatibilityDate, d.CompatibilityFlags)
 	}
 	return s, nil
+}
+
+// entryType is the module type of a deployment's entrypoint.
+func entryType(snap store.Snapshot) string {
+	for _, m := range snap.Modules {
+		if m.Name == snap.Deployment.Entrypoint {
+			return m.Type
+		}
+	}
+	return ""
 }
 
 // program builds the worker program of a deployment with server code.
@@ -355,7 +370,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		w = noindex(w)
 	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
-	if s.program == nil || !h.routeToWorker(s, r, req) {
+	if (s.program == nil && s.js == nil) || !h.routeToWorker(s, r, req) {
 		setClass(cls, classAsset)
 		c := coalesce.From(r.Context())
 		c.Hold()
@@ -371,6 +386,10 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	// Server code may send any header, so its responses are always
 	// isolated; a run costs far more than the wrapper.
 	w = h.isolating(w, r, prefix, prefix != "")
+	if s.js != nil {
+		h.serveJS(w, r, s, req, pathname, search)
+		return
+	}
 	wreq := worker.Request{Scheme: req.Scheme, Host: r.Host, RawPath: pathname, RawQuery: trimQuestion(search), RemoteAddr: h.clientAddr(r)}
 	h.worker.Serve(w, r, *s.program, wreq, func(w http.ResponseWriter, r *http.Request) {
 		// The guest's env.ASSETS.fetch(): the rewritten request's target is

@@ -11,10 +11,12 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
-// Module types of server code. Only wasm runs; the others are files the
-// wasm entrypoint reads under /modules.
+// Module types of server code. A wasm entrypoint runs as a WASI guest and
+// reads the text, data and json modules under /modules; a js entrypoint
+// (an ES module) runs on the JS runtime and imports the others.
 const (
 	ModuleWasm = "wasm"
+	ModuleJS   = "js"
 	ModuleText = "text"
 	ModuleData = "data"
 	ModuleJSON = "json"
@@ -54,8 +56,8 @@ func ModuleType(name string) string {
 }
 
 // DecodeServerCode validates the server code of a deploy and decodes its
-// modules, entrypoint first. The entrypoint must be a wasm module; JS and
-// Python modules are refused with a hint, since this host runs WebAssembly.
+// modules, entrypoint first. The entrypoint is a wasm or an ES module;
+// CommonJS and Python are refused with a hint.
 func DecodeServerCode(sc *api.ServerCode) ([]DecodedModule, error) {
 	if sc.Entrypoint == "" {
 		return nil, fmt.Errorf("serverCode.entrypoint is required")
@@ -72,6 +74,10 @@ func DecodeServerCode(sc *api.ServerCode) ([]DecodedModule, error) {
 	if sc.CompatibilityDate != "" && !validDate(sc.CompatibilityDate) {
 		return nil, fmt.Errorf("serverCode.compatibilityDate %q is not a YYYY-MM-DD date", sc.CompatibilityDate)
 	}
+	entryType := sc.Modules[sc.Entrypoint].Type
+	if entryType == "" {
+		entryType = ModuleType(sc.Entrypoint)
+	}
 	names := slices.Sorted(maps.Keys(sc.Modules))
 	out := make([]DecodedModule, 0, len(names))
 	for _, name := range names {
@@ -84,14 +90,24 @@ func DecodeServerCode(sc *api.ServerCode) ([]DecodedModule, error) {
 			typ = ModuleType(name)
 		}
 		switch typ {
-		case ModuleWasm, ModuleText, ModuleData, ModuleJSON:
-		case "js", "cjs", "py":
-			return nil, fmt.Errorf("module %q is of type %s: this host runs WebAssembly; compile your server code to a WASI preview1 module (e.g. GOOS=wasip1 GOARCH=wasm go build) and deploy the .wasm", name, typ)
+		case ModuleText, ModuleData, ModuleJSON:
+		case ModuleWasm:
+			if entryType == ModuleJS {
+				return nil, fmt.Errorf("module %q is wasm: JavaScript server code cannot import wasm modules", name)
+			}
+		case ModuleJS:
+			if entryType != ModuleJS {
+				return nil, fmt.Errorf("module %q is JavaScript but the entrypoint %q is %s; JS modules need a js entrypoint", name, sc.Entrypoint, entryType)
+			}
+		case "cjs":
+			return nil, fmt.Errorf("module %q is CommonJS: this host runs ES modules (.js, .mjs); rewrite it with import/export or bundle it", name)
+		case "py":
+			return nil, fmt.Errorf("module %q is Python: this host runs JavaScript ES modules and WebAssembly", name)
 		default:
-			return nil, fmt.Errorf("module %q has unknown type %q; use wasm, text, data or json", name, typ)
+			return nil, fmt.Errorf("module %q has unknown type %q; use js, wasm, text, data or json", name, typ)
 		}
-		if name == sc.Entrypoint && typ != ModuleWasm {
-			return nil, fmt.Errorf("entrypoint %q must be a wasm module, not %s", name, typ)
+		if name == sc.Entrypoint && typ != ModuleWasm && typ != ModuleJS {
+			return nil, fmt.Errorf("entrypoint %q must be a js or wasm module, not %s", name, typ)
 		}
 		content, err := base64.StdEncoding.DecodeString(m.Content)
 		if err != nil {

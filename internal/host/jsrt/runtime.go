@@ -20,6 +20,7 @@ const (
 	DefaultMemoryLimit = 128 << 20
 	DefaultMaxResponse = 32 << 20
 	DefaultIdle        = 2
+	DefaultDeployments = 64
 )
 
 // Config tunes a Runtime.
@@ -38,6 +39,9 @@ type Config struct {
 	// Idle is how many initialised instances a deployment keeps between
 	// requests.
 	Idle int
+	// Deployments is how many deployments keep their instances; the least
+	// recently used beyond it are closed.
+	Deployments int
 }
 
 func (c Config) withDefaults() Config {
@@ -53,6 +57,9 @@ func (c Config) withDefaults() Config {
 	if c.Idle <= 0 {
 		c.Idle = DefaultIdle
 	}
+	if c.Deployments <= 0 {
+		c.Deployments = DefaultDeployments
+	}
 	return c
 }
 
@@ -63,6 +70,10 @@ type Runtime struct {
 	rt     wazero.Runtime
 	cache  wazero.CompilationCache
 	engine wazero.CompiledModule
+
+	mu     sync.Mutex
+	loaded map[string]*Deployment // by key
+	clock  uint64                 // last use, for eviction
 }
 
 // New compiles the engine. WithCloseOnContextDone is on: it is the only hard
@@ -90,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		_ = cache.Close(ctx)
 		return nil, err
 	}
-	return &Runtime{cfg: cfg, rt: rt, cache: cache, engine: engine}, nil
+	return &Runtime{cfg: cfg, rt: rt, cache: cache, engine: engine, loaded: map[string]*Deployment{}}, nil
 }
 
 // Config returns the configuration in effect.
@@ -126,8 +137,50 @@ type Deployment struct {
 	rt   *Runtime
 	prog *Program
 
-	mu   sync.Mutex
-	idle []*instance
+	mu     sync.Mutex
+	idle   []*instance
+	closed bool
+	used   uint64 // Runtime.clock at its last use, under Runtime.mu
+}
+
+// Deployment returns the loaded deployment under key (a deployment id),
+// building its Program with build the first time. At most
+// Config.Deployments stay loaded; the least recently used is closed.
+func (r *Runtime) Deployment(key string, build func() (*Program, error)) (*Deployment, error) {
+	r.mu.Lock()
+	r.clock++
+	if d, ok := r.loaded[key]; ok {
+		d.used = r.clock
+		r.mu.Unlock()
+		return d, nil
+	}
+	r.mu.Unlock()
+	prog, err := build()
+	if err != nil {
+		return nil, err
+	}
+	d := r.Load(prog)
+	r.mu.Lock()
+	if old, ok := r.loaded[key]; ok {
+		r.mu.Unlock()
+		return old, nil
+	}
+	d.used = r.clock
+	r.loaded[key] = d
+	var evict *Deployment
+	if len(r.loaded) > r.cfg.Deployments {
+		for k, o := range r.loaded {
+			if evict == nil || o.used < evict.used {
+				evict, key = o, k
+			}
+		}
+		delete(r.loaded, key)
+	}
+	r.mu.Unlock()
+	if evict != nil {
+		evict.Close(context.Background())
+	}
+	return d, nil
 }
 
 // Load returns a Deployment for prog. Nothing is evaluated until the first
@@ -140,7 +193,7 @@ func (r *Runtime) Load(prog *Program) *Deployment {
 func (d *Deployment) Close(ctx context.Context) {
 	d.mu.Lock()
 	idle := d.idle
-	d.idle = nil
+	d.idle, d.closed = nil, true
 	d.mu.Unlock()
 	for _, in := range idle {
 		in.close(ctx)
@@ -239,7 +292,7 @@ func (d *Deployment) take(ctx context.Context) (*instance, error) {
 
 func (d *Deployment) put(ctx context.Context, in *instance) {
 	d.mu.Lock()
-	if len(d.idle) < d.rt.cfg.Idle {
+	if !d.closed && len(d.idle) < d.rt.cfg.Idle {
 		d.idle = append(d.idle, in)
 		in = nil
 	}
