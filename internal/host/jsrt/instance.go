@@ -55,7 +55,7 @@ const (
 func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, prog *Program) (*instance, error) {
 	in := &instance{prog: prog}
 	ctx = context.WithValue(ctx, instKey{}, in)
-	mod, err := rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := rt.InstantiateModule(withMemory(ctx), cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		return nil, fmt.Errorf("instantiate js engine: %w", err)
 	}
