@@ -2,6 +2,9 @@ package host
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -93,6 +96,14 @@ func (h *Host) jsProgram(snap store.Snapshot) func() (*jsrt.Program, error) {
 	}
 }
 
+// jsKey names a JS deployment with its env: changing the project's env
+// builds a new Program (a new set of instances) for the same deployment.
+func jsKey(snap store.Snapshot) string {
+	env, _ := json.Marshal(snap.Deployment.Env) // keys sorted
+	sum := sha256.Sum256(env)
+	return snap.Deployment.ID + "/" + hex.EncodeToString(sum[:8])
+}
+
 // serveJS runs a JS deployment's fetch handler for one request, under the
 // same admission as WASI guests. A failure answers 500 (uncaught
 // exception), 502 (trap, out of memory) or 504 (deadline) and is logged
@@ -102,7 +113,7 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, req asse
 	rt, err := h.jsRuntime()
 	var d *jsrt.Deployment
 	if err == nil {
-		d, err = rt.Deployment(s.deployment, s.js)
+		d, err = rt.Deployment(s.jsKey, s.js)
 	}
 	if err != nil {
 		log.Error("js server code", "err", err)

@@ -30,8 +30,9 @@ type site struct {
 	program *worker.Program
 	// js builds the deployment's JS server code (a js entrypoint), nil
 	// without; the JS runtime loads it by deployment id.
-	js  func() (*jsrt.Program, error)
-	rwf manifest.RunWorkerFirst
+	js    func() (*jsrt.Program, error)
+	jsKey string // the deployment id and its env's hash
+	rwf   manifest.RunWorkerFirst
 	// navigation is the assets_navigation_prefers_asset_serving flag
 	// (docs/asset-serving.md#run-worker-first).
 	navigation bool
@@ -282,7 +283,7 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 			return nil, fmt.Errorf("deployment %s settings: %w", d.ID, err)
 		}
 		if entryType(snap) == manifest.ModuleJS {
-			s.js = h.jsProgram(snap)
+			s.js, s.jsKey = h.jsProgram(snap), jsKey(snap)
 		} else if s.program, err = h.program(snap, files); err != nil {
 			return nil, err
 		}
