@@ -1,0 +1,47 @@
+package jsrt
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkHelloFetch is one hello-world request on a reused instance,
+// in-process (no HTTP): go test -run '^$' -bench HelloFetch ./internal/host/jsrt
+func BenchmarkHelloFetch(b *testing.B) {
+	r, err := New(context.Background(), Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch(request) { return new Response("hello " + new URL(request.url).pathname); } };`}, nil))
+	defer d.Close(context.Background())
+	req := &Request{Method: "GET", URL: "http://x/world"}
+	if _, err := d.Fetch(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := d.Fetch(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFirstRequest is a request on a fresh deployment: instantiation,
+// runtime, shim and module evaluation included.
+func BenchmarkFirstRequest(b *testing.B) {
+	r, err := New(context.Background(), Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	prog := jsProgram("index.js", map[string]string{"index.js": `export default { fetch() { return new Response("hi"); } };`}, nil)
+	req := &Request{Method: "GET", URL: "http://x/"}
+	for b.Loop() {
+		d := r.Load(prog)
+		if _, err := d.Fetch(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+		d.Close(context.Background())
+	}
+}
