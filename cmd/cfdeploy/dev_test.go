@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 // lockedBuffer is a goroutine-safe stderr for in-process runs.
@@ -114,11 +116,7 @@ func TestDev(t *testing.T) {
 // waitFor polls cond until it holds, failing after a generous deadline.
 func waitFor(t *testing.T, log *lockedBuffer, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached; stderr:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !poll.Wait(15*time.Second, cond) {
+		t.Fatalf("condition not reached; stderr:\n%s", log.String())
 	}
 }

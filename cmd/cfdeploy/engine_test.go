@@ -227,16 +227,19 @@ func reverseTo(hostport string) http.Handler {
 }
 
 func TestDeployResumesAfterTokenExpiry(t *testing.T) {
-	_, hostURL := startHost(t, host.Config{TokenTTL: 3 * time.Second})
+	// The host's clock jumps past the tokens' lifetime (and jwt's leeway)
+	// while the second upload is on its way, as on a slow link; the host
+	// then refuses that upload with 401.
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	_, hostURL := startHost(t, host.Config{TokenTTL: time.Minute, Now: now})
 	direct := newClient(t, hostURL)
-	// Hold the second upload until the upload token has expired, as on a
-	// slow link; the host then refuses it with 401.
 	var uploads atomic.Int64
 	target := strings.TrimPrefix(hostURL, "http://")
 	next := reverseTo(target)
 	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/assets/upload") && uploads.Add(1) == 2 {
-			time.Sleep(3100 * time.Millisecond)
+			skew.Add(int64(2 * time.Minute))
 		}
 		next.ServeHTTP(w, r)
 	}))

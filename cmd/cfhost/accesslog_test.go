@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
+
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 // After logrotate moves the file away and sends SIGHUP, new lines go to a
@@ -42,11 +44,5 @@ func TestAccessLogReopensOnSIGHUP(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "the access log", cond)
 }

@@ -184,7 +184,7 @@ func (h *Host) gcLoop(ctx context.Context) {
 // CollectGarbage deletes expired upload sessions and blobs that no
 // deployment uses and that are older than the grace period.
 func (h *Host) CollectGarbage(ctx context.Context) (store.GCResult, error) {
-	res, err := h.store.CollectGarbage(ctx, time.Now().Add(-h.cfg.GCGrace))
+	res, err := h.store.CollectGarbage(ctx, h.cfg.Now().Add(-h.cfg.GCGrace))
 	h.metrics.gcRan(res, err)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -212,7 +212,7 @@ func (h *Host) pruneWasmCache(ctx context.Context) error {
 		return err
 	}
 	res, err := h.worker.PruneCache(ctx, func(hash string) bool { return keep[hash] },
-		time.Now().Add(-h.cfg.GCGrace), h.worker.Config().CacheMaxBytes)
+		h.cfg.Now().Add(-h.cfg.GCGrace), h.worker.Config().CacheMaxBytes)
 	if res.Entries > 0 {
 		h.log.Info("wasm compilation cache pruned", "modules", res.Entries, "bytes", res.Bytes, "kept_bytes", res.Kept)
 	}

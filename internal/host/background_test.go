@@ -10,6 +10,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -19,20 +20,7 @@ func TestBackgroundCompression(t *testing.T) {
 	page := strings.Repeat("<p>compress me</p>\n", 200)
 	png := string(bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 200))
 	th.deploy(p.ID, siteFiles{"/index.html": page, "/img.png": png, "/tiny.css": "a{}"})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left, err := th.h.store.BlobsToCompress(t.Context(), 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d blobs still uncompressed", len(left))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCompressed(t, th)
 	for enc, decode := range map[string]func(io.Reader) (io.Reader, error){
 		"gzip": func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
 		"br":   func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil },
@@ -82,16 +70,7 @@ func TestCompressionWaitsForDeploys(t *testing.T) {
 	if err != nil || len(left) != 1 {
 		t.Fatalf("compressed during a deploy: %d blobs left to compress (%v), want 1", len(left), err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if left, _ := th.h.store.BlobsToCompress(t.Context(), 10); len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing compressed after the deploys paused")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCompressed(t, th)
 }
 
 // TestCompressibleIsAnyUploader: bytes first uploaded under a name that is
@@ -103,23 +82,23 @@ func TestCompressibleIsAnyUploader(t *testing.T) {
 	first, second := th.createProject("bin"), th.createProject("app")
 	th.deploy(first.ID, siteFiles{"/x.bin": js})
 	th.deploy(second.ID, siteFiles{"/app.js": js})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left, err := th.h.store.BlobsToCompress(t.Context(), 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d blobs still uncompressed", len(left))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCompressed(t, th)
 	for _, enc := range []string{"gzip", "br"} {
 		if _, _, err := th.h.store.OpenBlob(t.Context(), sha([]byte(js)), enc); err != nil {
 			t.Errorf("app.js uploaded after the same bytes as x.bin has no %s variant: %v", enc, err)
 		}
 	}
+}
+
+// waitCompressed waits for background compression to leave no blob
+// waiting.
+func waitCompressed(t *testing.T, th *testHost) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, "background compression to finish", func() bool {
+		left, err := th.h.store.BlobsToCompress(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(left) == 0
+	})
 }

@@ -58,6 +58,10 @@ type Config struct {
 	GCInterval time.Duration
 	// TokenTTL is the lifetime of upload and completion tokens; default 1h.
 	TokenTTL time.Duration
+	// Now is the host's clock for token and session expiry, the
+	// authentication limiter and garbage collection's grace period;
+	// default time.Now. Tests move it instead of sleeping.
+	Now func() time.Time
 	// BodyIdleTimeout cuts a request whose body sends nothing for this
 	// long; default 30s. (A slow but moving upload is never cut.)
 	BodyIdleTimeout time.Duration
@@ -150,6 +154,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.BodyIdleTimeout <= 0 {
 		c.BodyIdleTimeout = defaultBodyIdleTimeout
@@ -290,7 +297,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		log:         cfg.Logger,
 		store:       db,
 		db:          db,
-		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL},
+		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL, now: cfg.Now},
 		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),

@@ -30,7 +30,7 @@ const tokenTouchInterval = time.Minute
 // tells nothing about it.
 func (h *Host) authorize(w http.ResponseWriter, r *http.Request, project string, adminOnly bool) error {
 	key := clientKey(h.clientAddr(r))
-	now := time.Now()
+	now := h.cfg.Now()
 	if wait, ok := h.authLimit.blocked(key, now); ok {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
+
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 // openSession asks for an upload session of files and returns the answer.
@@ -137,11 +139,7 @@ func TestUploadBodiesWaitForBudget(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	poll.Until(t, 20*time.Second, what, cond)
 }
 
 // TestRefusedDeployFreesSession: a deploy refused for what it asks does not

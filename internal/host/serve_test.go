@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
@@ -163,17 +162,7 @@ func TestPrecompressedVariants(t *testing.T) {
 	p := th.createProject("gz")
 	page := strings.Repeat("<p>hello compression</p>\n", 100)
 	th.deploy(p.ID, siteFiles{"/index.html": page})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left, _ := th.h.store.BlobsToCompress(t.Context(), 1)
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("compression did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitCompressed(t, th)
 	// Transport-level decompression would hide the encoding: ask by hand.
 	req, _ := http.NewRequest("GET", th.srv.URL+"/", nil)
 	req.Host = p.ID + ".localhost"

@@ -35,6 +35,7 @@ type claims struct {
 type tokens struct {
 	key []byte
 	ttl time.Duration
+	now func() time.Time
 }
 
 func (t *tokens) sign(projectID, sessionID, purpose string, now time.Time) (string, error) {
@@ -57,6 +58,7 @@ func (t *tokens) verify(token, projectID, purpose string) (string, error) {
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.now),
 		jwt.WithLeeway(5*time.Second))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -150,7 +149,7 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := h.cfg.Now()
 	sess := store.Session{ID: uuid.NewString(), ProjectID: id, Manifest: manifestJSON, CreatedAt: now, ExpiresAt: now.Add(h.cfg.TokenTTL),
 		Quota: store.Quota{OpenSessions: h.cfg.MaxUploadSessions, StaleAfter: h.cfg.UploadSessionStale, StoredBytes: h.cfg.MaxProjectBytes}}
 	purpose := purposeUpload
@@ -195,7 +194,7 @@ func (h *Host) liveSession(ctx context.Context, projectID, sessionID string) (st
 		return sess, api.Errorf(api.CodeUnauthorized, "token belongs to another project")
 	case sess.Used:
 		return sess, api.Errorf(api.CodeConflict, "this upload session was already deployed; start a new upload session")
-	case time.Now().After(sess.ExpiresAt):
+	case h.cfg.Now().After(sess.ExpiresAt):
 		return sess, api.Errorf(api.CodeUnauthorized, "upload session expired; start a new upload session")
 	}
 	return sess, nil
@@ -282,7 +281,7 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 		writeJSON(w, http.StatusOK, api.UploadResponse{Success: true})
 		return nil
 	}
-	token, err := h.tokens.sign(id, sid, purposeComplete, time.Now())
+	token, err := h.tokens.sign(id, sid, purposeComplete, h.cfg.Now())
 	if err != nil {
 		return err
 	}

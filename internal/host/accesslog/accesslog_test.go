@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 // syncBuffer is a sink tests can read while the writer writes.
@@ -120,13 +122,7 @@ func TestFlushesWhileIdle(t *testing.T) {
 	w := New(&out, Logfmt)
 	defer w.Close()
 	w.Log(sample)
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("a logged line was not written within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "the logged line to be written", func() bool { return out.String() != "" })
 }
 
 func TestLogDoesNotAllocate(t *testing.T) {
