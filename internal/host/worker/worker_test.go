@@ -453,7 +453,7 @@ func TestLoopingGuestIsolated(t *testing.T) {
 	otherSrv, _ := serveProgram(t, rt, other)
 
 	loopDone := make(chan int, 1)
-	getInBackground(loopSrv.URL+"/raw/loop", loopDone)
+	getInBackground(t, loopSrv.URL+"/raw/loop", loopDone)
 	waitFor(t, func() bool { return len(rt.slots) == 1 })
 
 	for i := range 5 {
@@ -467,16 +467,23 @@ func TestLoopingGuestIsolated(t *testing.T) {
 		t.Fatalf("the loop ended (%d) before the other project was served; the test proves nothing", st)
 	default:
 	}
-	if st := <-loopDone; st != http.StatusGatewayTimeout {
-		t.Errorf("looping request: %d, want 504", st)
-	}
+	// The loop's 504 is TestServeLimits' business (with a short deadline); cancelling it
+	// here saves waiting out the deadline.
 }
 
 // getInBackground GETs url on its own goroutine and sends the status to
-// done, 0 when the request failed.
-func getInBackground(url string, done chan<- int) {
+// done, 0 when the request failed. The request is cancelled when the test
+// ends, which stops a looping guest instead of waiting out its deadline.
+func getInBackground(t *testing.T, url string, done chan<- int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	go func() {
-		res, err := http.Get(url)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- 0
+			return
+		}
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- 0
 			return
@@ -501,7 +508,7 @@ func TestLoopingTenantCannotTakeEverySlot(t *testing.T) {
 	const loops = 3
 	loopDone := make(chan int, loops)
 	for range loops {
-		getInBackground(loopSrv.URL+"/raw/loop", loopDone)
+		getInBackground(t, loopSrv.URL+"/raw/loop", loopDone)
 	}
 	// The greedy tenant runs one guest and queues the others.
 	waitFor(t, func() bool { return rt.waiting.Load() == loops-1 })
