@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +14,10 @@ import (
 // (maxBatch), with a multi-chunk blob among them and one the project
 // already has, then puts the same set again: every blob reads back whole,
 // the session counts each hash once, and a repeat changes nothing.
-func TestBatchedWrites(t *testing.T) {
+func TestBatchedWrites(t *testing.T) { eachBackend(t, testBatchedWrites) }
+
+func testBatchedWrites(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	p := mustProject(t, s, "p")
 	known := blob("already here")
 	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{known}); err != nil {
@@ -83,7 +82,7 @@ func TestBatchedWrites(t *testing.T) {
 		t.Fatalf("%d hashes still missing for the project", len(miss))
 	}
 	var chunks int
-	if err := s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks); err != nil {
+	if err := rowCount(s, "SELECT count(*) FROM blob_chunks", &chunks); err != nil {
 		t.Fatal(err)
 	}
 	if want := len(blobs) + 1 + 2; chunks != want { // the large blob has three chunks
@@ -95,10 +94,10 @@ func TestBatchedWrites(t *testing.T) {
 // collected blob for the project that uploaded it (project_blobs has no
 // cascade), so the next session asks for it again, and that its chunks go
 // with it.
-func TestCollectedBlobIsMissingAgain(t *testing.T) {
+func TestCollectedBlobIsMissingAgain(t *testing.T) { eachBackend(t, testCollectedBlobIsMissingAgain) }
+
+func testCollectedBlobIsMissingAgain(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	p := mustProject(t, s, "p")
 	orphan, live := blob("uploaded, never deployed"), blob("deployed")
 	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{orphan}); err != nil {
@@ -117,7 +116,7 @@ func TestCollectedBlobIsMissingAgain(t *testing.T) {
 		t.Fatalf("missing after gc: %v; want only the collected blob", miss)
 	}
 	var chunks int // the live blob's, one chunk
-	if err := s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks); err != nil || chunks != 1 {
+	if err := rowCount(s, "SELECT count(*) FROM blob_chunks", &chunks); err != nil || chunks != 1 {
 		t.Fatalf("%d chunks left after collecting one of two one-chunk blobs (%v)", chunks, err)
 	}
 	// Uploading it again works and it reads back.
@@ -133,10 +132,10 @@ func TestCollectedBlobIsMissingAgain(t *testing.T) {
 // representations and no others, and a reader opened before the collection
 // fails rather than return the bytes of a later blob that was given the
 // freed chunk ids.
-func TestCollectedChunksAndReuse(t *testing.T) {
+func TestCollectedChunksAndReuse(t *testing.T) { eachBackend(t, testCollectedChunksAndReuse) }
+
+func testCollectedChunksAndReuse(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	p := mustProject(t, s, "p")
 	deployOne(t, s, p.ID, map[string]string{"/live.txt": "deployed"})
 	big := blob(strings.Repeat("orphan bytes, ", 2*chunkSize/14+5))             // three chunks
@@ -147,7 +146,7 @@ func TestCollectedChunksAndReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var chunks int
-	s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks)
+	rowCount(s, "SELECT count(*) FROM blob_chunks", &chunks)
 	if chunks != 1+3+1+1 {
 		t.Fatalf("%d chunks stored, want 6", chunks)
 	}
@@ -162,7 +161,7 @@ func TestCollectedChunksAndReuse(t *testing.T) {
 	if res, err := s.CollectGarbage(ctx, time.Now().Add(time.Second)); err != nil || res.Blobs != 1 {
 		t.Fatalf("gc: %+v %v", res, err)
 	}
-	s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks)
+	rowCount(s, "SELECT count(*) FROM blob_chunks", &chunks)
 	if chunks != 1 {
 		t.Fatalf("%d chunks left, want the live blob's one", chunks)
 	}
@@ -187,10 +186,10 @@ func TestCollectedChunksAndReuse(t *testing.T) {
 // TestGarbageSparesBlobsListedMeanwhile: a deployment written while garbage
 // collection searches for unused blobs keeps the old blobs it lists, and
 // blobs that nothing lists still go.
-func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) {
+func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) { eachBackend(t, testGarbageSparesBlobsListedMeanwhile) }
+
+func testGarbageSparesBlobsListedMeanwhile(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	p := mustProject(t, s, "p")
 	kept, dropped := blob("listed by a deploy during gc"), blob("never listed")
 	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{kept, dropped}); err != nil {
@@ -225,10 +224,10 @@ func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) {
 // TestGarbageSparesOpenSessionFiles: a blob an open upload session counts
 // on (its client was told not to upload it) survives garbage collection
 // until the session is deployed or expires.
-func TestGarbageSparesOpenSessionFiles(t *testing.T) {
+func TestGarbageSparesOpenSessionFiles(t *testing.T) { eachBackend(t, testGarbageSparesOpenSessionFiles) }
+
+func testGarbageSparesOpenSessionFiles(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	p := mustProject(t, s, "p")
 	counted := blob("uploaded by an interrupted deploy, counted on by the next")
 	if err := s.PutProjectBlobs(ctx, p.ID, []BlobInput{counted}); err != nil {

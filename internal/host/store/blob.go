@@ -717,17 +717,26 @@ func spareSessionFiles(ctx context.Context, tx *sql.Tx, candidates map[string]bo
 		if err := rows.Scan(&raw); err != nil {
 			return err
 		}
-		var m map[string]struct {
-			Hash string `json:"hash"`
-		}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("session manifest: %w", err)
-		}
-		for _, e := range m {
-			delete(candidates, e.Hash)
+		if err := spareManifestFiles(raw, candidates); err != nil {
+			return err
 		}
 	}
 	return rows.Err()
+}
+
+// spareManifestFiles removes from candidates the blobs that a session's
+// manifest (JSON api.Manifest) lists.
+func spareManifestFiles(raw []byte, candidates map[string]bool) error {
+	var m map[string]struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("session manifest: %w", err)
+	}
+	for _, e := range m {
+		delete(candidates, e.Hash)
+	}
+	return nil
 }
 
 // stringSet runs a query of one text column and returns its values.

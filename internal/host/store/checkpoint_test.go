@@ -92,7 +92,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	}
 }
 
-func mustProject(t *testing.T, s *SQLite, id string) Project {
+func mustProject(t *testing.T, s Store, id string) Project {
 	t.Helper()
 	p, err := s.CreateProject(context.Background(), Project{ID: id, Name: id, CreatedAt: time.Now()})
 	if err != nil {

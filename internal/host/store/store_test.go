@@ -123,7 +123,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	var n int
 	// Reopening applies no migration twice: one row per migration file.
-	if err := s.r.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(mustGlob(t, "migrations/*.sql")) {
+	if err := rowCount(s, "SELECT count(*) FROM schema_migrations", &n); err != nil || n != len(mustGlob(t, "migrations/*.sql")) {
 		t.Fatalf("%d migrations recorded (%v)", n, err)
 	}
 	if v, err := s.IntegrityCheck(ctx); err != nil || v != "ok" {
@@ -131,10 +131,10 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-func TestDedupIsPerProject(t *testing.T) {
+func TestDedupIsPerProject(t *testing.T) { eachBackend(t, testDedupIsPerProject) }
+
+func testDedupIsPerProject(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	for _, id := range []string{"a", "b"} {
 		if _, err := s.CreateProject(ctx, Project{ID: id, Name: id, CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ func TestDedupIsPerProject(t *testing.T) {
 		t.Fatalf("b uploaded it, so it is new for b: %+v", r)
 	}
 	var blobs int
-	s.r.QueryRow("SELECT count(*) FROM blobs").Scan(&blobs)
+	rowCount(s, "SELECT count(*) FROM blobs", &blobs)
 	if blobs != 1 {
 		t.Fatalf("stored %d blobs for one content", blobs)
 	}
@@ -160,10 +160,10 @@ func TestDedupIsPerProject(t *testing.T) {
 	}
 }
 
-func TestSessionSingleUse(t *testing.T) {
+func TestSessionSingleUse(t *testing.T) { eachBackend(t, testSessionSingleUse) }
+
+func testSessionSingleUse(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
 	first := deployOne(t, s, "p", map[string]string{"/a": "1"})
 	_, err := s.Deploy(ctx, NewDeployment{
@@ -179,10 +179,10 @@ func TestSessionSingleUse(t *testing.T) {
 	}
 }
 
-func TestDeployMissingBlobChangesNothing(t *testing.T) {
+func TestDeployMissingBlobChangesNothing(t *testing.T) { eachBackend(t, testDeployMissingBlobChangesNothing) }
+
+func testDeployMissingBlobChangesNothing(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
 	first := deployOne(t, s, "p", map[string]string{"/a": "1"})
 	now := time.Now()
@@ -207,10 +207,10 @@ func TestDeployMissingBlobChangesNothing(t *testing.T) {
 	}
 }
 
-func TestLargeBlobIsChunked(t *testing.T) {
+func TestLargeBlobIsChunked(t *testing.T) { eachBackend(t, testLargeBlobIsChunked) }
+
+func testLargeBlobIsChunked(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()})
 	big := bytes.Repeat([]byte("0123456789abcdef"), (chunkSize*5/2)/16+3)
 	if err := s.PutProjectBlobs(ctx, "p", []BlobInput{blob(string(big))}); err != nil {
@@ -227,7 +227,7 @@ func TestLargeBlobIsChunked(t *testing.T) {
 		t.Fatalf("ReadAt across chunks: n=%d err=%v", n, err)
 	}
 	var chunks int
-	s.r.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks)
+	rowCount(s, "SELECT count(*) FROM blob_chunks", &chunks)
 	if chunks != 3 {
 		t.Fatalf("%d chunks, want 3", chunks)
 	}
@@ -236,10 +236,10 @@ func TestLargeBlobIsChunked(t *testing.T) {
 	}
 }
 
-func TestGarbageCollection(t *testing.T) {
+func TestGarbageCollection(t *testing.T) { eachBackend(t, testGarbageCollection) }
+
+func testGarbageCollection(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	s.CreateProject(ctx, Project{ID: "keep", Name: "k", CreatedAt: time.Now()})
 	s.CreateProject(ctx, Project{ID: "drop", Name: "d", CreatedAt: time.Now()})
 	deployOne(t, s, "keep", map[string]string{"/a": "kept"})
@@ -264,10 +264,10 @@ func TestGarbageCollection(t *testing.T) {
 	}
 }
 
-func TestProjectsPaging(t *testing.T) {
+func TestProjectsPaging(t *testing.T) { eachBackend(t, testProjectsPaging) }
+
+func testProjectsPaging(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	for i := range 5 {
 		s.CreateProject(ctx, Project{ID: string(rune('a' + i)), Name: "n", CreatedAt: time.Now()})
 	}
@@ -331,10 +331,10 @@ func TestFullDiskIsErrFull(t *testing.T) {
 // TestArrivalCountsAcrossSessions: two sessions of one project that need the
 // same files both complete whichever uploads a file first, and a retried
 // bucket counts nothing twice.
-func TestArrivalCountsAcrossSessions(t *testing.T) {
+func TestArrivalCountsAcrossSessions(t *testing.T) { eachBackend(t, testArrivalCountsAcrossSessions) }
+
+func testArrivalCountsAcrossSessions(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	if _, err := s.CreateProject(ctx, Project{ID: "p", Name: "p", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -381,9 +381,9 @@ func TestArrivalCountsAcrossSessions(t *testing.T) {
 
 // A constraint violation reaches callers as a bare domain error: its text,
 // which an API client may see, carries nothing of the driver's.
-func TestConstraintErrorsAreBare(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "c.db"))
-	defer s.Close()
+func TestConstraintErrorsAreBare(t *testing.T) { eachBackend(t, testConstraintErrorsAreBare) }
+
+func testConstraintErrorsAreBare(t *testing.T, s Store) {
 	p := Project{ID: "p1", Name: "one", CreatedAt: time.Now()}
 	if _, err := s.CreateProject(t.Context(), p); err != nil {
 		t.Fatal(err)
@@ -398,7 +398,7 @@ func TestConstraintErrorsAreBare(t *testing.T) {
 		}
 	}
 	var dd interface{ DriverDetail() string }
-	if !errors.As(err, &dd) || !strings.Contains(dd.DriverDetail(), "UNIQUE") {
+	if !errors.As(err, &dd) || !strings.Contains(strings.ToLower(dd.DriverDetail()), "unique") {
 		t.Errorf("the driver's text is not kept for the log: %v", err)
 	}
 }

@@ -3,15 +3,14 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
-func TestProjectTokens(t *testing.T) {
+func TestProjectTokens(t *testing.T) { eachBackend(t, testProjectTokens) }
+
+func testProjectTokens(t *testing.T, s Store) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
-	defer s.Close()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, id := range []string{"p1", "p2"} {
 		if _, err := s.CreateProject(ctx, Project{ID: id, Name: id, CreatedAt: now}); err != nil {
