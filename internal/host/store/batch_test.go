@@ -186,7 +186,9 @@ func testCollectedChunksAndReuse(t *testing.T, s Store) {
 // TestGarbageSparesBlobsListedMeanwhile: a deployment written while garbage
 // collection searches for unused blobs keeps the old blobs it lists, and
 // blobs that nothing lists still go.
-func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) { eachBackend(t, testGarbageSparesBlobsListedMeanwhile) }
+func TestGarbageSparesBlobsListedMeanwhile(t *testing.T) {
+	eachBackend(t, testGarbageSparesBlobsListedMeanwhile)
+}
 
 func testGarbageSparesBlobsListedMeanwhile(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -224,7 +226,9 @@ func testGarbageSparesBlobsListedMeanwhile(t *testing.T, s Store) {
 // TestGarbageSparesOpenSessionFiles: a blob an open upload session counts
 // on (its client was told not to upload it) survives garbage collection
 // until the session is deployed or expires.
-func TestGarbageSparesOpenSessionFiles(t *testing.T) { eachBackend(t, testGarbageSparesOpenSessionFiles) }
+func TestGarbageSparesOpenSessionFiles(t *testing.T) {
+	eachBackend(t, testGarbageSparesOpenSessionFiles)
+}
 
 func testGarbageSparesOpenSessionFiles(t *testing.T, s Store) {
 	ctx := context.Background()

@@ -179,7 +179,9 @@ func testSessionSingleUse(t *testing.T, s Store) {
 	}
 }
 
-func TestDeployMissingBlobChangesNothing(t *testing.T) { eachBackend(t, testDeployMissingBlobChangesNothing) }
+func TestDeployMissingBlobChangesNothing(t *testing.T) {
+	eachBackend(t, testDeployMissingBlobChangesNothing)
+}
 
 func testDeployMissingBlobChangesNothing(t *testing.T, s Store) {
 	ctx := context.Background()
