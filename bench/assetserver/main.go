@@ -30,6 +30,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // memBlobs is a BlobSource over blobs held in memory.
@@ -62,7 +63,7 @@ func run(dir, listen, html, notFound string, compress bool, log *slog.Logger) er
 	d := assets.Deployment{
 		ID:     "bench",
 		Assets: map[string]assets.Asset{},
-		Config: manifest.Config{HTMLHandling: html, NotFoundHandling: notFound},
+		Config: rules.Config{HTMLHandling: html, NotFoundHandling: notFound},
 		Logger: log,
 	}
 	if err := d.Config.Normalize(); err != nil {
@@ -127,12 +128,12 @@ func run(dir, listen, html, notFound string, compress bool, log *slog.Logger) er
 func parseRules(d *assets.Deployment, redirects, headers string) []api.Warning {
 	var warns []api.Warning
 	if redirects != "" {
-		r, w, _ := manifest.ParseRedirects(redirects, d.Config.HTMLHandling)
+		r, w, _ := rules.ParseRedirects(redirects, d.Config.HTMLHandling)
 		d.Redirects = r
 		warns = append(warns, w...)
 	}
 	if headers != "" {
-		h, w, _ := manifest.ParseHeaders(headers)
+		h, w, _ := rules.ParseHeaders(headers)
 		d.Headers = h
 		warns = append(warns, w...)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // deployOptions is everything deploy needs, resolved from flags,
@@ -220,7 +221,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 
 	o.Config.HTMLHandling = v.GetString("assets.html_handling")
 	o.Config.NotFoundHandling = v.GetString("assets.not_found_handling")
-	mc := manifest.Config{HTMLHandling: o.Config.HTMLHandling, NotFoundHandling: o.Config.NotFoundHandling}
+	mc := rules.Config{HTMLHandling: o.Config.HTMLHandling, NotFoundHandling: o.Config.NotFoundHandling}
 	if err := mc.Normalize(); err != nil {
 		return o, g.settingError(cmd, err, "assets.html_handling", "html-handling")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/alias"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 func (h *Host) handleDeploy(w http.ResponseWriter, r *http.Request, id string) error {
@@ -160,7 +161,7 @@ func deployBranch(name string) (string, string, error) {
 func newDeployment(projectID string, req api.DeployRequest) (store.Deployment, []api.Warning, error) {
 	d := store.Deployment{ID: uuid.NewString(), ProjectID: projectID, CreatedAt: time.Now(), RunWorkerFirst: "false"}
 	var warnings []api.Warning
-	cfg := manifest.Config{}
+	cfg := rules.Config{}
 	if req.Config != nil {
 		cfg.HTMLHandling, cfg.NotFoundHandling = req.Config.HTMLHandling, req.Config.NotFoundHandling
 		d.Redirects, d.Headers = req.Config.Redirects, req.Config.Headers
@@ -171,21 +172,21 @@ func newDeployment(projectID string, req api.DeployRequest) (store.Deployment, [
 	cfgJSON, _ := json.Marshal(cfg)
 	d.Config = string(cfgJSON)
 	if d.Redirects != "" {
-		_, ws, err := manifest.ParseRedirects(d.Redirects, cfg.HTMLHandling)
+		_, ws, err := rules.ParseRedirects(d.Redirects, cfg.HTMLHandling)
 		if err != nil {
 			return d, nil, api.Errorf(api.CodeInvalid, "_redirects: %v", err)
 		}
 		warnings = append(warnings, ws...)
 	}
 	if d.Headers != "" {
-		_, ws, err := manifest.ParseHeaders(d.Headers)
+		_, ws, err := rules.ParseHeaders(d.Headers)
 		if err != nil {
 			return d, nil, api.Errorf(api.CodeInvalid, "_headers: %v", err)
 		}
 		warnings = append(warnings, ws...)
 	}
 	if len(req.RunWorkerFirst) > 0 && string(req.RunWorkerFirst) != "null" {
-		if _, err := manifest.ParseRunWorkerFirst(req.RunWorkerFirst); err != nil {
+		if _, err := rules.ParseRunWorkerFirst(req.RunWorkerFirst); err != nil {
 			return d, nil, api.Errorf(api.CodeInvalid, "run_worker_first: %v", err)
 		}
 		d.RunWorkerFirst = string(req.RunWorkerFirst)

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // Browser isolation between projects.
@@ -50,7 +50,7 @@ const maxCookiePath = 1024
 // isolation rewrites. Sites without one skip the response wrapper (and its
 // allocation) on the asset fast path: nothing else in the asset pipeline
 // sets these headers.
-func headersNeedIsolation(hs *manifest.Headers) bool {
+func headersNeedIsolation(hs *rules.Headers) bool {
 	if hs == nil {
 		return false
 	}

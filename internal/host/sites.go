@@ -18,6 +18,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // site is what the host keeps in memory for a project's active deployment,
@@ -32,7 +33,7 @@ type site struct {
 	// without; the JS runtime loads it by deployment id.
 	js    func() (*jsrt.Program, error)
 	jsKey string // the deployment id and its env's hash
-	rwf   manifest.RunWorkerFirst
+	rwf   rules.RunWorkerFirst
 	// navigation is the assets_navigation_prefers_asset_serving flag
 	// (docs/asset-serving.md#run-worker-first).
 	navigation bool
@@ -247,7 +248,7 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 	d := snap.Deployment
 	projectID := d.ProjectID
 	var err error
-	var cfg manifest.Config
+	var cfg rules.Config
 	if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
 		return nil, fmt.Errorf("deployment %s config: %w", d.ID, err)
 	}
@@ -257,12 +258,12 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 	// limit existed (such as the placeholders per rule) may be over it:
 	// it serves the rules within the limits rather than fail every request.
 	if d.Redirects != "" {
-		if ad.Redirects, _, err = manifest.ParseRedirects(d.Redirects, cfg.HTMLHandling); err != nil {
+		if ad.Redirects, _, err = rules.ParseRedirects(d.Redirects, cfg.HTMLHandling); err != nil {
 			h.log.Warn("deployment rules over a limit; serving those within it", "deployment", d.ID, "file", "_redirects", "err", err)
 		}
 	}
 	if d.Headers != "" {
-		if ad.Headers, _, err = manifest.ParseHeaders(d.Headers); err != nil {
+		if ad.Headers, _, err = rules.ParseHeaders(d.Headers); err != nil {
 			h.log.Warn("deployment rules over a limit; serving those within it", "deployment", d.ID, "file", "_headers", "err", err)
 		}
 	}
@@ -275,7 +276,7 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 	if s.assets, err = assets.Compile(ad, h.cache); err != nil {
 		return nil, fmt.Errorf("compile deployment %s: %w", d.ID, err)
 	}
-	if s.rwf, err = manifest.ParseRunWorkerFirst(json.RawMessage(d.RunWorkerFirst)); err != nil {
+	if s.rwf, err = rules.ParseRunWorkerFirst(json.RawMessage(d.RunWorkerFirst)); err != nil {
 		return nil, fmt.Errorf("deployment %s run_worker_first: %w", d.ID, err)
 	}
 	if d.HasServerCode() {
@@ -287,7 +288,7 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 		} else if s.program, err = h.program(snap, files); err != nil {
 			return nil, err
 		}
-		s.navigation = manifest.NavigationPrefersAssets(d.CompatibilityDate, d.CompatibilityFlags)
+		s.navigation = rules.NavigationPrefersAssets(d.CompatibilityDate, d.CompatibilityFlags)
 	}
 	return s, nil
 }
@@ -406,7 +407,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 func (h *Host) routeToWorker(s *site, r *http.Request, req assets.Request) bool {
 	return s.assets.Route(r, req, assets.RouteOptions{
 		HasWorker: true, RunWorkerFirst: s.rwf, NavigationPrefersAssets: s.navigation,
-	}) == manifest.RouteWorker
+	}) == rules.RouteWorker
 }
 
 func trimQuestion(search string) string {

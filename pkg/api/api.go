@@ -114,7 +114,7 @@ type ServerCode struct {
 
 // DeployRequest is the body of POST /__api/projects/:id/deploy.
 // RunWorkerFirst is raw JSON because it is either a boolean or a list of
-// patterns; manifest.ParseRunWorkerFirst reads it.
+// patterns; rules.ParseRunWorkerFirst reads it.
 type DeployRequest struct {
 	CompletionJWT  string            `json:"completionJwt"`
 	ProjectName    *string           `json:"projectName,omitempty"`

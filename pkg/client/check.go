@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // WarningsError refuses a deploy in strict mode (DeployOptions.Strict)
@@ -24,7 +24,7 @@ func (e *WarningsError) Error() string {
 }
 
 // CheckConfig parses the configuration a deploy sends with the host's own
-// parsers (pkg/manifest), so that what the host would skip or refuse is
+// parsers (pkg/rules), so that what the host would skip or refuse is
 // known before anything is uploaded. It returns every warning the host
 // would give, plus one for a _redirects source without a leading slash
 // (the host reads "a /b" as "/a /b", as Cloudflare does, which is rarely
@@ -32,12 +32,12 @@ func (e *WarningsError) Error() string {
 func CheckConfig(cfg *api.AssetConfig, runWorkerFirst json.RawMessage) ([]api.Warning, error) {
 	var warns []api.Warning
 	if cfg != nil {
-		mc := manifest.Config{HTMLHandling: cfg.HTMLHandling, NotFoundHandling: cfg.NotFoundHandling}
+		mc := rules.Config{HTMLHandling: cfg.HTMLHandling, NotFoundHandling: cfg.NotFoundHandling}
 		if err := mc.Normalize(); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		if cfg.Redirects != "" {
-			_, ws, err := manifest.ParseRedirects(cfg.Redirects, mc.HTMLHandling)
+			_, ws, err := rules.ParseRedirects(cfg.Redirects, mc.HTMLHandling)
 			if err != nil {
 				return nil, fmt.Errorf("_redirects: %w", err)
 			}
@@ -45,14 +45,14 @@ func CheckConfig(cfg *api.AssetConfig, runWorkerFirst json.RawMessage) ([]api.Wa
 			warns = append(warns, redirectSourceWarnings(cfg.Redirects, ws)...)
 		}
 		if cfg.Headers != "" {
-			_, ws, err := manifest.ParseHeaders(cfg.Headers)
+			_, ws, err := rules.ParseHeaders(cfg.Headers)
 			if err != nil {
 				return nil, fmt.Errorf("_headers: %w", err)
 			}
 			warns = append(warns, ws...)
 		}
 	}
-	if _, err := manifest.ParseRunWorkerFirst(runWorkerFirst); err != nil {
+	if _, err := rules.ParseRunWorkerFirst(runWorkerFirst); err != nil {
 		return nil, fmt.Errorf("run_worker_first: %w", err)
 	}
 	return warns, nil

@@ -1,6 +1,9 @@
-// Package manifest describes what a deployment is, independent of transport
-// and storage: asset paths and their rules, limits, asset configuration,
-// _redirects and _headers, content types, and walking and hashing a directory.
+// Package manifest is what a client needs to turn a directory into a
+// deployment's file list: which files are left out (.assetsignore and the
+// private-file defaults), valid asset paths and limits, content types, and
+// walking and hashing the tree. The rules a deployment's files configure
+// (_redirects, _headers, run_worker_first, html and not-found handling)
+// are package rules.
 package manifest
 
 import (

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // benchWriter is a ResponseWriter that is reset between requests, so a
@@ -43,7 +43,7 @@ func BenchmarkServeAsset(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			site, _, _ := build(b, siteSpec{
 				contents:   map[string]string{"/index.html": page, "/assets/app.js": js, "/about.html": page + "."},
-				html:       manifest.AutoTrailingSlash,
+				html:       rules.AutoTrailingSlash,
 				headers:    headers,
 				compressed: []string{"/assets/app.js"},
 			})

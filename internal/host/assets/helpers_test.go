@@ -23,6 +23,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // memBlobs is a BlobSource over blobs held in memory: real bytes, served
@@ -87,7 +88,7 @@ func build(t testing.TB, spec siteSpec) (*Site, *memBlobs, *Cache) {
 	d := Deployment{
 		ID:     "dep1",
 		Assets: map[string]Asset{},
-		Config: manifest.Config{HTMLHandling: spec.html, NotFoundHandling: spec.notFound},
+		Config: rules.Config{HTMLHandling: spec.html, NotFoundHandling: spec.notFound},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Limits: spec.limits,
 	}
@@ -121,16 +122,16 @@ func build(t testing.TB, spec siteSpec) (*Site, *memBlobs, *Cache) {
 	if spec.redirects != "" {
 		html := spec.html
 		if html == "" {
-			html = manifest.AutoTrailingSlash
+			html = rules.AutoTrailingSlash
 		}
-		r, _, err := manifest.ParseRedirects(spec.redirects, html)
+		r, _, err := rules.ParseRedirects(spec.redirects, html)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d.Redirects = r
 	}
 	if spec.headers != "" {
-		h, _, err := manifest.ParseHeaders(spec.headers)
+		h, _, err := rules.ParseHeaders(spec.headers)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // The file sets of the HTML handling tables
@@ -25,7 +25,7 @@ var matrixColumns = []struct {
 // matrix rows: request, then the expected outcome per column:
 // "200 <asset>", "307 <location>" or "404".
 var matrix = map[string][][5]string{
-	manifest.AutoTrailingSlash: {
+	rules.AutoTrailingSlash: {
 		{"/", "200 /index.html", "200 /index.html", "200 /index.html", "200 /index.html"},
 		{"/index", "307 /", "307 /", "307 /", "307 /"},
 		{"/index.html", "307 /", "307 /", "307 /", "307 /"},
@@ -35,7 +35,7 @@ var matrix = map[string][][5]string{
 		{"/foo/index", "307 /foo", "307 /foo/", "307 /foo/", "404"},
 		{"/foo/index.html", "307 /foo", "307 /foo/", "307 /foo/", "404"},
 	},
-	manifest.ForceTrailingSlash: {
+	rules.ForceTrailingSlash: {
 		{"/", "200 /index.html", "200 /index.html", "200 /index.html", "200 /index.html"},
 		{"/index", "307 /", "307 /", "307 /", "307 /"},
 		{"/index.html", "307 /", "307 /", "307 /", "307 /"},
@@ -45,7 +45,7 @@ var matrix = map[string][][5]string{
 		{"/foo/index", "307 /foo/", "307 /foo/", "307 /foo/", "307 /foo/"},
 		{"/foo/index.html", "307 /foo/", "307 /foo/", "307 /foo/", "307 /foo/"},
 	},
-	manifest.DropTrailingSlash: {
+	rules.DropTrailingSlash: {
 		{"/", "200 /index.html", "200 /index.html", "200 /index.html", "200 /index.html"},
 		{"/index", "307 /", "307 /", "307 /", "307 /"},
 		{"/index.html", "307 /", "307 /", "307 /", "307 /"},
@@ -55,7 +55,7 @@ var matrix = map[string][][5]string{
 		{"/foo/index", "307 /foo", "307 /foo", "307 /foo", "404"},
 		{"/foo/index.html", "307 /foo", "307 /foo", "200 /foo/index.html", "404"},
 	},
-	manifest.HTMLHandlingNone: {
+	rules.HTMLHandlingNone: {
 		{"/", "404", "404", "404", "404"},
 		{"/index", "404", "404", "404", "404"},
 		{"/index.html", "200 /index.html", "200 /index.html", "200 /index.html", "200 /index.html"},
@@ -116,15 +116,15 @@ func TestHTMLHandlingDetails(t *testing.T) {
 		want     string
 	}{
 		{name: "auto serves an extensionless index file as is", files: []string{"/raw/index"}, target: "/raw/index", want: "200 /raw/index"},
-		{name: "force with identical both.html and both/index.html redirects", html: manifest.ForceTrailingSlash,
+		{name: "force with identical both.html and both/index.html redirects", html: rules.ForceTrailingSlash,
 			contents: map[string]string{"/both.html": "same", "/both/index.html": "same"}, target: "/both.html", want: "307 /both/"},
-		{name: "auto redirect goes to the SPA fallback only with the same content", notFound: manifest.SinglePageApplication,
+		{name: "auto redirect goes to the SPA fallback only with the same content", notFound: rules.SinglePageApplication,
 			contents: map[string]string{"/index.html": "app", "/page.html": "app"}, target: "/page.html", want: "307 /page"},
-		{name: "drop serves nested index at its own path when both exist", html: manifest.DropTrailingSlash,
+		{name: "drop serves nested index at its own path when both exist", html: rules.DropTrailingSlash,
 			files: []string{"/foo.html", "/foo/index.html"}, target: "/foo/index.html", want: "200 /foo/index.html"},
-		{name: "drop /index without index.html falls through", html: manifest.DropTrailingSlash, files: []string{"/a.html"}, target: "/index", want: "404"},
-		{name: "auto 404 page is an ordinary asset at /404", notFound: manifest.NotFoundPage, files: []string{"/404.html"}, target: "/404", want: "200 /404.html"},
-		{name: "auto 404 page path redirects", notFound: manifest.NotFoundPage, files: []string{"/404.html"}, target: "/404.html", want: "307 /404"},
+		{name: "drop /index without index.html falls through", html: rules.DropTrailingSlash, files: []string{"/a.html"}, target: "/index", want: "404"},
+		{name: "auto 404 page is an ordinary asset at /404", notFound: rules.NotFoundPage, files: []string{"/404.html"}, target: "/404", want: "200 /404.html"},
+		{name: "auto 404 page path redirects", notFound: rules.NotFoundPage, files: []string{"/404.html"}, target: "/404.html", want: "307 /404"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,23 +151,23 @@ func TestNotFoundHandling(t *testing.T) {
 		target   string
 		want     string // "<status> <body>" or "307 <location>"
 	}{
-		{manifest.SinglePageApplication, files, "GET", "/app/route", "200 </index.html>"},
-		{manifest.SinglePageApplication, files, "GET", "/missing.png", "200 </index.html>"},
-		{manifest.SinglePageApplication, files, "POST", "/app/route", "405 "},
-		{manifest.SinglePageApplication, []string{"/x.js"}, "GET", "/app/route", "404 "},
-		{manifest.SinglePageApplication, files, "GET", "/route[1]", "307 /route%5B1%5D"},
-		{manifest.SinglePageApplication, files, "GET", "/route%5B1%5D", "200 </index.html>"},
-		{manifest.SinglePageApplication, files, "GET", "/x//y", "307 /x/y"},
-		{manifest.NotFoundPage, files, "GET", "/a/b/c", "404 </a/b/404.html>"},
-		{manifest.NotFoundPage, files, "GET", "/a/b/", "404 </a/b/404.html>"},
-		{manifest.NotFoundPage, files, "GET", "/a/c", "404 </a/404.html>"},
-		{manifest.NotFoundPage, files, "GET", "/blog", "404 </404.html>"},
-		{manifest.NotFoundPage, files, "GET", "/z/y/x", "404 </404.html>"},
-		{manifest.NotFoundPage, []string{"/a/404.html"}, "GET", "/b/c", "404 "},
-		{manifest.NotFoundPage, files, "HEAD", "/a/c", "404 "},
-		{manifest.NotFoundPage, files, "DELETE", "/a/c", "405 "},
-		{manifest.NotFoundNone, files, "GET", "/nothing", "404 "},
-		{manifest.NotFoundNone, files, "POST", "/nothing", "404 "},
+		{rules.SinglePageApplication, files, "GET", "/app/route", "200 </index.html>"},
+		{rules.SinglePageApplication, files, "GET", "/missing.png", "200 </index.html>"},
+		{rules.SinglePageApplication, files, "POST", "/app/route", "405 "},
+		{rules.SinglePageApplication, []string{"/x.js"}, "GET", "/app/route", "404 "},
+		{rules.SinglePageApplication, files, "GET", "/route[1]", "307 /route%5B1%5D"},
+		{rules.SinglePageApplication, files, "GET", "/route%5B1%5D", "200 </index.html>"},
+		{rules.SinglePageApplication, files, "GET", "/x//y", "307 /x/y"},
+		{rules.NotFoundPage, files, "GET", "/a/b/c", "404 </a/b/404.html>"},
+		{rules.NotFoundPage, files, "GET", "/a/b/", "404 </a/b/404.html>"},
+		{rules.NotFoundPage, files, "GET", "/a/c", "404 </a/404.html>"},
+		{rules.NotFoundPage, files, "GET", "/blog", "404 </404.html>"},
+		{rules.NotFoundPage, files, "GET", "/z/y/x", "404 </404.html>"},
+		{rules.NotFoundPage, []string{"/a/404.html"}, "GET", "/b/c", "404 "},
+		{rules.NotFoundPage, files, "HEAD", "/a/c", "404 "},
+		{rules.NotFoundPage, files, "DELETE", "/a/c", "405 "},
+		{rules.NotFoundNone, files, "GET", "/nothing", "404 "},
+		{rules.NotFoundNone, files, "POST", "/nothing", "404 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.notFound+" "+tt.method+" "+tt.target, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // headerBytes is the size of a response's header fields as sent.
@@ -103,7 +103,7 @@ func TestLimitsDefaults(t *testing.T) {
 func TestNotFoundPageDeepPath(t *testing.T) {
 	site, _, _ := build(t, siteSpec{
 		files:    []string{"/404.html", "/a/404.html", "/a/b/404.html", "/a/b/c/x.html", "/z/index.html"},
-		notFound: manifest.NotFoundPage,
+		notFound: rules.NotFoundPage,
 	})
 	deep := "/" + strings.Repeat("a/", 30000)
 	srv := serveSite(t, site)
@@ -125,7 +125,7 @@ func TestNotFoundPageDeepPath(t *testing.T) {
 	}
 	// The cost does not grow with the depth: the old walk built a key per
 	// level, 30,000 allocations for this path.
-	allocs := testing.AllocsPerRun(5, func() { site.resolve(deep, true, manifest.NotFoundPage) })
+	allocs := testing.AllocsPerRun(5, func() { site.resolve(deep, true, rules.NotFoundPage) })
 	if allocs > 20 {
 		t.Errorf("resolving a 30,000-level path allocates %.0f times", allocs)
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // ParseTarget splits a raw HTTP request target (r.RequestURI) into the
@@ -43,14 +43,14 @@ func ParseTarget(requestURI string) (pathname, search string) {
 			}
 		}
 	}
-	pathname = manifest.NormalizePathname(path)
+	pathname = rules.NormalizePathname(path)
 	if hasQuery && query != "" {
 		if queryIsNormal(query) {
 			// t[i] is the "?", so this slice is "?"+query without a copy.
 			start := len(path)
 			search = t[start : start+1+len(query)]
 		} else {
-			search = manifest.NormalizeSearch(query)
+			search = rules.NormalizeSearch(query)
 		}
 	}
 	return pathname, search

@@ -3,7 +3,7 @@ package assets
 import (
 	"strings"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // intentKind is what html_handling and not_found_handling decided.
@@ -51,11 +51,11 @@ func (s *Site) lookup2(a, b string) *asset {
 func (s *Site) resolve(p string, try bool, nf string) intent {
 	var in intent
 	switch s.html {
-	case manifest.AutoTrailingSlash:
+	case rules.AutoTrailingSlash:
 		in = s.resolveAuto(p, try, nf)
-	case manifest.ForceTrailingSlash:
+	case rules.ForceTrailingSlash:
 		in = s.resolveForce(p, try, nf)
-	case manifest.DropTrailingSlash:
+	case rules.DropTrailingSlash:
 		in = s.resolveDrop(p, try, nf)
 	default:
 		if a := s.lookup(p); a != nil {
@@ -263,11 +263,11 @@ func (s *Site) resolveDrop(p string, try bool, nf string) intent {
 // (docs/asset-serving.md#not-found-handling).
 func (s *Site) notFoundFallback(p string, nf string) intent {
 	switch nf {
-	case manifest.SinglePageApplication:
+	case rules.SinglePageApplication:
 		if a := s.lookup("/index.html"); a != nil {
 			return serve(a)
 		}
-	case manifest.NotFoundPage:
+	case rules.NotFoundPage:
 		if a := s.notFoundPages.deepest(p); a != nil {
 			return intent{kind: intentServe, asset: a, status: 404}
 		}

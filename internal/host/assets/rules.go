@@ -4,17 +4,17 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // redirectRule is a compiled _redirects rule.
 type redirectRule struct {
 	line    int // in _redirects, for warnings
 	status  int
-	to      string            // the target template
-	pattern *manifest.Pattern // nil for a static rule
-	subst   bool              // to has placeholders this pattern captures
-	target  target            // the parsed target, when !subst
+	to      string         // the target template
+	pattern *rules.Pattern // nil for a static rule
+	subst   bool           // to has placeholders this pattern captures
+	target  target         // the parsed target, when !subst
 }
 
 // target is a redirect target resolved against the request URL's syntax:
@@ -28,15 +28,15 @@ type target struct {
 	fragment string // without "#"
 }
 
-func compileRedirect(r manifest.RedirectRule) (*redirectRule, error) {
+func compileRedirect(r rules.RedirectRule) (*redirectRule, error) {
 	rr := &redirectRule{line: r.Line, status: r.Status, to: r.To}
 	if !r.Static {
-		p, err := manifest.CompilePattern(r.From)
+		p, err := rules.CompilePattern(r.From)
 		if err != nil {
 			return nil, err
 		}
 		rr.pattern = p
-		rr.subst = manifest.HasSubstitution(r.To, p.Names())
+		rr.subst = rules.HasSubstitution(r.To, p.Names())
 		if !rr.subst {
 			rr.to = dynamicTarget(r.To)
 		}
@@ -116,7 +116,7 @@ func resolveTarget(to string) target {
 			t.fragment = rest[i+1:]
 		}
 	}
-	t.path = manifest.NormalizePathname(path)
+	t.path = rules.NormalizePathname(path)
 	return t
 }
 
@@ -197,8 +197,8 @@ func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 	if len(s.dynamic) == 0 {
 		return nil, target{}, false
 	}
-	sub := manifest.NewSubject(pathname)
-	var buf [manifest.MaxRulePlaceholders]string
+	sub := rules.NewSubject(pathname)
+	var buf [rules.MaxRulePlaceholders]string
 	for _, rr := range s.dynamic {
 		caps, ok := rr.pattern.MatchSubject(&sub, buf[:0])
 		if !ok {
@@ -207,7 +207,7 @@ func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 		if !rr.subst {
 			return rr, rr.target, true
 		}
-		to, ok := manifest.SubstituteMax(rr.to, rr.pattern.Names(), caps, s.limits.MaxSubstitution)
+		to, ok := rules.SubstituteMax(rr.to, rr.pattern.Names(), caps, s.limits.MaxSubstitution)
 		if !ok {
 			s.warnRule("_redirects", rr.line, "the target would be longer than "+formatLength(int64(s.limits.MaxSubstitution))+" bytes; rule skipped")
 			continue
@@ -220,7 +220,7 @@ func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 // headerRule is a compiled _headers block.
 type headerRule struct {
 	line    int // in _headers, for warnings
-	pattern *manifest.Pattern
+	pattern *rules.Pattern
 	abs     bool     // matched against https://<hostname><pathname>
 	unset   []string // canonical names
 	set     []headerSet
@@ -232,8 +232,8 @@ type headerSet struct {
 	template string
 }
 
-func compileHeaderRule(r manifest.HeaderRule) (*headerRule, error) {
-	p, err := manifest.CompilePattern(r.Path)
+func compileHeaderRule(r rules.HeaderRule) (*headerRule, error) {
+	p, err := rules.CompilePattern(r.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func compileHeaderRule(r manifest.HeaderRule) (*headerRule, error) {
 	}
 	for _, f := range r.Set {
 		hs := headerSet{key: canonicalKey(f.Name)}
-		if manifest.HasSubstitution(f.Value, p.Names()) {
+		if rules.HasSubstitution(f.Value, p.Names()) {
 			hs.template = f.Value
 		} else {
 			hs.value = one(f.Value)
@@ -267,14 +267,14 @@ func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 	if len(s.headers) == 0 {
 		return
 	}
-	sub := manifest.NewSubject(pathname)
-	var abs manifest.Subject
+	sub := rules.NewSubject(pathname)
+	var abs rules.Subject
 	if s.absHeaders {
-		abs = manifest.NewSubject("https://" + hostname(req.Host) + pathname)
+		abs = rules.NewSubject("https://" + hostname(req.Host) + pathname)
 	}
 	var setBuf [16]string
 	set := setBuf[:0]
-	var capBuf [manifest.MaxRulePlaceholders]string
+	var capBuf [rules.MaxRulePlaceholders]string
 	budget := s.limits.MaxHeaderBytes
 	for _, hr := range s.headers {
 		subject := &sub
@@ -291,7 +291,7 @@ func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 		for _, hs := range hr.set {
 			value := hs.value
 			if value == nil {
-				v, ok := manifest.SubstituteMax(hs.template, hr.pattern.Names(), caps, s.limits.MaxSubstitution)
+				v, ok := rules.SubstituteMax(hs.template, hr.pattern.Names(), caps, s.limits.MaxSubstitution)
 				if !ok {
 					s.warnRule("_headers", hr.line, hs.key+" would be longer than "+formatLength(int64(s.limits.MaxSubstitution))+" bytes; header skipped")
 					continue

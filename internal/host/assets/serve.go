@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // Request is what the pipeline needs to know about a request besides the
@@ -110,7 +110,7 @@ func (s *Site) CanServe(req Request, keepNotFound bool) bool {
 	if _, _, ok := s.matchRedirect(req.Pathname); ok {
 		return true
 	}
-	nf := manifest.NotFoundNone
+	nf := rules.NotFoundNone
 	if keepNotFound {
 		nf = s.notFound
 	}
@@ -122,9 +122,9 @@ type RouteOptions struct {
 	// HasWorker is true when the deployment has server code.
 	HasWorker bool
 	// RunWorkerFirst is the deployment's run_worker_first setting.
-	RunWorkerFirst manifest.RunWorkerFirst
+	RunWorkerFirst rules.RunWorkerFirst
 	// NavigationPrefersAssets is the assets_navigation_prefers_asset_serving
-	// flag; see manifest.NavigationPrefersAssets.
+	// flag; see rules.NavigationPrefersAssets.
 	NavigationPrefersAssets bool
 }
 
@@ -133,25 +133,25 @@ type RouteOptions struct {
 // positive rules and true first; then, with server code present, the dry run
 // of CanServe, which keeps the not_found fallbacks only with static routing
 // or for a navigation request under the navigation flag. It returns
-// manifest.RouteWorker or manifest.RouteAssets.
-func (s *Site) Route(r *http.Request, req Request, o RouteOptions) manifest.Route {
+// rules.RouteWorker or rules.RouteAssets.
+func (s *Site) Route(r *http.Request, req Request, o RouteOptions) rules.Route {
 	switch o.RunWorkerFirst.Match(req.Pathname) {
-	case manifest.RouteAssets:
-		return manifest.RouteAssets
-	case manifest.RouteWorker:
+	case rules.RouteAssets:
+		return rules.RouteAssets
+	case rules.RouteWorker:
 		if o.HasWorker {
-			return manifest.RouteWorker
+			return rules.RouteWorker
 		}
 	}
 	if !o.HasWorker {
-		return manifest.RouteAssets
+		return rules.RouteAssets
 	}
 	keep := o.RunWorkerFirst.StaticRouting() ||
 		o.NavigationPrefersAssets && len(r.Header["Sec-Fetch-Mode"]) == 1 && r.Header["Sec-Fetch-Mode"][0] == "navigate"
 	if s.CanServe(req, keep) {
-		return manifest.RouteAssets
+		return rules.RouteAssets
 	}
-	return manifest.RouteWorker
+	return rules.RouteWorker
 }
 
 func isGetOrHead(m string) bool {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // expect is a compact expectation: status, then either the served asset
@@ -82,8 +82,8 @@ func TestEncodingExamples(t *testing.T) {
 		{"", "/a+b$c.txt", expect{307, "", "/a%2Bb%24c.txt"}},
 		{"", "/a%2Bb%24c.txt", expect{200, "/a+b$c.txt", ""}},
 		{"", "/file?", expect{200, "/file", ""}},
-		{manifest.HTMLHandlingNone, "/[boop].html", expect{307, "", "/%5Bboop%5D.html"}},
-		{manifest.HTMLHandlingNone, "/%5Bboop%5D.html", expect{200, "/[boop].html", ""}},
+		{rules.HTMLHandlingNone, "/[boop].html", expect{307, "", "/%5Bboop%5D.html"}},
+		{rules.HTMLHandlingNone, "/%5Bboop%5D.html", expect{200, "/[boop].html", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.html+tt.target, func(t *testing.T) {
@@ -263,7 +263,7 @@ https://:sub.site.test/*
 func TestResponses(t *testing.T) {
 	site, _, _ := build(t, siteSpec{
 		files:    []string{"/index.html", "/app.js", "/LICENSE", "/404.html", "/a.ts"},
-		notFound: manifest.NotFoundPage,
+		notFound: rules.NotFoundPage,
 	})
 	srv := serveSite(t, site)
 	app := do(t, srv, "GET", "/app.js")
@@ -371,7 +371,7 @@ func TestResponses(t *testing.T) {
 
 func TestRange(t *testing.T) {
 	body := strings.Repeat("0123456789", 10)
-	site, _, _ := build(t, siteSpec{contents: map[string]string{"/data.bin": body}, files: []string{"/404.html"}, notFound: manifest.NotFoundPage, compressed: []string{"/data.bin"}})
+	site, _, _ := build(t, siteSpec{contents: map[string]string{"/data.bin": body}, files: []string{"/404.html"}, notFound: rules.NotFoundPage, compressed: []string{"/data.bin"}})
 	srv := serveSite(t, site)
 	etag := `"` + sha([]byte(body))[:32] + `"`
 	tests := []struct {
@@ -644,7 +644,7 @@ func TestHeadersRulesKeepVaryAcceptEncoding(t *testing.T) {
 // ETag, 304 on a match, the canonical-form 307 of its path
 // (docs/asset-serving.md#not-found-handling).
 func TestNotFoundPageBehavesLikeAnAsset(t *testing.T) {
-	site, _, _ := build(t, siteSpec{files: []string{"/404.html", "/a/404.html"}, notFound: manifest.NotFoundPage})
+	site, _, _ := build(t, siteSpec{files: []string{"/404.html", "/a/404.html"}, notFound: rules.NotFoundPage})
 	srv := serveSite(t, site)
 	r := do(t, srv, "GET", "/a/[x]?q=1")
 	if r.status != 307 || r.header.Get("Location") != "/a/%5Bx%5D?q=1" || r.body != "" {
@@ -676,7 +676,7 @@ func TestNotFoundPageBehavesLikeAnAsset(t *testing.T) {
 func TestRedirectRuleDetails(t *testing.T) {
 	site, _, _ := build(t, siteSpec{
 		files:    []string{"/index.html", "/file.html"},
-		notFound: manifest.SinglePageApplication,
+		notFound: rules.SinglePageApplication,
 		redirects: `
 /rq /file.html?t=1 200
 /rw-miss /nothing 200

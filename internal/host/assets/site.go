@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // Asset is one file of a deployment.
@@ -39,10 +40,10 @@ type Deployment struct {
 	Assets map[string]Asset
 	// Config is the html_handling and not_found_handling; empty fields take
 	// their defaults.
-	Config manifest.Config
+	Config rules.Config
 	// Redirects and Headers are the parsed _redirects and _headers, or nil.
-	Redirects *manifest.Redirects
-	Headers   *manifest.Headers
+	Redirects *rules.Redirects
+	Headers   *rules.Headers
 	// Limits bound what the rules add to a response.
 	Limits Limits
 	// Logger receives blob read failures and rules cut by Limits; nil

@@ -41,7 +41,7 @@ type Deployment struct {
 	ID                 string
 	ProjectID          string
 	CreatedAt          time.Time
-	Config             string // JSON of manifest.Config
+	Config             string // JSON of rules.Config
 	Redirects          string
 	Headers            string
 	RunWorkerFirst     string // JSON: true, false or a list of patterns

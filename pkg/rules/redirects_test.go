@@ -1,4 +1,4 @@
-package manifest
+package rules
 
 import (
 	"encoding/json"

@@ -1,0 +1,7 @@
+// Package rules parses and matches the serving rules a deployment carries:
+// _redirects and _headers files, run_worker_first routes, and the
+// html_handling and not_found_handling modes. The host compiles them once
+// per deployment and matches every request against them; the client parses
+// them with the same code to report problems before anything is uploaded.
+// Matching is linear in the request path, whatever a tenant writes.
+package rules
