@@ -28,18 +28,22 @@ import (
 // serveOptions are the settings of `cfhost serve`, after flags, environment
 // and config file have been merged.
 type serveOptions struct {
-	Listen     string
-	DataDir    string
-	APIToken   string
-	JWTSecret  string
-	BaseDomain string
-	TLSCert    string
-	TLSKey     string
-	TrustProxy []netip.Prefix
-	GCGrace    time.Duration
-	GCInterval time.Duration
-	Worker     worker.Config
-	CacheBytes int64
+	Listen  string
+	DataDir string
+	// Database is a shared PostgreSQL database's address ("" for the
+	// data directory's SQLite file); DatabasePoll its change-log poll.
+	Database     string
+	DatabasePoll time.Duration
+	APIToken     string
+	JWTSecret    string
+	BaseDomain   string
+	TLSCert      string
+	TLSKey       string
+	TrustProxy   []netip.Prefix
+	GCGrace      time.Duration
+	GCInterval   time.Duration
+	Worker       worker.Config
+	CacheBytes   int64
 
 	// HTTPS serves custom domains on HTTPSListen with certificates
 	// obtained through ACME from ACMECA.
@@ -94,6 +98,8 @@ func (o *serveOptions) settings() []setting {
 	return []setting{
 		stringSetting("listen", "127.0.0.1:8788", "address to serve HTTP on", &o.Listen),
 		stringSetting("data-dir", "./cfhost-data", "directory for cfhost.db, the API token and caches", &o.DataDir),
+		stringSetting("database", "", "PostgreSQL database (postgres://user:pass@host/db) to keep everything in instead of DATA_DIR/cfhost.db; cfhost processes sharing it are replicas of one host, each needing only its own DATA_DIR for caches (prefer CFHOST_DATABASE: flags show in ps)", &o.Database),
+		durationSetting("database-poll", 5*time.Second, "with --database: how often a replica re-reads the change log in case a change notification was lost", &o.DatabasePoll),
 		stringSetting("api-token", "", "management API token (default: DATA_DIR/api-token, generated when missing)", &o.APIToken),
 		stringSetting("jwt-secret", "", "HMAC key for upload tokens (default: generated once, kept in the database)", &o.JWTSecret),
 		stringSetting("base-domain", "localhost", "serve project ID at ID.DOMAIN", &o.BaseDomain),
@@ -249,6 +255,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	h, err := host.New(ctx, host.Config{
 		DataDir:         o.DataDir,
+		Database:        o.Database,
+		DatabasePoll:    o.DatabasePoll,
 		APIToken:        o.APIToken,
 		JWTSecret:       o.JWTSecret,
 		BaseDomain:      o.BaseDomain,

@@ -21,7 +21,19 @@ func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	var res api.HealthResponse
 	res.Success = true
 	res.Result.Status = "ok"
-	writeJSON(w, http.StatusOK, res)
+	status := http.StatusOK
+	kind, version, err := h.databaseHealth(r.Context())
+	res.Result.Database = &api.DatabaseHealth{Kind: kind, Status: "ok", SchemaVersion: version}
+	if err != nil {
+		// A replica without its database cannot deploy or build a site it
+		// has not cached: load balancers should send traffic elsewhere.
+		h.log.Warn("health: database unreachable", "err", err)
+		res.Success = false
+		res.Result.Status = "unavailable"
+		res.Result.Database.Status = "unreachable"
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, res)
 	return nil
 }
 

@@ -41,37 +41,50 @@ func (h *Host) compressLoop(ctx context.Context) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
-		for ctx.Err() == nil {
-			// Uploads come first: on a small machine the compressor would
-			// otherwise take a core from a deploy in progress.
-			if !h.waitForQuiet(ctx) {
-				return
-			}
-			hashes, err := h.store.BlobsToCompress(ctx, 32)
-			if err != nil {
-				if ctx.Err() == nil {
-					h.log.Error("list blobs to compress", "err", err)
-				}
-				break
-			}
-			if len(hashes) == 0 {
-				break
-			}
-			for _, hash := range hashes {
-				// A deploy may have begun since the batch was listed.
-				if !h.waitForQuiet(ctx) {
-					return
-				}
-				if err := h.compressBlob(ctx, c, hash); err != nil && ctx.Err() == nil {
-					h.log.Error("compress blob", "hash", hash, "err", err)
-				}
-			}
+		// On a shared database one replica compresses at a time; the
+		// others find the lock taken and wait for the next round.
+		_, err := h.exclusive(ctx, jobCompress, func(ctx context.Context) error {
+			h.compressPending(ctx, c)
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			h.log.Error("compression", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.compressNow:
 		case <-tick.C:
+		}
+	}
+}
+
+// compressPending compresses blobs until none is left or ctx ends.
+func (h *Host) compressPending(ctx context.Context, c *compressor) {
+	for ctx.Err() == nil {
+		// Uploads come first: on a small machine the compressor would
+		// otherwise take a core from a deploy in progress.
+		if !h.waitForQuiet(ctx) {
+			return
+		}
+		hashes, err := h.store.BlobsToCompress(ctx, 32)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("list blobs to compress", "err", err)
+			}
+			return
+		}
+		if len(hashes) == 0 {
+			return
+		}
+		for _, hash := range hashes {
+			// A deploy may have begun since the batch was listed.
+			if !h.waitForQuiet(ctx) {
+				return
+			}
+			if err := h.compressBlob(ctx, c, hash); err != nil && ctx.Err() == nil {
+				h.log.Error("compress blob", "hash", hash, "err", err)
+			}
 		}
 	}
 }
@@ -183,9 +196,19 @@ func (h *Host) gcLoop(ctx context.Context) {
 
 // CollectGarbage deletes expired upload sessions and blobs that no
 // deployment uses and that are older than the grace period.
+//
+// On a shared database one replica collects at a time: another that finds
+// the job taken skips this round (and still prunes its own wasm cache).
 func (h *Host) CollectGarbage(ctx context.Context) (store.GCResult, error) {
-	res, err := h.store.CollectGarbage(ctx, h.cfg.Now().Add(-h.cfg.GCGrace))
-	h.metrics.gcRan(res, err)
+	var res store.GCResult
+	ran, err := h.exclusive(ctx, jobGC, func(ctx context.Context) error {
+		var err error
+		res, err = h.store.CollectGarbage(ctx, h.cfg.Now().Add(-h.cfg.GCGrace))
+		return err
+	})
+	if ran || err != nil {
+		h.metrics.gcRan(res, err)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			h.log.Error("garbage collection", "err", err)

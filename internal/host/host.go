@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +28,17 @@ import (
 
 // Config configures a Host. Zero values mean the documented defaults.
 type Config struct {
-	// DataDir holds cfhost.db, the generated API token and caches.
+	// DataDir holds cfhost.db, the generated API token and caches. With
+	// Database set it is only a scratch directory: caches and a copy of
+	// the API token.
 	DataDir string
+	// Database, when set, is the address (postgres://...) of a PostgreSQL
+	// database that holds everything instead of DataDir/cfhost.db; several
+	// hosts may share it and serve the same projects (replicas).
+	Database string
+	// DatabasePoll is how often a host on a shared Database re-reads the
+	// change log, in case a change notification was lost; default 5s.
+	DatabasePoll time.Duration
 	// APIToken authorises the management API. Empty means: read
 	// DataDir/api-token, creating it with a random token when missing.
 	APIToken string
@@ -152,6 +160,9 @@ func (c *Config) setDefaults() {
 	if c.GCInterval == 0 {
 		c.GCInterval = time.Hour
 	}
+	if c.DatabasePoll <= 0 {
+		c.DatabasePoll = 5 * time.Second
+	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour
 	}
@@ -215,7 +226,8 @@ type Host struct {
 	// dotBase is "." + the base domain, precomputed for routing.
 	dotBase string
 	store   store.Store
-	db      *store.SQLite
+	db      *store.SQLite // nil on a shared database
+	pg      *store.Postgres
 	tokens  *tokens
 	worker  *worker.Runtime
 	js      jsEngine
@@ -266,16 +278,17 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 			unlock()
 		}
 	}()
+	db, sqlite, pg, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.APIToken == "" {
-		tok, err := loadOrCreateToken(filepath.Join(cfg.DataDir, "api-token"), cfg.Logger)
+		tok, err := apiToken(ctx, cfg, pg)
 		if err != nil {
+			db.Close()
 			return nil, err
 		}
 		cfg.APIToken = tok
-	}
-	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "cfhost.db"))
-	if err != nil {
-		return nil, err
 	}
 	secret := cfg.JWTSecret
 	if secret == "" {
@@ -296,7 +309,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		store:       db,
-		db:          db,
+		db:          sqlite,
+		pg:          pg,
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL, now: cfg.Now},
 		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
 		compressNow: make(chan struct{}, 1),
@@ -324,6 +338,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.wg.Add(2)
 	go h.compressLoop(bg)
 	go h.gcLoop(bg)
+	if pg != nil {
+		h.wg.Go(func() { h.watchChanges(bg) })
+	}
 	ok = true
 	return h, nil
 }

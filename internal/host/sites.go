@@ -182,6 +182,26 @@ func (c *siteCache) forget(projectID string) {
 	c.drop(projectID, true)
 }
 
+// forgetAll drops every entry and marks every build in flight stale, after
+// changes this host may not have heard of one by one.
+func (c *siteCache) forgetAll() {
+	c.mu.Lock()
+	var keys []string
+	for k := range c.inflight {
+		keys = append(keys, k)
+	}
+	for _, b := range c.inflight {
+		b.stale = true
+	}
+	clear(c.inflight)
+	clear(c.m)
+	clear(c.pm)
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.builds.Forget(k)
+	}
+}
+
 // forgetPreviews drops a project's preview entries only, after a preview
 // deploy moved a branch alias; the live deployment stays cached.
 func (c *siteCache) forgetPreviews(projectID string) {

@@ -230,8 +230,22 @@ type RollbackResponse struct {
 type HealthResponse struct {
 	Success bool `json:"success"`
 	Result  struct {
-		Status string `json:"status"`
+		// Status is "ok", or "unavailable" (with HTTP 503) when the
+		// host's shared database does not answer.
+		Status   string          `json:"status"`
+		Database *DatabaseHealth `json:"database,omitempty"`
 	} `json:"result"`
+}
+
+// DatabaseHealth describes the store a host runs on.
+type DatabaseHealth struct {
+	// Kind is "sqlite" (the data directory's database) or "postgres" (a
+	// database replicas share).
+	Kind string `json:"kind"`
+	// Status is "ok" or "unreachable".
+	Status string `json:"status"`
+	// SchemaVersion is the shared database's schema version (0 for sqlite).
+	SchemaVersion int `json:"schemaVersion,omitempty"`
 }
 
 // EnvVar is one of a project's environment variables, kept across
