@@ -3,7 +3,9 @@ package host
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/alias"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
+	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
 func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request) error {
@@ -204,6 +207,39 @@ func (h *Host) handleDeploymentFiles(w http.ResponseWriter, r *http.Request, id,
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// handleGetDeployment answers one deployment with the settings, rules and
+// server-code entrypoint it was deployed with (what the dashboard shows on a
+// deployment's page); env values stay out of it.
+func (h *Host) handleGetDeployment(w http.ResponseWriter, r *http.Request, id, did string) error {
+	if _, err := h.project(r.Context(), id); err != nil {
+		return err
+	}
+	ds, err := h.store.Deployments(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.ID != did {
+			continue
+		}
+		var cfg manifest.Config
+		if d.Config != "" {
+			if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
+				return fmt.Errorf("deployment %s: stored config: %w", d.ID, err)
+			}
+		}
+		res := api.DeploymentResponse{Success: true, Deployment: api.DeploymentDetail{
+			Deployment: h.toAPIDeployment(r, d),
+			Config: api.AssetConfig{HTMLHandling: cfg.HTMLHandling, NotFoundHandling: cfg.NotFoundHandling,
+				Redirects: d.Redirects, Headers: d.Headers},
+			Entrypoint: d.Entrypoint, CompatibilityDate: d.CompatibilityDate, CompatibilityFlags: d.CompatibilityFlags,
+		}}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	}
+	return api.Errorf(api.CodeNotFound, "deployment %s not found in project %s", did, id)
 }
 
 func (h *Host) handleRollback(w http.ResponseWriter, r *http.Request, id string) error {

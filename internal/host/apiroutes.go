@@ -75,6 +75,9 @@ func (h *Host) apiRoutes() []apiRoute {
 		{"POST", "/__api/projects/{id}/assets/upload", id(h.handleUpload)},
 		{"POST", "/__api/projects/{id}/deploy", scoped(h.handleDeploy)},
 		{"GET", "/__api/projects/{id}/deployments", scoped(h.handleListDeployments)},
+		{"GET", "/__api/projects/{id}/deployments/{deployment}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
+			return h.handleGetDeployment(w, r, id, r.PathValue("deployment"))
+		})},
 		{"GET", "/__api/projects/{id}/deployments/{deployment}/files", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {
 			return h.handleDeploymentFiles(w, r, id, r.PathValue("deployment"))
 		})},

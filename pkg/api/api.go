@@ -369,3 +369,20 @@ type DeleteDomainResponse struct {
 	Success  bool   `json:"success"`
 	Hostname string `json:"hostname"`
 }
+
+// DeploymentDetail is one deployment with what it was deployed with: its
+// asset settings, the texts of its _redirects and _headers, and its server
+// code's entrypoint. Secrets and env values are not part of it.
+type DeploymentDetail struct {
+	Deployment
+	Config             AssetConfig `json:"config"`
+	Entrypoint         string      `json:"entrypoint,omitempty"`
+	CompatibilityDate  string      `json:"compatibilityDate,omitempty"`
+	CompatibilityFlags []string    `json:"compatibilityFlags,omitempty"`
+}
+
+// DeploymentResponse answers GET /__api/projects/:id/deployments/:did.
+type DeploymentResponse struct {
+	Success    bool             `json:"success"`
+	Deployment DeploymentDetail `json:"deployment"`
+}
