@@ -17,7 +17,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/pkg/alias"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request) error {
@@ -224,7 +224,7 @@ func (h *Host) handleGetDeployment(w http.ResponseWriter, r *http.Request, id, d
 		if d.ID != did {
 			continue
 		}
-		var cfg manifest.Config
+		var cfg rules.Config
 		if d.Config != "" {
 			if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
 				return fmt.Errorf("deployment %s: stored config: %w", d.ID, err)

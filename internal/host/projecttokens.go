@@ -24,26 +24,10 @@ const tokenTouchInterval = time.Minute
 
 // authorize lets r through when its credential may act on project: the
 // admin token always, a project token on its own project only. adminOnly
-// routes (host-wide ones, and the tokens API) refuse project tokens. A
-// client that failed too often is refused before its credential is looked
-// at, so a guess that happens to be right is refused as well and the 429
-// tells nothing about it.
+// routes (host-wide ones, and the tokens API) refuse project tokens.
 func (h *Host) authorize(w http.ResponseWriter, r *http.Request, project string, adminOnly bool) error {
-	key := clientKey(h.clientAddr(r))
-	now := h.cfg.Now()
-	if wait, ok := h.authLimit.blocked(key, now); ok {
-		secs := int((wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return api.Errorf(api.CodeRateLimited, "too many failed authentications from this address; try again in %d seconds", secs)
-	}
-	p, err := h.authenticate(r)
+	p, err := h.authenticateLimited(w, r, bearer(r))
 	if err != nil {
-		if api.ErrorCode(err) == api.CodeUnauthorized {
-			if until := h.authLimit.fail(key, now); !until.IsZero() {
-				h.log.Warn("refusing API requests from a client after repeated authentication failures",
-					"client", key.String(), "failures", h.cfg.AuthFailLimit, "until", until.Format(time.RFC3339))
-			}
-		}
 		return err
 	}
 	switch {
@@ -55,6 +39,33 @@ func (h *Host) authorize(w http.ResponseWriter, r *http.Request, project string,
 		return api.Errorf(api.CodeForbidden, "this token belongs to project %s; it cannot act on project %s", p.project, project)
 	}
 	return nil
+}
+
+// authenticateLimited identifies token, sent by r's client, under the
+// failed-authentication limit: every failure counts, and a client that
+// failed too often is refused (429, with Retry-After set on w) before its
+// credential is looked at, so a guess that happens to be right is refused
+// as well and the 429 tells nothing about it. The API and the dashboard's
+// sign-in both go through it, so they share one limit.
+func (h *Host) authenticateLimited(w http.ResponseWriter, r *http.Request, token string) (principal, error) {
+	key := clientKey(h.clientAddr(r))
+	now := h.cfg.Now()
+	if wait, ok := h.authLimit.blocked(key, now); ok {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return principal{}, api.Errorf(api.CodeRateLimited, "too many failed authentications from this address; try again in %d seconds", secs)
+	}
+	p, err := h.authenticate(r.Context(), token)
+	if err != nil {
+		if api.ErrorCode(err) == api.CodeUnauthorized {
+			if until := h.authLimit.fail(key, now); !until.IsZero() {
+				h.log.Warn("refusing API requests from a client after repeated authentication failures",
+					"client", key.String(), "failures", h.cfg.AuthFailLimit, "until", until.Format(time.RFC3339))
+			}
+		}
+		return principal{}, err
+	}
+	return p, nil
 }
 
 // touchToken records that t was used, at most once per tokenTouchInterval.

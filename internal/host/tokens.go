@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -94,13 +95,13 @@ type principal struct {
 
 func (p principal) admin() bool { return p.project == "" }
 
-// authenticate identifies the credential of r. The admin token is compared
+// authenticate identifies a credential (the Authorization header's, for
+// the API). The admin token is compared
 // in constant time; hashing first makes the time independent of the
 // lengths too. A project token is found by its SHA-256, which is also the
 // form it is stored in: the lookup reveals nothing about a token to someone
 // who does not already hold a preimage of the hash.
-func (h *Host) authenticate(r *http.Request) (principal, error) {
-	got := bearer(r)
+func (h *Host) authenticate(ctx context.Context, got string) (principal, error) {
 	if got == "" {
 		return principal{}, api.Errorf(api.CodeUnauthorized, "missing Authorization header; send the API token as \"Authorization: Bearer <token>\"")
 	}
@@ -110,10 +111,10 @@ func (h *Host) authenticate(r *http.Request) (principal, error) {
 	}
 	if strings.HasPrefix(got, api.ProjectTokenPrefix) {
 		sum := hex.EncodeToString(a[:])
-		t, err := h.store.ProjectTokenByHash(r.Context(), sum)
+		t, err := h.store.ProjectTokenByHash(ctx, sum)
 		switch {
 		case err == nil && subtle.ConstantTimeCompare([]byte(t.Hash), []byte(sum)) == 1:
-			h.touchToken(r.Context(), t)
+			h.touchToken(ctx, t)
 			return principal{project: t.ProjectID, tokenID: t.ID}, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return principal{}, fmt.Errorf("look up project token: %w", err)
