@@ -82,9 +82,12 @@ type serveOptions struct {
 	UploadInflightTotal int64
 
 	// Failed-authentication limiter: see host.Config.
-	AuthFailLimit   int
-	AuthFailWindow  time.Duration
-	AuthFailClients int
+	AuthFailLimit int
+	// Dashboard serves the web dashboard; DashboardSession bounds a sign-in.
+	Dashboard        bool
+	DashboardSession time.Duration
+	AuthFailWindow   time.Duration
+	AuthFailClients  int
 
 	// httpsPort is HTTPSListen's port, when HTTPS is on.
 	httpsPort string
@@ -143,6 +146,8 @@ func (o *serveOptions) settings() []setting {
 		intSetting("auth-fail-limit", 20, 1, "failed API authentications one client address may make per --auth-fail-window before it is answered 429", &o.AuthFailLimit),
 		durationSetting("auth-fail-window", time.Minute, "window of --auth-fail-limit; a refused address may try again when its window ends", &o.AuthFailWindow),
 		intSetting("auth-fail-clients", 10000, 1, "most client addresses whose failed authentications are remembered (bounds the limiter's memory)", &o.AuthFailClients),
+		boolSetting("dashboard", true, "serve the web dashboard at /__dashboard/ on the host's own names (signed in with the admin token or a project token)", &o.Dashboard),
+		durationSetting("dashboard-session", 12*time.Hour, "how long a dashboard sign-in lasts before the token is asked for again", &o.DashboardSession),
 		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
 		boolSetting("path-routing", true, "also serve projects under /__project/ID/; all such projects share one browser origin, so turn it off when tenants do not trust each other", &o.PathRouting),
 		stringSetting("access-log-file", "", "append the access log to this file, reopened on SIGHUP for logrotate (default: stderr)", &o.AccessLogFile),
@@ -289,9 +294,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 		UploadBytesInFlight:      o.UploadInflight,
 		UploadBytesInFlightTotal: o.UploadInflightTotal,
 
-		AuthFailLimit:   o.AuthFailLimit,
-		AuthFailWindow:  o.AuthFailWindow,
-		AuthFailClients: o.AuthFailClients,
+		AuthFailLimit:       o.AuthFailLimit,
+		DisableDashboard:    !o.Dashboard,
+		DashboardSessionTTL: o.DashboardSession,
+		AuthFailWindow:      o.AuthFailWindow,
+		AuthFailClients:     o.AuthFailClients,
 	})
 	if err != nil {
 		return err

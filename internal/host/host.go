@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/dashboard"
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
@@ -132,6 +133,11 @@ type Config struct {
 	// Worker tunes the server-code runtime; its CacheDir defaults to
 	// DataDir/wasm-cache.
 	Worker worker.Config
+	// DisableDashboard turns the web dashboard at /__dashboard/ off.
+	DisableDashboard bool
+	// DashboardSessionTTL is how long a dashboard sign-in lasts; default
+	// 12h.
+	DashboardSessionTTL time.Duration
 	// Version is reported to server code as SERVER_SOFTWARE.
 	Version string
 	Logger  *slog.Logger
@@ -211,6 +217,9 @@ func (c *Config) setDefaults() {
 	if c.MaxRequestTarget <= 0 {
 		c.MaxRequestTarget = DefaultMaxRequestTarget
 	}
+	if c.DashboardSessionTTL <= 0 {
+		c.DashboardSessionTTL = dashboard.DefaultSessionTTL
+	}
 	if c.Version == "" {
 		c.Version = "dev"
 	}
@@ -243,6 +252,8 @@ type Host struct {
 	ownAccess bool
 	metrics   *metrics
 	apiMux    *http.ServeMux
+	// dashboard serves /__dashboard/ on the host's own names; nil when off.
+	dashboard *dashboard.Dashboard
 
 	compressNow chan struct{}
 	unlock      func()
@@ -333,6 +344,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
 	h.metrics = newMetrics(h)
 	h.apiMux = h.newAPIMux()
+	if !cfg.DisableDashboard {
+		if h.dashboard, err = h.newDashboard(); err != nil {
+			wrt.Close(ctx)
+			db.Close()
+			return nil, err
+		}
+	}
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
 	h.wg.Add(2)

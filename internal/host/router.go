@@ -34,6 +34,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w = rec
+	// The dashboard comes before any project, so no project (the default
+	// one included) can shadow it on the host's own names.
+	if h.servesDashboard(r.Host, path) {
+		rec.class = classAPI
+		h.dashboard.ServeHTTP(rec, r)
+		return
+	}
 	// Everything a project does per request (rules, path handling, the
 	// not-found walk) is linear in the target at worst; this bounds it.
 	if len(requestTarget(r)) > h.cfg.MaxRequestTarget {
