@@ -53,6 +53,8 @@ type Config struct {
 	ProjectURLs func(r *http.Request, id string) []string
 	// Secure reports whether r came over HTTPS (the cookie is then Secure).
 	Secure func(r *http.Request) bool
+	// Now is the clock of session expiry; default time.Now.
+	Now    func() time.Time
 	Logger *slog.Logger
 }
 
@@ -75,6 +77,9 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	if cfg.Secure == nil {
 		cfg.Secure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.ProjectURLs == nil {
 		cfg.ProjectURLs = func(*http.Request, string) []string { return nil }
@@ -209,7 +214,7 @@ func sameOrigin(r *http.Request, secure bool) bool {
 // session returns r's valid session.
 func (d *Dashboard) session(r *http.Request) (session, bool) {
 	for _, c := range r.CookiesNamed(cookieName) {
-		if s, err := d.keys.open(c.Value, time.Now()); err == nil {
+		if s, err := d.keys.open(c.Value, d.cfg.Now()); err == nil {
 			return s, true
 		}
 	}

@@ -14,10 +14,10 @@ import (
 // projectRow is one line of the projects list.
 type projectRow struct {
 	api.Project
-	LiveAt   time.Time // zero when nothing is live
-	Kind     string
-	URLs     []string
-	Problem  string // why the live deployment could not be read
+	LiveAt  time.Time // zero when nothing is live
+	Kind    string
+	URLs    []string
+	Problem string // why the live deployment could not be read
 }
 
 // Paging of the projects list: pages of listPage projects; a search scans
@@ -58,7 +58,7 @@ func (d *Dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, status, "signin", session{}, pageData{Title: "Sign in", Message: msg, Next: next})
 		return
 	}
-	s := newSession(token, project, time.Now())
+	s := newSession(token, project, d.cfg.Now())
 	d.setCookie(w, r, d.keys.seal(s), int(d.cfg.SessionTTL/time.Second))
 	if project != "" && next == Prefix+"/" {
 		next = Prefix + "/projects/" + url.PathEscape(project)

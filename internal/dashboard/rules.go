@@ -5,6 +5,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // redirectRow is one _redirects rule as the deployment page lists it.
@@ -18,7 +19,7 @@ type redirectRow struct {
 type headerRow struct {
 	Line  int
 	Path  string
-	Set   []manifest.HeaderField
+	Set   []rules.HeaderField
 	Unset []string
 }
 
@@ -32,7 +33,7 @@ func parseRules(cfg api.AssetConfig) ([]redirectRow, []headerRow, []api.Warning,
 		problems  []string
 	)
 	if strings.TrimSpace(cfg.Redirects) != "" {
-		rs, ws, err := manifest.ParseRedirects(cfg.Redirects, cfg.HTMLHandling)
+		rs, ws, err := rules.ParseRedirects(cfg.Redirects, cfg.HTMLHandling)
 		warnings = append(warnings, ws...)
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -44,7 +45,7 @@ func parseRules(cfg api.AssetConfig) ([]redirectRow, []headerRow, []api.Warning,
 		}
 	}
 	if strings.TrimSpace(cfg.Headers) != "" {
-		hs, ws, err := manifest.ParseHeaders(cfg.Headers)
+		hs, ws, err := rules.ParseHeaders(cfg.Headers)
 		warnings = append(warnings, ws...)
 		if err != nil {
 			problems = append(problems, err.Error())

@@ -23,6 +23,7 @@ func (h *Host) newDashboard() (*dashboard.Dashboard, error) {
 		SessionTTL:  h.cfg.DashboardSessionTTL,
 		ProjectURLs: h.projectURLs,
 		Secure:      func(r *http.Request) bool { return h.scheme(r) == "https" },
+		Now:         h.cfg.Now,
 		Logger:      h.log,
 	})
 }
