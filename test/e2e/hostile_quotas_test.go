@@ -125,7 +125,11 @@ func hostileQuotas(t *testing.T) {
 					req, _ := http.NewRequest("POST", srv.url("/__api/projects/"+id+"/assets/upload"), bytes.NewReader(body))
 					req.Header.Set("Authorization", "Bearer "+sess.JWT)
 					req.Header.Set("Content-Type", "application/json")
-					resp, err := plainHTTP().Do(req)
+					// The buckets wait in line for the upload budget, each
+					// for the ones before it: allow for a slow machine.
+					hc := plainHTTP()
+					hc.Timeout = 3 * time.Minute
+					resp, err := hc.Do(req)
 					if err != nil {
 						statuses <- 0
 						return
