@@ -340,3 +340,24 @@ func TestDashboardRevokedTokenSignsOut(t *testing.T) {
 		t.Fatal("the session cookie was kept after its token was revoked")
 	}
 }
+
+// TestDashboardPathModeOpenerPolicy: a project served by path shares the
+// dashboard's origin; were its page to send the dashboard's
+// Cross-Origin-Opener-Policy, a dashboard window it opened would stay in
+// its browsing context group and its script could read and drive it. Path
+// mode drops the header; a project's own subdomain keeps it.
+func TestDashboardPathModeOpenerPolicy(t *testing.T) {
+	th := newTestHost(t)
+	p := th.createProject("opener")
+	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>"}, func(r *api.DeployRequest) {
+		r.Config = &api.AssetConfig{Headers: "/*\n  Cross-Origin-Opener-Policy: same-origin\n"}
+	})
+	resp, _ := th.fetch("localhost", "/__project/"+p.ID+"/")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cross-Origin-Opener-Policy") != "" {
+		t.Errorf("path mode: %s, Cross-Origin-Opener-Policy %q, want none", resp.Status, resp.Header.Get("Cross-Origin-Opener-Policy"))
+	}
+	resp, _ = th.fetch(p.ID+".localhost", "/")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+		t.Errorf("subdomain: %s, Cross-Origin-Opener-Policy %q, want the project's", resp.Status, resp.Header.Get("Cross-Origin-Opener-Policy"))
+	}
+}

@@ -22,6 +22,11 @@ import (
 //     worker whose scope covers the others, Clear-Site-Data would wipe their
 //     storage, and a cookie would be sent to all of them unless its Path
 //     keeps it inside the project.
+//     A Cross-Origin-Opener-Policy would let a project's page share a
+//     browsing context group with a window it opens on the shared origin
+//     (the dashboard sends same-origin, and a page with the same value and
+//     origin could script the dashboard window it opened); without it, the
+//     dashboard's COOP puts such a window in a group of its own.
 //   - In subdomain mode a cookie with Domain=<base domain> (or a parent of
 //     it) is sent to every <id>.<base domain>: one project can plant cookies
 //     in another's requests ("cookie tossing"). Clear-Site-Data "cookies"
@@ -38,6 +43,7 @@ const (
 	hdrSetCookie            = "Set-Cookie"
 	hdrServiceWorkerAllowed = "Service-Worker-Allowed"
 	hdrClearSiteData        = "Clear-Site-Data"
+	hdrOpenerPolicy         = "Cross-Origin-Opener-Policy"
 )
 
 // maxCookiePath is the longest Path attribute value Chromium honours
@@ -57,7 +63,7 @@ func headersNeedIsolation(hs *rules.Headers) bool {
 	for _, r := range hs.Rules {
 		for _, f := range r.Set {
 			switch strings.ToLower(f.Name) {
-			case "set-cookie", "service-worker-allowed", "clear-site-data":
+			case "set-cookie", "service-worker-allowed", "clear-site-data", "cross-origin-opener-policy":
 				return true
 			}
 		}
@@ -80,6 +86,7 @@ func (iso isolation) apply(h http.Header) {
 	if iso.prefix != "" {
 		delete(h, hdrServiceWorkerAllowed)
 		delete(h, hdrClearSiteData)
+		delete(h, hdrOpenerPolicy)
 	} else if csd, ok := h[hdrClearSiteData]; ok {
 		if kept := originOnlyClearSiteData(csd); kept != "" {
 			h[hdrClearSiteData] = []string{kept}
