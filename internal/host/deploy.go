@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/alias"
@@ -191,7 +192,11 @@ func newDeployment(projectID string, req api.DeployRequest) (store.Deployment, [
 		}
 		d.RunWorkerFirst = string(req.RunWorkerFirst)
 	}
-	if err := worker.ValidateEnv(req.Env); err != nil {
+	validate := worker.ValidateEnv
+	if isJSServerCode(req.ServerCode) {
+		validate = jsrt.ValidateEnv
+	}
+	if err := validate(req.Env); err != nil {
 		return d, nil, api.Errorf(api.CodeInvalid, "env: %v", err)
 	}
 	d.Env = req.Env

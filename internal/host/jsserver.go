@@ -104,6 +104,23 @@ func jsKey(snap store.Snapshot) string {
 	return snap.Deployment.ID + "/" + hex.EncodeToString(sum[:8])
 }
 
+// isJSServerCode reports whether sc's entrypoint is JavaScript, whose env
+// follows the JS rules (jsrt.ValidateEnv) rather than the CGI ones.
+func isJSServerCode(sc *api.ServerCode) bool {
+	if sc == nil {
+		return false
+	}
+	m, ok := sc.Modules[sc.Entrypoint]
+	if !ok {
+		return false
+	}
+	t := m.Type
+	if t == "" {
+		t = manifest.ModuleType(sc.Entrypoint)
+	}
+	return t == manifest.ModuleJS
+}
+
 // serveJS runs a JS deployment's fetch handler for one request, under the
 // same admission as WASI guests. A failure answers 500 (uncaught
 // exception), 502 (trap, out of memory) or 504 (deadline) and is logged
@@ -125,40 +142,88 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, req asse
 		return
 	}
 	defer release()
-	res, err := d.Fetch(r.Context(), &jsrt.Request{
+	jw := &jsWriter{w: w, head: r.Method == http.MethodHead}
+	logs, err := d.Serve(r.Context(), &jsrt.Request{
 		Method: r.Method,
 		URL:    req.Scheme + "://" + r.Host + pathname + search,
 		Header: r.Header.Clone(),
 		Body:   body,
-	})
+		Assets: siteAssets(s, req),
+	}, jw)
+	logConsole(log, logs)
 	var fail *jsrt.Failure
 	if errors.As(err, &fail) {
-		logConsole(log, fail.Logs)
-		if r.Context().Err() != nil {
-			return // the client is gone
+		log.Warn("js server code failed", "status", fail.Status, "err", fail.Err, "sent", fail.Sent)
+		switch {
+		case fail.Sent && !fail.Complete:
+			// The head is out and the body is not whole: cut the
+			// connection so the client sees an incomplete response.
+			panic(http.ErrAbortHandler)
+		case fail.Sent, r.Context().Err() != nil:
+			// The client has its response, or is gone.
+		default:
+			textError(w, fail.Status, http.StatusText(fail.Status)+"\n")
 		}
-		log.Warn("js server code failed", "status", fail.Status, "err", fail.Err)
-		textError(w, fail.Status, http.StatusText(fail.Status)+"\n")
 		return
 	}
 	if err != nil {
 		log.Error("js server code", "err", err)
-		textError(w, http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)+"\n")
-		return
-	}
-	logConsole(log, res.Logs)
-	for k, vs := range res.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Content-Length", "Transfer-Encoding", "Connection":
-			continue
+		if !jw.sent {
+			textError(w, http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)+"\n")
 		}
-		w.Header()[http.CanonicalHeaderKey(k)] = vs
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(res.Body)))
-	w.WriteHeader(res.Status)
-	if r.Method != http.MethodHead {
-		w.Write(res.Body)
+}
+
+// siteAssets is env.ASSETS.fetch of a JS deployment: its own project's
+// asset pipeline, the same code that serves the project, for the
+// subrequest's path whatever its host. Locations it sends stay
+// project-relative; the writer of the final response adds any prefix.
+func siteAssets(s *site, req assets.Request) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pn, se := assets.ParseTarget(r.URL.RequestURI())
+		s.assets.Serve(w, r, assets.Request{Pathname: pn, Search: se, Host: req.Host, Scheme: req.Scheme})
+	})
+}
+
+// jsWriter sends a JS response to the client as the handler produces it:
+// with a Content-Length when the body is whole, chunked and flushed piece
+// by piece when it is a stream.
+type jsWriter struct {
+	w      http.ResponseWriter
+	head   bool // a HEAD request: no body
+	sent   bool
+	length int64
+}
+
+func (j *jsWriter) WriteHead(status int, hdr http.Header, length int64) {
+	for k, vs := range hdr {
+		switch k = http.CanonicalHeaderKey(k); k {
+		case "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Trailer":
+			continue
+		default:
+			j.w.Header()[k] = vs
+		}
 	}
+	if length >= 0 {
+		j.w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+	}
+	j.sent, j.length = true, length
+	j.w.WriteHeader(status)
+}
+
+func (j *jsWriter) Write(p []byte) error {
+	if j.head {
+		return nil
+	}
+	if _, err := j.w.Write(p); err != nil {
+		return err
+	}
+	if j.length < 0 {
+		if err := http.NewResponseController(j.w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+	}
+	return nil
 }
 
 func logConsole(log interface{ Info(string, ...any) }, lines [][2]string) {

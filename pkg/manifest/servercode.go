@@ -17,6 +17,7 @@ import (
 const (
 	ModuleWasm = "wasm"
 	ModuleJS   = "js"
+	ModuleCJS  = "cjs" // CommonJS, beside a js entrypoint
 	ModuleText = "text"
 	ModuleData = "data"
 	ModuleJSON = "json"
@@ -46,7 +47,7 @@ func ModuleType(name string) string {
 	case ".js", ".mjs":
 		return "js"
 	case ".cjs":
-		return "cjs"
+		return ModuleCJS
 	case ".py":
 		return "py"
 	case ".txt", ".html", ".htm", ".md", ".csv", ".css", ".xml", ".svg", ".yaml", ".yml", ".toml":
@@ -99,8 +100,10 @@ func DecodeServerCode(sc *api.ServerCode) ([]DecodedModule, error) {
 			if entryType != ModuleJS {
 				return nil, fmt.Errorf("module %q is JavaScript but the entrypoint %q is %s; JS modules need a js entrypoint", name, sc.Entrypoint, entryType)
 			}
-		case "cjs":
-			return nil, fmt.Errorf("module %q is CommonJS: this host runs ES modules (.js, .mjs); rewrite it with import/export or bundle it", name)
+		case ModuleCJS:
+			if entryType != ModuleJS {
+				return nil, fmt.Errorf("module %q is CommonJS but the entrypoint %q is %s; CommonJS modules need a js entrypoint", name, sc.Entrypoint, entryType)
+			}
 		case "py":
 			return nil, fmt.Errorf("module %q is Python: this host runs JavaScript ES modules and WebAssembly", name)
 		default:

@@ -67,7 +67,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	}, []api.ValueType{i32, i32, i32, i32}, nil)
 	fn("fd_write", fdWrite, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn("resize_heap", resizeHeap, []api.ValueType{i32}, []api.ValueType{i32})
-	fn("call_function", func(_ context.Context, _ api.Module, s []uint64) { s[0] = 0 }, []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i32})
+	fn("call_function", callFunction, []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i32})
 	fn("free_host_ref", func(context.Context, api.Module, []uint64) {}, []api.ValueType{i32, i32}, nil)
 	fn("should_interrupt", func(ctx context.Context, _ api.Module, s []uint64) {
 		s[0] = 0

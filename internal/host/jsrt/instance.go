@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -30,15 +32,22 @@ type instance struct {
 	promiseState, promiseResult                    api.Function
 	isJobPending, executePendingJob, getUndefined  api.Function
 	newRuntime, newContext, enableLoader, enableIn api.Function
+	newFunction, getFloat64                        api.Function
+	// The bridge's own handles (hostcall.go), used while the engine is
+	// inside QTS_Call.
+	cbArgv, cbGetString, cbFreeCString, cbFree api.Function
+	cbGetAB, cbGetABLen, cbNewAB               api.Function
 
 	rt, ctx   uint32 // JSRuntime*, JSContext*
 	undefined uint32 // JSValueConst* of undefined
 	dispatch  uint32 // JSValue* of __cfhost.dispatch
+	tick      uint32 // JSValue* of __cfhost.tick: runs due timers
 	jobCtx    uint32 // scratch for QTS_ExecutePendingJob's JSContext**
 
 	unresolved []string             // module names the loader could not find
 	importedBy map[string][2]string // module name: importer, specifier
 	stderr     bytes.Buffer         // the engine's own prints
+	cur        *call                // the request being served
 }
 
 const (
@@ -79,6 +88,11 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 		{&in.getUndefined, "QTS_GetUndefined"}, {&in.newRuntime, "QTS_NewRuntime"},
 		{&in.newContext, "QTS_NewContext"}, {&in.enableLoader, "QTS_RuntimeEnableModuleLoader"},
 		{&in.enableIn, "QTS_RuntimeEnableInterruptHandler"},
+		{&in.newFunction, "QTS_NewFunction"}, {&in.getFloat64, "QTS_GetFloat64"},
+		{&in.cbArgv, "QTS_ArgvGetJSValueConstPointer"}, {&in.cbGetString, "QTS_GetString"},
+		{&in.cbFreeCString, "QTS_FreeCString"}, {&in.cbFree, "free"},
+		{&in.cbGetAB, "QTS_GetArrayBuffer"}, {&in.cbGetABLen, "QTS_GetArrayBufferLength"},
+		{&in.cbNewAB, "QTS_NewArrayBuffer"},
 	} {
 		if *f.dst, err = exported(mod, f.cname); err != nil {
 			return nil, err
@@ -117,6 +131,12 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 		return nil, fmt.Errorf("js shim: %w", err)
 	}
 	in.release(ctx, v)
+	if err := in.installHost(ctx); err != nil {
+		return nil, err
+	}
+	if in.tick, err = in.evalCode(ctx, "__cfhost.tick", "cfhost:tick", evalGlobal); err != nil {
+		return nil, err
+	}
 	v, err = in.evalCode(ctx, prog.bootstrap(), "cfhost:bootstrap", evalModule)
 	if err == nil {
 		v, err = in.await(ctx, v)
@@ -256,8 +276,63 @@ func (in *instance) readCString(p uint32) string {
 	return ""
 }
 
-// await runs pending jobs until the promise v settles and returns its
-// result (v itself when it is not a promise).
+// installHost creates the bridge function and hands it to the shim.
+func (in *instance) installHost(ctx context.Context) error {
+	name := in.mallocWith(ctx, in.malloc, "host")
+	if name == 0 {
+		return &Error{Name: "InternalError", Message: "out of memory"}
+	}
+	fn, err := in.call1(ctx, in.newFunction, uint64(in.ctx), uint64(name), 2, 0, hostFnID)
+	in.freePtr(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := in.exception(ctx, fn); err != nil {
+		return err
+	}
+	defer in.release(ctx, fn)
+	set, err := in.evalCode(ctx, "__cfhost.setHost", "cfhost:setHost", evalGlobal)
+	if err != nil {
+		return err
+	}
+	defer in.release(ctx, set)
+	r, err := in.callJS(ctx, set, fn)
+	if err != nil {
+		return err
+	}
+	in.release(ctx, r)
+	return nil
+}
+
+// callJS calls the JS function f with JSValue* arguments and returns its
+// result; a thrown exception comes back as *Error.
+func (in *instance) callJS(ctx context.Context, f uint32, args ...uint32) (uint32, error) {
+	var argv uint32
+	if len(args) > 0 {
+		p, err := in.call1(ctx, in.malloc, uint64(4*len(args)))
+		if err != nil {
+			return 0, err
+		}
+		if p == 0 {
+			return 0, &Error{Name: "InternalError", Message: "out of memory"}
+		}
+		for i, a := range args {
+			in.mem.WriteUint32Le(p+uint32(4*i), a)
+		}
+		argv = p
+		defer in.freePtr(ctx, p)
+	}
+	r, err := in.call1(ctx, in.call, uint64(in.ctx), uint64(f), uint64(in.undefined), uint64(len(args)), uint64(argv))
+	if err != nil {
+		return 0, err
+	}
+	return r, in.exception(ctx, r)
+}
+
+// await runs the event loop until the promise v settles and returns its
+// result (v itself when it is not a promise): pending jobs first, then,
+// with none left, the timers, sleeping until the next is due. The
+// deadline in ctx ends the sleep.
 func (in *instance) await(ctx context.Context, v uint32) (uint32, error) {
 	for {
 		st, err := in.call1(ctx, in.promiseState, uint64(in.ctx), uint64(v))
@@ -270,19 +345,46 @@ func (in *instance) await(ctx context.Context, v uint32) (uint32, error) {
 			if err != nil {
 				return 0, err
 			}
-			if pending == 0 {
+			if pending != 0 {
+				r, err := in.call1(ctx, in.executePendingJob, uint64(in.rt), ^uint64(0)>>32, uint64(in.jobCtx))
+				if err != nil {
+					return 0, err
+				}
+				if err := in.exception(ctx, r); err != nil {
+					in.release(ctx, v)
+					return 0, err
+				}
+				in.release(ctx, r)
+				continue
+			}
+			wait, err := in.nextTimer(ctx)
+			if err != nil {
+				in.release(ctx, v)
+				return 0, err
+			}
+			if pending, err = in.call1(ctx, in.isJobPending, uint64(in.rt)); err != nil {
+				return 0, err
+			}
+			if pending != 0 {
+				continue // a timer ran and queued work
+			}
+			if wait < 0 {
+				if st, err := in.call1(ctx, in.promiseState, uint64(in.ctx), uint64(v)); err != nil || int32(st) != promisePending {
+					continue // settled by a timer, or the next call reports the error
+				}
 				in.release(ctx, v)
 				return 0, &Error{Name: "Error", Message: "the promise never settled: nothing is left to run"}
 			}
-			r, err := in.call1(ctx, in.executePendingJob, uint64(in.rt), 1, uint64(in.jobCtx))
-			if err != nil {
-				return 0, err
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					in.release(ctx, v)
+					return 0, ctx.Err()
+				}
 			}
-			if err := in.exception(ctx, r); err != nil {
-				in.release(ctx, v)
-				return 0, err
-			}
-			in.release(ctx, r)
 		case promiseFulfilled, promiseRejected:
 			r, err := in.call1(ctx, in.promiseResult, uint64(in.ctx), uint64(v))
 			in.release(ctx, v)
@@ -300,34 +402,34 @@ func (in *instance) await(ctx context.Context, v uint32) (uint32, error) {
 	}
 }
 
-// fetch hands one request, as JSON, to the shim's dispatch and returns its
-// answer, as JSON.
-func (in *instance) fetch(ctx context.Context, req []byte) (string, error) {
+// nextTimer runs the timers that are due and returns how long until the
+// next one, or -1 when none is set.
+func (in *instance) nextTimer(ctx context.Context) (time.Duration, error) {
+	r, err := in.callJS(ctx, in.tick)
+	if err != nil {
+		return 0, err
+	}
+	defer in.release(ctx, r)
+	res, err := in.getFloat64.Call(ctx, uint64(in.ctx), uint64(r))
+	if err != nil {
+		return 0, err
+	}
+	ms := math.Float64frombits(res[0])
+	if ms < 0 || math.IsNaN(ms) {
+		return -1, nil
+	}
+	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
+// run serves the request c on the instance: the shim's dispatch asks for
+// the request, runs the handler and sends the response through c. It
+// returns "" or the description of the handler's uncaught error.
+func (in *instance) run(ctx context.Context, c *call) (string, error) {
 	ctx = context.WithValue(ctx, instKey{}, in)
-	sp := in.mallocWith(ctx, in.malloc, string(req))
-	if sp == 0 {
-		return "", &Error{Name: "InternalError", Message: "out of memory"}
-	}
-	s, err := in.call1(ctx, in.newString, uint64(in.ctx), uint64(sp))
-	in.freePtr(ctx, sp)
+	in.cur = c
+	defer func() { in.cur = nil }()
+	r, err := in.callJS(ctx, in.dispatch)
 	if err != nil {
-		return "", err
-	}
-	argv, err := in.call1(ctx, in.malloc, 4)
-	if err != nil {
-		return "", err
-	}
-	if argv == 0 {
-		return "", &Error{Name: "InternalError", Message: "out of memory"}
-	}
-	in.mem.WriteUint32Le(argv, s)
-	r, err := in.call1(ctx, in.call, uint64(in.ctx), uint64(in.dispatch), uint64(in.undefined), 1, uint64(argv))
-	in.freePtr(ctx, argv)
-	in.release(ctx, s)
-	if err != nil {
-		return "", err
-	}
-	if err := in.exception(ctx, r); err != nil {
 		return "", err
 	}
 	if r, err = in.await(ctx, r); err != nil {

@@ -11,6 +11,7 @@ import (
 // Module types, as Cloudflare Workers names them.
 const (
 	TypeJS   = "js"   // ES module
+	TypeCJS  = "cjs"  // CommonJS: module.exports is the default export
 	TypeText = "text" // default export: the file as a string
 	TypeData = "data" // default export: the file as an ArrayBuffer
 	TypeJSON = "json" // default export: the parsed JSON
@@ -36,6 +37,8 @@ func TypeFromName(name string) string {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".js", ".mjs":
 		return TypeJS
+	case ".cjs":
+		return TypeCJS
 	case ".json":
 		return TypeJSON
 	case ".txt", ".html", ".htm", ".sql", ".md", ".css", ".csv", ".xml", ".svg":
@@ -55,6 +58,8 @@ func (p *Program) source(name string) (string, bool) {
 	switch m.Type {
 	case TypeJS, "":
 		return string(m.Source), true
+	case TypeCJS:
+		return "export default __cfhost.require(\"\")(" + quote("/"+name) + ");", true
 	case TypeText:
 		q, _ := json.Marshal(string(m.Source))
 		return "export default " + string(q) + ";", true
@@ -74,6 +79,27 @@ func quote(s string) string {
 	return string(q)
 }
 
+// resolve finds the module a CommonJS require(spec) in module from means:
+// "./x" and "../x" relative to from's directory, "/x" from the root, a
+// bare name as given; then with .js, .cjs or .json appended, or as a
+// directory's index.js.
+func (p *Program) resolve(from, spec string) (string, bool) {
+	name := spec
+	switch {
+	case strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../"):
+		name = path.Join(path.Dir(from), spec)
+	case strings.HasPrefix(spec, "/"):
+		name = path.Clean(spec)
+	}
+	name = strings.TrimPrefix(name, "/")
+	for _, cand := range []string{name, name + ".js", name + ".cjs", name + ".json", name + "/index.js", name + "/index.cjs"} {
+		if _, ok := p.Modules[cand]; ok {
+			return cand, true
+		}
+	}
+	return "", false
+}
+
 // bootstrap is the module cfhost evaluates first: it imports the
 // entrypoint, checks its default export and sets env.
 func (p *Program) bootstrap() string {
@@ -82,6 +108,6 @@ func (p *Program) bootstrap() string {
 		env = []byte("{}")
 	}
 	return "import * as entry from " + quote(p.Entrypoint) + ";\n" +
-		"__cfhost.env = Object.freeze(JSON.parse(" + quote(string(env)) + "));\n" +
+		"__cfhost.env = Object.freeze({ ...JSON.parse(" + quote(string(env)) + "), ASSETS: __cfhost.ASSETS });\n" +
 		"__cfhost.check(entry);\n"
 }

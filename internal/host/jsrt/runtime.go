@@ -1,14 +1,14 @@
 package jsrt
 
 import (
+	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -200,15 +200,21 @@ func (d *Deployment) Close(ctx context.Context) {
 	}
 }
 
-// Request is what a fetch handler receives.
+// Request is what a fetch handler receives, and what it may reach.
 type Request struct {
 	Method string
 	URL    string // absolute
 	Header http.Header
 	Body   []byte
+	// Assets serves env.ASSETS.fetch: the deployment's own static assets.
+	// Nil makes env.ASSETS.fetch throw.
+	Assets http.Handler
+	// Fetch sends the handler's fetch() subrequests (the host's outbound
+	// policy). Nil makes fetch() throw.
+	Fetch func(*http.Request) (*http.Response, error)
 }
 
-// Response is what a fetch handler returned.
+// Response is what a fetch handler returned, as Fetch buffers it.
 type Response struct {
 	Status int
 	Header http.Header
@@ -217,13 +223,19 @@ type Response struct {
 	Logs [][2]string
 }
 
-// Failure is a request that did not produce a Response: Status is the
-// status to answer (500 uncaught exception, 502 trap or out of memory,
-// 504 deadline) and Err what happened, with the JS stack when there is one.
+// Failure is a request that did not end well: Status is the status to
+// answer (500 uncaught exception, 502 trap, out of memory or a response
+// over the cap, 504 deadline) and Err what happened, with the JS stack
+// when there is one. Sent is set when the response head had already gone
+// out (the failure came from a streamed body or after the response, in
+// ctx.waitUntil work): the status can then no longer be answered.
 type Failure struct {
 	Status int
 	Err    error
 	Logs   [][2]string
+	Sent   bool
+	// Complete is set when the whole body had gone out too.
+	Complete bool
 }
 
 func (f *Failure) Error() string {
@@ -231,51 +243,80 @@ func (f *Failure) Error() string {
 }
 func (f *Failure) Unwrap() error { return f.Err }
 
-// Fetch runs the deployment's default.fetch for one request. A failure is
-// a *Failure; the instance that failed is discarded unless the failure
-// was an exception the handler threw.
+// Fetch runs the deployment's default.fetch for one request and returns
+// the whole response. A failure is a *Failure.
 func (d *Deployment) Fetch(ctx context.Context, req *Request) (*Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.rt.cfg.Timeout)
+	var w bufWriter
+	logs, err := d.Serve(ctx, req, &w)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: w.status, Header: w.header, Body: w.body.Bytes(), Logs: logs}, nil
+}
+
+// bufWriter is the ResponseWriter of Fetch.
+type bufWriter struct {
+	status int
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (b *bufWriter) WriteHead(status int, h http.Header, _ int64) { b.status, b.header = status, h }
+func (b *bufWriter) Write(p []byte) error                         { b.body.Write(p); return nil }
+
+// Serve runs the deployment's default.fetch for one request, sending the
+// response to w as the handler produces it, and returns once the handler's
+// ctx.waitUntil work is done too (within the same deadline). It returns the
+// request's console lines; a failure is a *Failure.
+//
+// Until the response head is sent, ctx ending (the client went away) stops
+// the run; after it, only the deadline does, so waitUntil work finishes
+// when the client has its response and hangs up.
+func (d *Deployment) Serve(ctx context.Context, req *Request, w ResponseWriter) ([][2]string, error) {
+	b, ctx := budgetFrom(ctx)
+	deadline := time.Now().Add(d.rt.cfg.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	runCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
-	in, err := d.take(ctx)
-	if err != nil {
-		return nil, &Failure{Status: statusOf(ctx, err), Err: d.rt.classify(ctx, err)}
-	}
-	out, err := in.fetch(ctx, encodeRequest(req))
-	if err != nil {
-		in.close(context.WithoutCancel(ctx))
-		return nil, &Failure{Status: statusOf(ctx, err), Err: d.rt.classify(ctx, err)}
-	}
-	var res struct {
-		Status  int         `json:"status"`
-		Headers [][2]string `json:"headers"`
-		Body    string      `json:"body"`
-		Error   string      `json:"error"`
-		Logs    [][2]string `json:"logs"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		in.close(context.WithoutCancel(ctx))
-		return nil, &Failure{Status: http.StatusBadGateway, Err: fmt.Errorf("read js response: %w", err)}
-	}
-	if res.Error != "" {
-		if strings.Contains(res.Error, "out of memory") {
-			in.close(context.WithoutCancel(ctx))
-			return nil, &Failure{Status: http.StatusBadGateway, Err: errors.New(res.Error), Logs: res.Logs}
+	c := &call{req: req, w: w, budget: b, max: d.rt.cfg.MaxResponse}
+	var sent atomic.Bool
+	c.onSent = func() { sent.Store(true) }
+	stop := context.AfterFunc(ctx, func() {
+		if !sent.Load() {
+			cancel()
 		}
-		d.put(ctx, in)
-		return nil, &Failure{Status: http.StatusInternalServerError, Err: errors.New(res.Error), Logs: res.Logs}
+	})
+	defer stop()
+	fail := func(status int, err error) ([][2]string, error) {
+		return c.logs, &Failure{Status: status, Err: err, Logs: c.logs, Sent: c.sent, Complete: c.ended}
 	}
-	body, err := base64.StdEncoding.DecodeString(res.Body)
-	if err != nil || int64(len(body)) > d.rt.cfg.MaxResponse {
-		in.close(context.WithoutCancel(ctx))
-		return nil, &Failure{Status: http.StatusBadGateway, Err: errors.New("js response body too large or malformed"), Logs: res.Logs}
+	in, err := d.take(runCtx)
+	if err != nil {
+		return fail(statusOf(runCtx, err), d.rt.classify(runCtx, err))
 	}
-	d.put(ctx, in)
-	h := http.Header{}
-	for _, kv := range res.Headers {
-		h.Add(kv[0], kv[1])
+	uncaught, err := in.run(runCtx, c)
+	switch {
+	case err != nil:
+		in.close(context.WithoutCancel(runCtx))
+		return fail(statusOf(runCtx, err), d.rt.classify(runCtx, err))
+	case c.tooLarge:
+		in.close(context.WithoutCancel(runCtx))
+		return fail(http.StatusBadGateway, fmt.Errorf("js response body over the limit of %d bytes", c.max))
+	case uncaught != "":
+		if strings.Contains(uncaught, "out of memory") {
+			in.close(context.WithoutCancel(runCtx))
+			return fail(http.StatusBadGateway, errors.New(uncaught))
+		}
+		d.put(runCtx, in)
+		return fail(http.StatusInternalServerError, errors.New(uncaught))
+	case !c.sent:
+		d.put(runCtx, in)
+		return fail(http.StatusInternalServerError, errors.New("the fetch handler finished without a response"))
 	}
-	return &Response{Status: res.Status, Header: h, Body: body, Logs: res.Logs}, nil
+	d.put(runCtx, in)
+	return c.logs, nil
 }
 
 func (d *Deployment) take(ctx context.Context) (*instance, error) {
@@ -323,24 +364,4 @@ func (r *Runtime) classify(ctx context.Context, err error) error {
 		return fmt.Errorf("js server code exceeded its %s deadline: %w", r.cfg.Timeout, ctx.Err())
 	}
 	return err
-}
-
-func encodeRequest(req *Request) []byte {
-	type wire struct {
-		URL     string      `json:"url"`
-		Method  string      `json:"method"`
-		Headers [][2]string `json:"headers"`
-		Body    string      `json:"body,omitempty"`
-	}
-	w := wire{URL: req.URL, Method: req.Method, Headers: [][2]string{}}
-	for k, vs := range req.Header {
-		for _, v := range vs {
-			w.Headers = append(w.Headers, [2]string{k, v})
-		}
-	}
-	if len(req.Body) > 0 {
-		w.Body = base64.StdEncoding.EncodeToString(req.Body)
-	}
-	b, _ := json.Marshal(w)
-	return b
 }

@@ -63,6 +63,13 @@
   }
 
   function utf8Decode(u8) {
+    let ascii = true;
+    for (let i = 0; i < u8.length; i++) if (u8[i] > 127) { ascii = false; break; }
+    if (ascii) {
+      let s = "";
+      for (let i = 0; i < u8.length; i += 8192) s += String.fromCharCode.apply(null, u8.subarray(i, i + 8192));
+      return s;
+    }
     let out = "";
     for (let i = 0; i < u8.length;) {
       const c = u8[i];
@@ -243,6 +250,201 @@
     [Symbol.iterator]() { return this.entries(); }
   }
 
+  // The bridge to Go (hostcall.go): one function taking an op and a frame
+  // [u32 head length][JSON head][bytes], answering a frame of that shape.
+  let hostFn = null;
+  const EMPTY = new Uint8Array(0);
+  const ERRORS = { TypeError, RangeError, Error };
+  function hostCall(op, head, body) {
+    const h = utf8Encode(JSON.stringify(head === undefined ? null : head));
+    const b = body || EMPTY;
+    const f = new Uint8Array(4 + h.length + b.length);
+    new DataView(f.buffer).setUint32(0, h.length, true);
+    f.set(h, 4);
+    f.set(b, 4 + h.length);
+    const r = hostFn(op, f.buffer);
+    if (!(r instanceof ArrayBuffer)) throw new RangeError("out of memory");
+    const n = new DataView(r).getUint32(0, true);
+    const u = new Uint8Array(r);
+    const rh = JSON.parse(utf8Decode(u.subarray(4, 4 + n)));
+    if (rh && rh.error !== undefined) {
+      const E = ERRORS[rh.type];
+      throw E ? new E(rh.error) : new DOMException(rh.error, rh.type || "Error");
+    }
+    return [rh, u.subarray(4 + n)];
+  }
+
+  // ReadableStream: the part of the WHATWG API handlers use to stream a
+  // body or read one (getReader, async iteration, tee, pipeThrough), and
+  // TransformStream for writers that produce one.
+  class ReadableStreamDefaultController {
+    #s;
+    constructor(s) { this.#s = s; }
+    enqueue(chunk) { this.#s._enqueue(chunk); }
+    close() { this.#s._close(); }
+    error(e) { this.#s._error(e); }
+    get desiredSize() { return this.#s._desired(); }
+  }
+  class ReadableStreamDefaultReader {
+    #s;
+    constructor(s) {
+      if (s._locked) throw new TypeError("ReadableStream is locked");
+      s._locked = true;
+      this.#s = s;
+    }
+    read() { return this.#s ? this.#s._read() : Promise.reject(new TypeError("reader released")); }
+    cancel(r) { return this.#s ? this.#s.cancel(r, true) : Promise.resolve(); }
+    releaseLock() { if (this.#s) { this.#s._locked = false; this.#s = null; } }
+    get closed() { return this.#s ? this.#s._closedP : Promise.resolve(); }
+  }
+  class ReadableStream {
+    #q = []; #waiters = []; #state = "readable"; #err; #src; #ctrl; #pulling = false; #hwm;
+    constructor(source = {}, strategy = {}) {
+      this._locked = false;
+      this.#src = source;
+      this.#hwm = strategy.highWaterMark ?? 1;
+      this.#ctrl = new ReadableStreamDefaultController(this);
+      let closed;
+      this._closedP = new Promise((res) => (closed = res));
+      this._closedRes = closed;
+      Promise.resolve(source.start ? source.start(this.#ctrl) : undefined).then(() => this.#pull(), (e) => this._error(e));
+    }
+    get locked() { return this._locked; }
+    _desired() { return this.#state === "readable" ? this.#hwm - this.#q.length : 0; }
+    _enqueue(c) {
+      if (this.#state !== "readable") throw new TypeError("stream is closed");
+      const w = this.#waiters.shift();
+      if (w) w.resolve({ value: c, done: false }); else this.#q.push(c);
+    }
+    _close() {
+      if (this.#state !== "readable") return;
+      this.#state = "closed";
+      if (!this.#q.length) this.#flush();
+    }
+    _error(e) {
+      if (this.#state !== "readable") return;
+      this.#state = "errored"; this.#err = e; this.#q = [];
+      for (const w of this.#waiters.splice(0)) w.reject(e);
+      this._closedRes();
+    }
+    #flush() {
+      for (const w of this.#waiters.splice(0)) w.resolve({ value: undefined, done: true });
+      this._closedRes();
+    }
+    #pull() {
+      if (this.#pulling || this.#state !== "readable" || !this.#src.pull) return;
+      if (this.#q.length >= this.#hwm && !this.#waiters.length) return;
+      this.#pulling = true;
+      Promise.resolve().then(() => this.#src.pull(this.#ctrl)).then(() => {
+        this.#pulling = false;
+        if (this.#waiters.length || this.#q.length < this.#hwm) this.#pull();
+      }, (e) => { this.#pulling = false; this._error(e); });
+    }
+    _read() {
+      if (this.#q.length) {
+        const value = this.#q.shift();
+        if (this.#state === "closed" && !this.#q.length) this.#flush();
+        this.#pull();
+        return Promise.resolve({ value, done: false });
+      }
+      if (this.#state === "closed") return Promise.resolve({ value: undefined, done: true });
+      if (this.#state === "errored") return Promise.reject(this.#err);
+      const p = new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+      this.#pull();
+      return p;
+    }
+    cancel(reason, fromReader) {
+      if (this._locked && !fromReader) return Promise.reject(new TypeError("ReadableStream is locked"));
+      if (this.#state !== "readable" && this.#state !== "closed") return Promise.resolve();
+      this.#state = "closed"; this.#q = [];
+      this.#flush();
+      return Promise.resolve(this.#src.cancel ? this.#src.cancel(reason) : undefined).then(() => undefined);
+    }
+    getReader() { return new ReadableStreamDefaultReader(this); }
+    async *values() {
+      const r = this.getReader();
+      try {
+        for (;;) { const { value, done } = await r.read(); if (done) return; yield value; }
+      } finally { r.releaseLock(); }
+    }
+    [Symbol.asyncIterator]() { return this.values(); }
+    tee() {
+      const r = this.getReader();
+      const branches = [];
+      let pending = null;
+      const pull = () => pending || (pending = r.read().then(({ value, done }) => {
+        pending = null;
+        for (const c of branches) { if (done) c.close(); else c.enqueue(value); }
+      }));
+      for (let i = 0; i < 2; i++) branches.push(null);
+      const a = new ReadableStream({ start(c) { branches[0] = c; }, pull });
+      const b = new ReadableStream({ start(c) { branches[1] = c; }, pull });
+      return [a, b];
+    }
+    pipeThrough(t) { this.pipeTo(t.writable).catch(() => {}); return t.readable; }
+    async pipeTo(ws) {
+      const w = ws.getWriter();
+      try { for await (const c of this) await w.write(c); await w.close(); } catch (e) { await w.abort(e); throw e; }
+    }
+    static from(it) {
+      const i = (it[Symbol.asyncIterator] || it[Symbol.iterator]).call(it);
+      return new ReadableStream({ async pull(c) { const { value, done } = await i.next(); if (done) c.close(); else c.enqueue(value); } });
+    }
+  }
+  class WritableStreamDefaultWriter {
+    #w;
+    constructor(w) { this.#w = w; }
+    write(c) { return this.#w._write(c); }
+    close() { return this.#w._close(); }
+    abort(r) { return this.#w._abort(r); }
+    releaseLock() {}
+    get ready() { return Promise.resolve(); }
+    get closed() { return this.#w._closed; }
+    get desiredSize() { return 1; }
+  }
+  class WritableStream {
+    #sink; #chain = Promise.resolve();
+    constructor(sink = {}) {
+      this.#sink = sink;
+      let res; this._closed = new Promise((r) => (res = r)); this._res = res;
+      this.#chain = Promise.resolve(sink.start ? sink.start({ error() {} }) : undefined);
+    }
+    getWriter() { return new WritableStreamDefaultWriter(this); }
+    _write(c) { return (this.#chain = this.#chain.then(() => this.#sink.write && this.#sink.write(c))); }
+    _close() { return (this.#chain = this.#chain.then(() => this.#sink.close && this.#sink.close()).then(() => this._res())); }
+    _abort(r) { return Promise.resolve(this.#sink.abort && this.#sink.abort(r)).then(() => this._res()); }
+  }
+  class TransformStream {
+    constructor(t = {}) {
+      let rc;
+      this.readable = new ReadableStream({ start(c) { rc = c; } });
+      const ctrl = { enqueue: (c) => rc.enqueue(c), error: (e) => rc.error(e), terminate: () => rc.close() };
+      this.writable = new WritableStream({
+        write: (c) => (t.transform ? t.transform(c, ctrl) : rc.enqueue(c)),
+        close: async () => { if (t.flush) await t.flush(ctrl); rc.close(); },
+        abort: (e) => rc.error(e),
+      });
+    }
+  }
+  async function readAll(stream) {
+    const parts = [];
+    let n = 0;
+    for await (let c of stream) {
+      if (typeof c === "string") c = utf8Encode(c);
+      else if (c instanceof ArrayBuffer) c = new Uint8Array(c);
+      else if (!ArrayBuffer.isView(c)) throw new TypeError("a body stream must yield Uint8Array chunks");
+      else c = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+      parts.push(c); n += c.length;
+    }
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+  function bytesStream(b) {
+    return new ReadableStream({ start(c) { if (b.length) c.enqueue(b); c.close(); } });
+  }
+
   function toBytes(body) {
     if (body === null || body === undefined) return null;
     if (typeof body === "string") return utf8Encode(body);
@@ -257,51 +459,66 @@
     return null;
   }
 
+  // Body holds bytes, or a stream when a handler built one.
   class Body {
-    #bytes;
+    #bytes = null;
+    #stream = null;
     #used = false;
     _initBody(body, headers) {
-      this.#bytes = toBytes(body);
+      if (body instanceof ReadableStream) this.#stream = body;
+      else this.#bytes = toBytes(body);
       const t = defaultType(body);
       if (t && !headers.has("content-type")) headers.set("content-type", t);
     }
     get bodyUsed() { return this.#used; }
-    get body() { return this.#bytes; }
+    get body() {
+      if (!this.#stream && this.#bytes) this.#stream = bytesStream(this.#bytes);
+      return this.#stream;
+    }
     _bytes() { return this.#bytes; }
-    #take() {
-      if (this.#used) return Promise.reject(new TypeError("Body has already been used"));
+    _stream() { return this.#stream && !this.#bytes ? this.#stream : null; }
+    _cloneBody() {
+      if (this._stream()) { const [a, b] = this.#stream.tee(); this.#stream = a; return b; }
+      return this.#bytes;
+    }
+    async #take() {
+      if (this.#used) throw new TypeError("Body has already been used");
       this.#used = true;
-      return Promise.resolve(this.#bytes || new Uint8Array(0));
+      if (this._stream()) return readAll(this.#stream);
+      return this.#bytes || new Uint8Array(0);
     }
     async arrayBuffer() { const b = await this.#take(); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); }
     async bytes() { return new Uint8Array(await this.arrayBuffer()); }
     async text() { return utf8Decode(await this.#take()); }
     async json() { return JSON.parse(await this.text()); }
+    async formData() { throw new TypeError("formData() is not supported by this host"); }
+    async blob() { throw new TypeError("blob() is not supported by this host"); }
   }
 
   class Request extends Body {
-    #url; #method; #headers;
+    #url; #method; #headers; #redirect;
     constructor(input, init = {}) {
       super();
       const src = input instanceof Request ? input : null;
       this.#url = src ? src.url : new URL(String(input)).href;
       this.#method = String(init.method || (src ? src.method : "GET")).toUpperCase();
       this.#headers = new Headers(init.headers || (src ? src.headers : undefined));
-      const body = "body" in init ? init.body : src ? src._bytes() : null;
+      this.#redirect = init.redirect || (src ? src.redirect : "follow");
+      const body = "body" in init ? init.body : src ? src._cloneBody() : null;
       if (body != null && (this.#method === "GET" || this.#method === "HEAD")) throw new TypeError("Request with GET/HEAD method cannot have body");
       this._initBody(body, this.#headers);
     }
     get url() { return this.#url; }
     get method() { return this.#method; }
     get headers() { return this.#headers; }
-    get redirect() { return "follow"; }
+    get redirect() { return this.#redirect; }
     get signal() { return undefined; }
     clone() { return new Request(this); }
   }
 
-  const STATUS_TEXT = { 200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error" };
+  const STATUS_TEXT = { 200: "OK", 201: "Created", 204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable" };
   class Response extends Body {
-    #status; #statusText; #headers;
+    #status; #statusText; #headers; #url = ""; #redirected = false;
     constructor(body = null, init = {}) {
       super();
       const status = init.status === undefined ? 200 : Number(init.status);
@@ -311,13 +528,19 @@
       this.#headers = new Headers(init.headers);
       this._initBody(body, this.#headers);
     }
+    _setOrigin(url, redirected) { this.#url = url; this.#redirected = redirected; return this; }
     get status() { return this.#status; }
     get statusText() { return this.#statusText; }
     get ok() { return this.#status >= 200 && this.#status < 300; }
     get headers() { return this.#headers; }
-    get redirected() { return false; }
+    get redirected() { return this.#redirected; }
+    get url() { return this.#url; }
     get type() { return "default"; }
-    clone() { return new Response(this._bytes(), { status: this.#status, statusText: this.#statusText, headers: this.#headers }); }
+    get webSocket() { return null; }
+    clone() {
+      if (this.bodyUsed) throw new TypeError("Body has already been used");
+      return new Response(this._cloneBody(), { status: this.#status, statusText: this.#statusText, headers: this.#headers })._setOrigin(this.#url, this.#redirected);
+    }
     static json(data, init = {}) {
       const headers = new Headers(init.headers);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
@@ -327,50 +550,237 @@
       if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError("Invalid redirect status: " + status);
       return new Response(null, { status, headers: { location: new URL(String(url)).href } });
     }
+    static error() { return new Response(null, { status: 502 }); }
   }
 
-  const logs = [];
+  // Subrequests: env.ASSETS.fetch and fetch() both send a request to Go
+  // and get the whole response back.
+  async function subrequest(op, input, init) {
+    const req = input instanceof Request && init === undefined ? input : new Request(input instanceof URL ? input.href : input, init);
+    const body = req._stream() ? await readAll(req.body) : req._bytes();
+    const [h, b] = hostCall(op, { url: req.url, method: req.method, headers: [...req.headers], redirect: req.redirect }, body);
+    const nullBody = h.status === 204 || h.status === 304 || req.method === "HEAD";
+    const res = new Response(nullBody ? null : b.slice(), { status: h.status, statusText: h.statusText, headers: h.headers });
+    return res._setOrigin(h.url || req.url, !!h.redirected);
+  }
+  function assetsURL(input) {
+    if (typeof input === "string" && input.startsWith("/")) return new URL(input, host.origin).href;
+    return input;
+  }
+  const ASSETS = Object.freeze({
+    fetch(input, init) { return subrequest("assets", input instanceof Request ? input : assetsURL(String(input instanceof URL ? input.href : input)), init); },
+  });
+
+  // Timers run for real inside the request's deadline: Go's event loop
+  // (instance.await) sleeps until the next one is due and calls tick.
+  let timerSeq = 0;
+  const timers = new Map();
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== "function") throw new TypeError("timer callback is not a function");
+    const id = ++timerSeq;
+    ms = Math.max(0, Number(ms) || 0);
+    timers.set(id, { fn, args, due: Date.now() + ms, every: repeat ? Math.max(1, ms) : 0 });
+    return id;
+  }
+  function tick() {
+    const now = Date.now();
+    for (const [id, t] of [...timers].sort((a, b) => a[1].due - b[1].due)) {
+      if (t.due > now) break;
+      if (!timers.has(id)) continue;
+      if (t.every) t.due = now + t.every; else timers.delete(id);
+      try { t.fn(...t.args); } catch (e) { console.error("Uncaught (in timer)", e); }
+    }
+    let next = -1;
+    for (const t of timers.values()) if (next < 0 || t.due < next) next = t.due;
+    return next < 0 ? -1 : Math.max(0, next - Date.now());
+  }
+
+  // Web Crypto: digest, HMAC keys, random values, all done in Go.
+  const HASHES = { "SHA-1": 1, "SHA-256": 1, "SHA-384": 1, "SHA-512": 1 };
+  const hashName = (a) => {
+    const n = String(typeof a === "object" && a ? a.name : a).toUpperCase();
+    if (!HASHES[n]) throw new DOMException("Unrecognized hash algorithm: " + n, "NotSupportedError");
+    return n;
+  };
+  const viewBytes = (d) => {
+    if (d instanceof ArrayBuffer) return new Uint8Array(d);
+    if (ArrayBuffer.isView(d)) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    throw new TypeError("expected an ArrayBuffer or a view of one");
+  };
+  class CryptoKey {
+    #raw;
+    constructor(raw, algorithm, extractable, usages) {
+      this.#raw = raw;
+      Object.defineProperties(this, {
+        type: { value: "secret", enumerable: true }, algorithm: { value: algorithm, enumerable: true },
+        extractable: { value: extractable, enumerable: true }, usages: { value: usages, enumerable: true },
+      });
+    }
+    static _raw(k) { return k.#raw; }
+  }
+  const subtle = {
+    async digest(alg, data) { return hostCall("digest", { alg: hashName(alg) }, viewBytes(data))[1].slice().buffer; },
+    async importKey(format, keyData, alg, extractable, usages) {
+      if (format !== "raw") throw new DOMException("only raw keys are supported", "NotSupportedError");
+      if (String(alg.name).toUpperCase() !== "HMAC") throw new DOMException("only HMAC keys are supported", "NotSupportedError");
+      const raw = viewBytes(keyData).slice();
+      return new CryptoKey(raw, { name: "HMAC", hash: { name: hashName(alg.hash) }, length: raw.length * 8 }, !!extractable, [...usages]);
+    },
+    async exportKey(format, key) {
+      if (format !== "raw" || !key.extractable) throw new DOMException("key is not extractable as raw", "InvalidAccessError");
+      return CryptoKey._raw(key).slice().buffer;
+    },
+    async sign(alg, key, data) {
+      if (!key.usages.includes("sign")) throw new DOMException("key cannot sign", "InvalidAccessError");
+      return hostCall("hmac", { alg: key.algorithm.hash.name, key: bytesToB64(CryptoKey._raw(key)) }, viewBytes(data))[1].slice().buffer;
+    },
+    async verify(alg, key, sig, data) {
+      if (!key.usages.includes("verify")) throw new DOMException("key cannot verify", "InvalidAccessError");
+      return hostCall("hmac", { alg: key.algorithm.hash.name, key: bytesToB64(CryptoKey._raw(key)), sig: bytesToB64(viewBytes(sig)) }, viewBytes(data))[0].ok;
+    },
+  };
+  const crypto = {
+    subtle,
+    getRandomValues(a) {
+      if (!ArrayBuffer.isView(a) || a instanceof Float32Array || a instanceof Float64Array || a instanceof DataView) throw new TypeError("getRandomValues needs an integer typed array");
+      const b = hostCall("random", { n: a.byteLength })[1];
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(b);
+      return a;
+    },
+    randomUUID() {
+      const b = crypto.getRandomValues(new Uint8Array(16));
+      b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+      const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+      return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+    },
+  };
+
+  // structuredClone for the data a handler passes around: primitives,
+  // plain objects, arrays, Date, RegExp, Map, Set, ArrayBuffer, typed
+  // arrays, errors, with shared and cyclic references kept.
+  function structuredClone(v, seen = new Map()) {
+    if (v === null || typeof v !== "object") {
+      if (typeof v === "function" || typeof v === "symbol") throw new DOMException(String(v) + " could not be cloned", "DataCloneError");
+      return v;
+    }
+    if (seen.has(v)) return seen.get(v);
+    let out;
+    if (Array.isArray(v)) { out = []; seen.set(v, out); for (const k of Object.keys(v)) out[k] = structuredClone(v[k], seen); return out; }
+    if (v instanceof Date) out = new Date(v.getTime());
+    else if (v instanceof RegExp) out = new RegExp(v.source, v.flags);
+    else if (v instanceof ArrayBuffer) out = v.slice(0);
+    else if (ArrayBuffer.isView(v)) { const buf = structuredClone(v.buffer, seen); out = new v.constructor(buf, v.byteOffset, v instanceof DataView ? v.byteLength : v.length); }
+    else if (v instanceof Map) { out = new Map(); seen.set(v, out); for (const [k, x] of v) out.set(structuredClone(k, seen), structuredClone(x, seen)); return out; }
+    else if (v instanceof Set) { out = new Set(); seen.set(v, out); for (const x of v) out.add(structuredClone(x, seen)); return out; }
+    else if (v instanceof Error) { out = new (ERRORS[v.name] || Error)(v.message); if (v.stack) out.stack = v.stack; }
+    else if (v instanceof Boolean || v instanceof Number || v instanceof String) out = Object(v.valueOf());
+    else {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) throw new DOMException("an object of class " + (v.constructor && v.constructor.name) + " could not be cloned", "DataCloneError");
+      out = {}; seen.set(v, out);
+      for (const k of Object.keys(v)) out[k] = structuredClone(v[k], seen);
+      return out;
+    }
+    seen.set(v, out);
+    return out;
+  }
+
+  // CommonJS: require() of a sibling module (.cjs, .js, .json, text,
+  // data), resolved against the requiring module's directory.
+  const cjsCache = new Map();
+  function makeRequire(from) {
+    return function require(spec) {
+      const [h, src] = hostCall("module", { from, spec: String(spec) });
+      if (cjsCache.has(h.name)) return cjsCache.get(h.name).exports;
+      const text = utf8Decode(src);
+      const module = { exports: {}, id: h.name, filename: h.name, loaded: false };
+      cjsCache.set(h.name, module);
+      switch (h.type) {
+        case "json": module.exports = JSON.parse(text); break;
+        case "text": module.exports = text; break;
+        case "data": module.exports = src.slice().buffer; break;
+        case "cjs": case "js": {
+          const dir = h.name.includes("/") ? h.name.slice(0, h.name.lastIndexOf("/")) : "";
+          const fn = new Function("exports", "require", "module", "__filename", "__dirname", text + "\n//# sourceURL=" + h.name);
+          fn.call(module.exports, module.exports, makeRequire(h.name), module, h.name, dir);
+          break;
+        }
+        default: throw new Error("cannot require " + h.name + " (" + h.type + ")");
+      }
+      module.loaded = true;
+      return module.exports;
+    };
+  }
+
   const fmt = (a) => {
     if (typeof a === "string") return a;
     if (a instanceof Error) return a.stack ? a.name + ": " + a.message + "\n" + a.stack : String(a);
     try { return JSON.stringify(a) ?? String(a); } catch { return String(a); }
   };
-  const logger = (level) => (...args) => { if (logs.length < 1000) logs.push([level, args.map(fmt).join(" ").slice(0, 8192)]); };
-  const console = { log: logger("log"), info: logger("info"), debug: logger("debug"), warn: logger("warn"), error: logger("error") };
+  const logger = (level) => (...args) => {
+    try { hostCall("log", { level, msg: args.map(fmt).join(" ").slice(0, 8192) }); } catch {}
+  };
+  const console = { log: logger("log"), info: logger("info"), debug: logger("debug"), warn: logger("warn"), error: logger("error"), trace: logger("debug") };
 
   function describe(e) {
     if (e instanceof Error) return (e.name + ": " + e.message) + (e.stack ? "\n" + e.stack : "");
     return "Uncaught " + fmt(e);
   }
 
+  // send hands the response to Go: whole when its body is bytes, in
+  // chunks as its stream yields them otherwise.
+  async function send(res) {
+    const head = { status: res.status, headers: [...res.headers] };
+    const s = res._stream();
+    if (!s) { hostCall("respond", head, res._bytes() || EMPTY); return; }
+    head.length = -1;
+    hostCall("respond", head);
+    for await (let c of s) {
+      if (typeof c === "string") c = utf8Encode(c);
+      else if (c instanceof ArrayBuffer) c = new Uint8Array(c);
+      else if (!ArrayBuffer.isView(c)) throw new TypeError("a body stream must yield Uint8Array chunks");
+      else c = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+      if (c.length) hostCall("chunk", null, c);
+    }
+    hostCall("end");
+  }
+
   const host = {
     entry: null,
     env: {},
+    origin: "",
     b64: b64ToBytes,
+    tick,
+    require: makeRequire,
+    setHost(fn) { hostFn = fn; },
     check(ns) {
       const d = ns.default;
       if (!d || typeof d.fetch !== "function") throw new TypeError("the entrypoint has no default export with a fetch method");
       host.entry = d;
     },
-    async dispatch(json) {
-      logs.length = 0;
-      const r = JSON.parse(json);
-      const init = { method: r.method, headers: r.headers };
-      if (r.body) init.body = b64ToBytes(r.body);
+    // dispatch runs the handler for the request Go holds; it resolves to ""
+    // or to the description of an uncaught error. ctx.waitUntil promises
+    // run after the response is sent, before it resolves.
+    async dispatch() {
+      timers.clear();
+      const [h, b] = hostCall("request");
+      host.origin = new URL(h.url).origin;
+      const init = { method: h.method, headers: h.headers };
+      if (b.length) init.body = b.slice();
       const waits = [];
-      const ctx = { waitUntil(p) { waits.push(Promise.resolve(p).catch(() => {})); }, passThroughOnException() {} };
-      let res;
+      const ctx = Object.freeze({ waitUntil(p) { waits.push(Promise.resolve(p).catch((e) => console.error("Uncaught (in waitUntil)", e))); }, passThroughOnException() {} });
       try {
-        res = await host.entry.fetch(new Request(r.url, init), host.env, ctx);
+        const res = await host.entry.fetch(new Request(h.url, init), host.env, ctx);
         if (!(res instanceof Response)) throw new TypeError("the fetch handler did not return a Response");
+        await send(res);
       } catch (e) {
-        return JSON.stringify({ error: describe(e), logs });
+        return describe(e);
       }
-      const body = res._bytes();
-      return JSON.stringify({ status: res.status, headers: [...res.headers], body: body ? bytesToB64(body) : "", logs });
+      await Promise.all(waits);
+      timers.clear();
+      return "";
     },
   };
-
   const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
   define("__cfhost", host);
   define("console", console);
@@ -382,6 +792,19 @@
   define("TextEncoder", TextEncoder);
   define("TextDecoder", TextDecoder);
   define("DOMException", DOMException);
+  define("ReadableStream", ReadableStream);
+  define("ReadableStreamDefaultReader", ReadableStreamDefaultReader);
+  define("WritableStream", WritableStream);
+  define("TransformStream", TransformStream);
+  define("crypto", crypto);
+  define("CryptoKey", CryptoKey);
+  define("structuredClone", (v) => structuredClone(v));
+  define("fetch", (input, init) => subrequest("fetch", input, init));
+  define("setTimeout", (fn, ms, ...args) => addTimer(fn, ms, args, false));
+  define("setInterval", (fn, ms, ...args) => addTimer(fn, ms, args, true));
+  define("clearTimeout", (id) => { timers.delete(id); });
+  define("clearInterval", (id) => { timers.delete(id); });
+  define("queueMicrotask", (fn) => { if (typeof fn !== "function") throw new TypeError("queueMicrotask needs a function"); Promise.resolve().then(fn); });
   define("atob", (s) => { let o = ""; for (const b of b64ToBytes(s)) o += String.fromCharCode(b); return o; });
   define("btoa", (s) => {
     s = String(s);
@@ -393,4 +816,5 @@
     }
     return bytesToB64(u8);
   });
+  host.ASSETS = ASSETS;
 })();
