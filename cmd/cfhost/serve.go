@@ -21,6 +21,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
+	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
@@ -62,6 +63,9 @@ type serveOptions struct {
 	MaxBody             int64
 	MaxEnvVars          int
 	MaxEnvVal           int64
+	// WorkerOutbound and WorkerOutboundAllow: see host.Config.
+	WorkerOutbound      string
+	WorkerOutboundAllow []string
 	MaxDomains          int
 	AccessLog           bool
 	// PathRouting serves projects under /__project/<id>/ besides their
@@ -127,6 +131,8 @@ func (o *serveOptions) settings() []setting {
 		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
 		intSetting("worker-queue", 0, 0, "requests that may wait for a run before 503 (0: 64 per run slot)", &o.Worker.QueueSize),
 		intSetting("worker-idle-instances", 64, 1, "guest-mode server-code instances (pkg/guest) kept alive between requests across all projects", &o.Worker.IdleInstances),
+		stringSetting("worker-outbound", jsrt.OutboundPublic, "where fetch() from JavaScript server code may connect: none, public (public addresses only, checked after DNS resolution) or all", &o.WorkerOutbound),
+		listSetting("worker-outbound-allow", "HOST:PORT that fetch() from JavaScript server code may reach whatever --worker-outbound says (repeatable, or comma-separated)", &o.WorkerOutboundAllow),
 		intSetting("worker-tenant-queue", 0, 0, "requests of one project that may wait beyond its runs before 503; its runs plus this many may also be receiving their body (0: 16 per project run slot, at most a quarter of worker-queue)", &o.Worker.TenantQueue),
 		bytesSetting("cache-bytes", 256<<20, "memory budget for cached asset bytes", &o.CacheBytes),
 		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),
@@ -259,20 +265,22 @@ func runServe(ctx context.Context, o serveOptions) error {
 		defer closeAccess()
 	}
 	h, err := host.New(ctx, host.Config{
-		DataDir:         o.DataDir,
-		Database:        o.Database,
-		DatabasePoll:    o.DatabasePoll,
-		APIToken:        o.APIToken,
-		JWTSecret:       o.JWTSecret,
-		BaseDomain:      o.BaseDomain,
-		TrustProxy:      o.TrustProxy,
-		Limits:          o.limits(),
-		GCGrace:         o.GCGrace,
-		GCInterval:      o.GCInterval,
-		Worker:          o.Worker,
-		CacheBytes:      o.CacheBytes,
-		AccessLog:       o.AccessLog,
-		AccessLogWriter: access,
+		DataDir:             o.DataDir,
+		Database:            o.Database,
+		DatabasePoll:        o.DatabasePoll,
+		APIToken:            o.APIToken,
+		JWTSecret:           o.JWTSecret,
+		BaseDomain:          o.BaseDomain,
+		TrustProxy:          o.TrustProxy,
+		Limits:              o.limits(),
+		GCGrace:             o.GCGrace,
+		GCInterval:          o.GCInterval,
+		Worker:              o.Worker,
+		WorkerOutbound:      o.WorkerOutbound,
+		WorkerOutboundAllow: o.WorkerOutboundAllow,
+		CacheBytes:          o.CacheBytes,
+		AccessLog:           o.AccessLog,
+		AccessLogWriter:     access,
 		// Capped at 1 GiB so that the conversions to int are safe anywhere;
 		// no sane limit comes near.
 		MaxRequestTarget: int(min(o.MaxTarget, 1<<30)),

@@ -52,6 +52,30 @@ func boolSetting(flag string, def bool, usage string, dst *bool) setting {
 	}
 }
 
+// listSetting is a repeatable flag; from the environment or the config
+// file it is one comma-separated string.
+func listSetting(flag, usage string, dst *[]string) setting {
+	return setting{flag: flag, usage: usage,
+		define: func(f *pflag.FlagSet) { f.Var(&listValue{}, flag, usage) },
+		parse: func(s string) error {
+			*dst = nil
+			for v := range strings.SplitSeq(s, ",") {
+				if v = strings.TrimSpace(v); v != "" {
+					*dst = append(*dst, v)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// listValue collects a repeated flag; its string form is comma-separated.
+type listValue []string
+
+func (l *listValue) Set(s string) error { *l = append(*l, s); return nil }
+func (l *listValue) Type() string       { return "strings" }
+func (l *listValue) String() string     { return strings.Join(*l, ",") }
+
 // durationSetting accepts Go durations ("30s", "24h") greater than zero.
 func durationSetting(flag string, def time.Duration, usage string, dst *time.Duration) setting {
 	return setting{flag: flag, usage: usage,

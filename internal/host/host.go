@@ -22,6 +22,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/dashboard"
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -138,6 +139,12 @@ type Config struct {
 	// DashboardSessionTTL is how long a dashboard sign-in lasts; default
 	// 12h.
 	DashboardSessionTTL time.Duration
+	// WorkerOutbound is where fetch() from JS server code may connect:
+	// jsrt.OutboundPublic (the default), OutboundNone or OutboundAll.
+	WorkerOutbound string
+	// WorkerOutboundAllow lists HOST:PORT pairs fetch() may reach whatever
+	// WorkerOutbound says.
+	WorkerOutboundAllow []string
 	// Version is reported to server code as SERVER_SOFTWARE.
 	Version string
 	Logger  *slog.Logger
@@ -308,6 +315,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 			return nil, err
 		}
 	}
+	out, err := jsrt.NewOutbound(cfg.WorkerOutbound, cfg.WorkerOutboundAllow)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	wrt, err := newWorkerRuntime(ctx, cfg)
 	if err != nil {
 		db.Close()
@@ -317,6 +329,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		dotBase:     "." + cfg.BaseDomain,
 		unlock:      unlock,
 		worker:      wrt,
+		js:          jsEngine{out: out},
 		cfg:         cfg,
 		log:         cfg.Logger,
 		store:       db,

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
@@ -25,6 +27,7 @@ type jsEngine struct {
 	once sync.Once
 	rt   *jsrt.Runtime
 	err  error
+	out  *jsrt.Outbound // fetch() to other origins
 }
 
 // jsRuntime returns the JS runtime, with the same deadline, memory cap and
@@ -45,6 +48,9 @@ func (h *Host) jsRuntime() (*jsrt.Runtime, error) {
 func (h *Host) closeJS() error {
 	var rt *jsrt.Runtime
 	h.js.once.Do(func() { h.js.err = errors.New("host closed") })
+	if h.js.out != nil {
+		h.js.out.Close()
+	}
 	rt = h.js.rt
 	if rt == nil {
 		return nil
@@ -125,7 +131,7 @@ func isJSServerCode(sc *api.ServerCode) bool {
 // same admission as WASI guests. A failure answers 500 (uncaught
 // exception), 502 (trap, out of memory) or 504 (deadline) and is logged
 // with the project and the JS stack.
-func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, req assets.Request, pathname, search string) {
+func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, id string, req assets.Request, pathname, search string) {
 	log := h.log.With("project", s.projectID, "deployment", s.deployment, "method", r.Method, "path", pathname)
 	rt, err := h.jsRuntime()
 	var d *jsrt.Deployment
@@ -137,11 +143,23 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, req asse
 		textError(w, http.StatusInternalServerError, "Server code could not be loaded.\n")
 		return
 	}
-	body, release, ok := h.worker.Admit(w, r, s.projectID)
-	if !ok {
-		return
+	var body []byte
+	if depth, _ := r.Context().Value(selfFetchKey{}).(int); depth > 0 {
+		// A fetch of the project's own URL from its server code: the
+		// caller holds an admission slot already (waiting for another
+		// could wait for itself) and its body is in memory, capped.
+		if body, err = io.ReadAll(io.LimitReader(r.Body, h.worker.Config().MaxBody)); err != nil {
+			textError(w, http.StatusBadRequest, "Unreadable request body.\n")
+			return
+		}
+	} else {
+		var release func()
+		var ok bool
+		if body, release, ok = h.worker.Admit(w, r, s.projectID); !ok {
+			return
+		}
+		defer release()
 	}
-	defer release()
 	jw := &jsWriter{w: w, head: r.Method == http.MethodHead}
 	logs, err := d.Serve(r.Context(), &jsrt.Request{
 		Method: r.Method,
@@ -149,6 +167,7 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, req asse
 		Header: r.Header.Clone(),
 		Body:   body,
 		Assets: siteAssets(s, req),
+		Fetch:  h.jsFetch(r, id, req),
 	}, jw)
 	logConsole(log, logs)
 	var fail *jsrt.Failure
@@ -185,6 +204,89 @@ func siteAssets(s *site, req assets.Request) http.Handler {
 	})
 }
 
+// selfFetchKey marks a request that server code made to its own project,
+// with how deep such requests are nested.
+type selfFetchKey struct{}
+
+// maxSelfFetchDepth bounds fetches of a project's own URL nested in each
+// other; each level holds an engine instance.
+const maxSelfFetchDepth = 4
+
+// jsFetch is fetch() of a JS deployment. A URL of the request's own
+// origin is served in-process,
+// as a request to the same project, sharing the caller's subrequest
+// budget and deadline; any other goes out under the host's outbound
+// policy (--worker-outbound).
+func (h *Host) jsFetch(r *http.Request, id string, req assets.Request) func(*http.Request) (*http.Response, error) {
+	once := h.jsFetchOnce(r, id, req)
+	return func(sub *http.Request) (*http.Response, error) {
+		for range 20 {
+			res, err := once(sub)
+			if err != nil || jsrt.ManualRedirect(sub) || !sameOrigin(sub, r, req) {
+				return res, err
+			}
+			// Redirects within the project are followed here; the
+			// outbound client follows its own.
+			loc := res.Header.Get("Location")
+			switch res.StatusCode {
+			case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			default:
+				return res, nil
+			}
+			u, err := sub.URL.Parse(loc)
+			if loc == "" || err != nil {
+				return res, nil
+			}
+			res.Body.Close()
+			method := sub.Method
+			if res.StatusCode == http.StatusSeeOther || (res.StatusCode <= http.StatusFound && method == http.MethodPost) {
+				method = http.MethodGet
+			}
+			next, err := http.NewRequestWithContext(sub.Context(), method, u.String(), nil)
+			if err != nil {
+				return nil, err
+			}
+			next.Header = sub.Header.Clone()
+			sub = next
+		}
+		return nil, errors.New("more than 20 redirects")
+	}
+}
+
+// sameOrigin reports whether sub goes to the origin of the request r
+// being served.
+func sameOrigin(sub, r *http.Request, req assets.Request) bool {
+	return sub.URL.Scheme == req.Scheme && strings.EqualFold(sub.URL.Host, r.Host)
+}
+
+// jsFetchOnce sends one fetch() request, following no redirect of its own
+// origin.
+func (h *Host) jsFetchOnce(r *http.Request, id string, req assets.Request) func(*http.Request) (*http.Response, error) {
+	return func(sub *http.Request) (*http.Response, error) {
+		if !sameOrigin(sub, r, req) {
+			return h.js.out.Do(sub)
+		}
+		// The handler sees its URLs without the /__project/<id> prefix;
+		// with or without it, a path on this host is the project's own.
+		pn, se := assets.ParseTarget(sub.URL.RequestURI())
+		if rest, ok := strings.CutPrefix(pn, req.Prefix+"/"); ok && req.Prefix != "" {
+			pn = "/" + rest
+		}
+		depth, _ := sub.Context().Value(selfFetchKey{}).(int)
+		if depth >= maxSelfFetchDepth {
+			return nil, fmt.Errorf("fetches of the project's own URL nested more than %d deep", maxSelfFetchDepth)
+		}
+		in := sub.Clone(context.WithValue(sub.Context(), selfFetchKey{}, depth+1))
+		in.Host, in.RequestURI, in.RemoteAddr = r.Host, sub.URL.RequestURI(), r.RemoteAddr
+		if in.Body == nil {
+			in.Body = http.NoBody
+		}
+		rec := jsrt.NewRecorder(h.worker.Config().MaxStdout)
+		h.serveProject(rec, in, id, req.Prefix, pn, se)
+		return rec.Result(), nil
+	}
+}
+
 // jsWriter sends a JS response to the client as the handler produces it:
 // with a Content-Length when the body is whole, chunked and flushed piece
 // by piece when it is a stream.
@@ -193,6 +295,7 @@ type jsWriter struct {
 	head   bool // a HEAD request: no body
 	sent   bool
 	length int64
+	wrote  int64
 }
 
 func (j *jsWriter) WriteHead(status int, hdr http.Header, length int64) {
@@ -209,19 +312,29 @@ func (j *jsWriter) WriteHead(status int, hdr http.Header, length int64) {
 	}
 	j.sent, j.length = true, length
 	j.w.WriteHeader(status)
+	if length == 0 {
+		_ = j.flush()
+	}
 }
 
 func (j *jsWriter) Write(p []byte) error {
-	if j.head {
-		return nil
-	}
-	if _, err := j.w.Write(p); err != nil {
-		return err
-	}
-	if j.length < 0 {
-		if err := http.NewResponseController(j.w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	j.wrote += int64(len(p))
+	if !j.head {
+		if _, err := j.w.Write(p); err != nil {
 			return err
 		}
+	}
+	// A stream goes out as it comes; a whole body as soon as it is
+	// complete, so that ctx.waitUntil work does not hold it back.
+	if j.length < 0 || j.wrote == j.length {
+		return j.flush()
+	}
+	return nil
+}
+
+func (j *jsWriter) flush() error {
+	if err := http.NewResponseController(j.w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
 	}
 	return nil
 }

@@ -409,7 +409,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	// isolated; a run costs far more than the wrapper.
 	w = h.isolating(w, r, prefix, prefix != "")
 	if s.js != nil {
-		h.serveJS(w, r, s, req, pathname, search)
+		h.serveJS(w, r, s, id, req, pathname, search)
 		return
 	}
 	wreq := worker.Request{Scheme: req.Scheme, Host: r.Host, RawPath: pathname, RawQuery: trimQuestion(search), RemoteAddr: h.clientAddr(r)}

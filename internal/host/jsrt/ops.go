@@ -222,9 +222,9 @@ func (in *instance) subrequest(ctx context.Context, op string, f frame) []byte {
 		if c.req.Assets == nil {
 			return errFrame("Error", "env.ASSETS is not available to this deployment")
 		}
-		rec := newRecorder(c.max)
+		rec := NewRecorder(c.max)
 		c.req.Assets.ServeHTTP(rec, r)
-		res = rec.result()
+		res = rec.Result()
 	default:
 		if c.req.Fetch == nil {
 			return errFrame("TypeError", "fetch() to other origins is turned off on this host")
@@ -282,8 +282,9 @@ func redact(u string) string {
 	return u
 }
 
-// recorder buffers what an http.Handler writes, up to a cap.
-type recorder struct {
+// Recorder buffers what an http.Handler writes, up to a cap: a response
+// over it becomes a bodiless 502.
+type Recorder struct {
 	h      http.Header
 	status int
 	buf    bytes.Buffer
@@ -291,15 +292,16 @@ type recorder struct {
 	over   bool
 }
 
-func newRecorder(maxBytes int64) *recorder { return &recorder{h: http.Header{}, max: maxBytes} }
+// NewRecorder returns a Recorder keeping at most maxBytes of body.
+func NewRecorder(maxBytes int64) *Recorder { return &Recorder{h: http.Header{}, max: maxBytes} }
 
-func (r *recorder) Header() http.Header { return r.h }
-func (r *recorder) WriteHeader(status int) {
+func (r *Recorder) Header() http.Header { return r.h }
+func (r *Recorder) WriteHeader(status int) {
 	if r.status == 0 {
 		r.status = status
 	}
 }
-func (r *recorder) Write(p []byte) (int, error) {
+func (r *Recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -310,7 +312,8 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.buf.Write(p)
 }
 
-func (r *recorder) result() *http.Response {
+// Result is what the handler answered.
+func (r *Recorder) Result() *http.Response {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
