@@ -361,3 +361,44 @@ func TestDashboardPathModeOpenerPolicy(t *testing.T) {
 		t.Errorf("subdomain: %s, Cross-Origin-Opener-Policy %q, want the project's", resp.Status, resp.Header.Get("Cross-Origin-Opener-Policy"))
 	}
 }
+
+// TestDashboardProjectsPagesAndSearch lists 105 projects: 100 on the first
+// page with a link to the rest; a search finds names across pages.
+func TestDashboardProjectsPagesAndSearch(t *testing.T) {
+	th := newTestHost(t)
+	for i := range 105 {
+		name := "site-" + strings.Repeat("x", i%3)
+		if i == 104 {
+			name = "needle-last"
+		}
+		th.createProject(name)
+	}
+	br := th.browser()
+	br.signIn(testToken)
+	rows := regexp.MustCompile(`<tr>\s*<td data-label="Project">`)
+	next := regexp.MustCompile(`href="(/__dashboard/\?cursor=[^"]+)"`)
+	resp, body := br.send("GET", "/__dashboard/", nil)
+	wantStatus(t, "first page", resp, body, http.StatusOK)
+	if n := len(rows.FindAllString(body, -1)); n != 100 {
+		t.Fatalf("first page has %d projects, want 100", n)
+	}
+	m := next.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no link to the next page")
+	}
+	resp, body = br.send("GET", strings.ReplaceAll(m[1], "&amp;", "&"), nil)
+	wantStatus(t, "second page", resp, body, http.StatusOK)
+	if n := len(rows.FindAllString(body, -1)); n != 5 || next.MatchString(body) {
+		t.Fatalf("second page has %d projects (want 5) or a next link", n)
+	}
+	resp, body = br.send("GET", "/__dashboard/?q=NEEDLE", nil)
+	wantStatus(t, "search", resp, body, http.StatusOK)
+	if n := len(rows.FindAllString(body, -1)); n != 1 || !strings.Contains(body, "needle-last") {
+		t.Fatalf("search for NEEDLE found %d projects:\n%s", n, body)
+	}
+	resp, body = br.send("GET", "/__dashboard/?q=nothing-like-it", nil)
+	wantStatus(t, "search without a match", resp, body, http.StatusOK)
+	if !strings.Contains(body, "No project matches") {
+		t.Fatalf("no empty state for a search without a match:\n%s", body)
+	}
+}
