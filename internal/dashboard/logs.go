@@ -104,7 +104,8 @@ func logLine(b []byte) string {
 		}
 		return ""
 	}
-	when, level, msg := str("time", "ts", "timestamp"), str("level", "stream"), str("message", "msg", "line", "text")
+	when, level, msg := str("time", "ts", "timestamp"), str("level"), str("message", "msg", "line", "text")
+	source, method, path, status := str("source"), str("method"), str("path"), str("status")
 	if msg == "" {
 		msg = string(b)
 	}
@@ -122,6 +123,15 @@ func logLine(b []byte) string {
 	}
 	if level != "" {
 		sb.WriteString(`<span class="log-level">` + template.HTMLEscapeString(level) + `</span>`)
+	}
+	if req := strings.TrimSpace(method + " " + path); req != "" {
+		if status != "" {
+			req += " → " + status
+		}
+		sb.WriteString(`<span class="log-req">` + template.HTMLEscapeString(req) + `</span>`)
+	}
+	if source != "" && source != "console" {
+		msg = "[" + source + "] " + msg
 	}
 	sb.WriteString(`<span class="log-msg">` + template.HTMLEscapeString(msg) + `</span></li>` + "\n")
 	return sb.String()
