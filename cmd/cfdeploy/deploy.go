@@ -50,6 +50,12 @@ type deployOptions struct {
 	// Preview deploys without going live; Branch is the branch deployed.
 	Preview bool
 	Branch  string
+	// Ignorer, when set, decides what stays local instead of the site's
+	// .assetsignore alone (a Pages deploy adds its functions/ to it).
+	Ignorer *manifest.Ignorer
+	// Pages describes the Pages Functions or _worker.js compiled into the
+	// server code, when the deploy has them.
+	Pages *pagesSummary
 }
 
 // deployOutput is the --json document of a deploy: the project, the new
@@ -92,6 +98,8 @@ type dryRunOutput struct {
 	Settings dryRunSettings `json:"settings"`
 	// Unsupported lists the wrangler settings cfhost cannot honour.
 	Unsupported []string `json:"unsupported,omitempty"`
+	// Pages is what was compiled of a Pages project's server code.
+	Pages *pagesSummary `json:"pages,omitempty"`
 }
 
 // dryRunSettings is what a deploy would send besides the files.
@@ -309,6 +317,11 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	if err != nil {
 		return err
 	}
+	if sc == nil {
+		if sc, err = g.pagesServerCode(&o); err != nil {
+			return err
+		}
+	}
 	if err := g.wranglerWarning(o); err != nil {
 		return err
 	}
@@ -351,6 +364,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	res, err := c.Deploy(ctx, client.DeployOptions{
 		ProjectID:      o.ProjectID,
 		Dir:            o.Dir,
+		Ignorer:        o.Ignorer,
 		CachePath:      o.CachePath,
 		Concurrency:    o.Concurrency,
 		Config:         cfg,
@@ -485,7 +499,7 @@ func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []
 			Settings: dryRunSettings{Name: o.Name, Dir: o.Dir, HTMLHandling: o.Config.HTMLHandling, NotFoundHandling: o.Config.NotFoundHandling,
 				RunWorkerFirst: o.RunWorkerFirst, Server: o.Server, CompatibilityDate: o.CompatibilityDate,
 				CompatibilityFlags: o.CompatibilityFlags, Env: o.Env},
-			Unsupported: g.wranglerProblems(o)})
+			Unsupported: g.wranglerProblems(o), Pages: o.Pages})
 	}
 	fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
 	fmt.Fprintf(g.io.Out, "Against the live deployment: %d added, %d changed, %d removed\n", len(ch.Added), len(ch.Changed), len(ch.Removed))

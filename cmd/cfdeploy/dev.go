@@ -170,11 +170,17 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 		if err != nil {
 			return nil, err
 		}
+		d := o.deploy // a Pages project's compiled Worker changes a copy
+		if sc == nil {
+			if sc, err = g.pagesServerCode(&d); err != nil {
+				return nil, err
+			}
+		}
 		progress := g.io.Progress()
 		cfg := o.deploy.Config
 		res, err := c.Deploy(ctx, client.DeployOptions{
 			ProjectID: p.ID, Dir: o.Dir, CachePath: o.deploy.CachePath, Concurrency: o.deploy.Concurrency,
-			Config: &cfg, ServerCode: sc, RunWorkerFirst: o.deploy.RunWorkerFirst, Env: o.deploy.Env,
+			Config: &cfg, ServerCode: sc, RunWorkerFirst: d.RunWorkerFirst, Env: o.deploy.Env, Ignorer: d.Ignorer,
 			AllowEmpty: true, // a new project's folder may start empty
 			Progress:   progress.Event,
 		})

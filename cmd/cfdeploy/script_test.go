@@ -89,6 +89,7 @@ func TestScripts(t *testing.T) {
 			"guest":     cmdGuest,
 			"fromrepo":  cmdFromRepo,
 			"readme":    cmdReadme,
+			"request":   cmdRequest,
 		},
 	})
 }

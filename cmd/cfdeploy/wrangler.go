@@ -37,6 +37,9 @@ type wranglerProject struct {
 	// which this cfdeploy cannot deploy yet; File.Server.Entrypoint is
 	// then empty.
 	JSMain string
+	// Pages is true for a Pages project's file (pages_build_output_dir):
+	// its site gets Pages' asset defaults (see pagesAssetDefaults).
+	Pages bool
 }
 
 // findWranglerFile returns the wrangler file of dir, or "" when it has none.
@@ -180,6 +183,7 @@ func (w *wranglerProject) apply(m map[string]any, prefix string) error {
 			if w.File.Dir == "" || prefix != "" {
 				w.File.Dir = s
 			}
+			w.Pages = true
 		case "vars":
 			vars, ok := v.(map[string]any)
 			if !ok {

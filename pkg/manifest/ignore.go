@@ -71,6 +71,28 @@ type Ignorer struct {
 	// unbalanced "[" for example). git never matches such a line, so
 	// leaving it out changes nothing; it is kept to tell the user.
 	Skipped []string
+	// leaveOut are paths (relative, slash-separated) left out whatever the
+	// patterns say, with the reason; see LeaveOut.
+	leaveOut map[string]string
+}
+
+// PagesFiles are a Cloudflare Pages project's server code and routing at
+// the root of its output directory: never served, whether or not the
+// deploy uses them (a _worker.js, file or directory, is private code).
+var PagesFiles = map[string]string{
+	"_worker.js":   "Pages server code: compiled into the deployment's server code, never served",
+	"_routes.json": "Pages routing: read as configuration, never served",
+}
+
+// LeaveOut leaves the file or directory rel (relative to the site root,
+// slash-separated) out of the deployment whatever .assetsignore says, with
+// reason shown by a dry run: a deploy uses it to keep its own inputs (a
+// functions/ directory inside the site) private.
+func (ig *Ignorer) LeaveOut(rel, reason string) {
+	if ig.leaveOut == nil {
+		ig.leaveOut = map[string]string{}
+	}
+	ig.leaveOut[rel] = reason
 }
 
 // ignoreRule is one compiled .assetsignore line.
@@ -240,8 +262,14 @@ func (ig *Ignorer) exclusion(rel string, isDir bool) (bool, string) {
 	if !isDir && base == rel && slices.Contains(ConfigFiles, rel) {
 		return true, ""
 	}
+	if reason, ok := PagesFiles[rel]; ok && (!isDir || rel == "_worker.js") {
+		return true, reason
+	}
 	if ig == nil {
 		ig = &Ignorer{}
+	}
+	if reason, ok := ig.leaveOut[rel]; ok {
+		return true, reason
 	}
 	for i := len(ig.rules) - 1; i >= 0; i-- {
 		r := &ig.rules[i]

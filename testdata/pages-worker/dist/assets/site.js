@@ -1,0 +1,1 @@
+console.log("acme edge");
