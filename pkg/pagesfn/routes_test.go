@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 func mustRoute(t *testing.T, file, export string) Route {
@@ -159,7 +159,7 @@ func TestParseRoutesJSON(t *testing.T) {
 					t.Fatal(err)
 				}
 				// What it maps to is a run_worker_first the host accepts.
-				if _, err := manifest.ParseRunWorkerFirst(rj.RunWorkerFirst()); err != nil {
+				if _, err := rules.ParseRunWorkerFirst(rj.RunWorkerFirst()); err != nil {
 					t.Fatalf("run_worker_first %s: %v", rj.RunWorkerFirst(), err)
 				}
 				return
@@ -183,19 +183,19 @@ func TestRoutesRunWorkerFirst(t *testing.T) {
 	if got, want := string(rj.RunWorkerFirst()), `["/api/*","/login","!/api/docs/*"]`; got != want {
 		t.Fatalf("run_worker_first %s, want %s", got, want)
 	}
-	rwf, err := manifest.ParseRunWorkerFirst(rj.RunWorkerFirst())
+	rwf, err := rules.ParseRunWorkerFirst(rj.RunWorkerFirst())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]manifest.Route{
-		"/api/hello":    manifest.RouteWorker,
-		"/api/docs/x":   manifest.RouteAssets,
-		"/login":        manifest.RouteWorker,
-		"/login/":       manifest.RouteUndecided,
-		"/about":        manifest.RouteUndecided,
-		"/api":          manifest.RouteUndecided,
-		"/api/docs":     manifest.RouteWorker,
-		"/api/docs/a/b": manifest.RouteAssets,
+	for path, want := range map[string]rules.Route{
+		"/api/hello":    rules.RouteWorker,
+		"/api/docs/x":   rules.RouteAssets,
+		"/login":        rules.RouteWorker,
+		"/login/":       rules.RouteUndecided,
+		"/about":        rules.RouteUndecided,
+		"/api":          rules.RouteUndecided,
+		"/api/docs":     rules.RouteWorker,
+		"/api/docs/a/b": rules.RouteAssets,
 	} {
 		if got := rwf.Match(path); got != want {
 			t.Errorf("%s: %s, want %s", path, got, want)
@@ -224,7 +224,7 @@ func TestGenerateRoutesJSON(t *testing.T) {
 			if !slices.Equal(rj.Include, tc.want) || len(rj.Exclude) != 0 || rj.Version != 1 {
 				t.Fatalf("include %q exclude %q, want include %q", rj.Include, rj.Exclude, tc.want)
 			}
-			if _, err := manifest.ParseRunWorkerFirst(rj.RunWorkerFirst()); err != nil {
+			if _, err := rules.ParseRunWorkerFirst(rj.RunWorkerFirst()); err != nil {
 				t.Fatal(err)
 			}
 		})
