@@ -62,7 +62,7 @@ func (g *global) pagesServerCode(o *deployOptions) (*api.ServerCode, error) {
 	}
 	routes, err := pagesfn.ReadRoutesJSON(routesPath)
 	if err != nil {
-		return nil, withHint(err, "see docs/pages-functions.md#routes-json for the format")
+		return nil, withHint(err, "docs/pages-functions.md describes the format")
 	}
 	w, err := pagesfn.CompileAdvanced(o.Dir, routes)
 	if err != nil {
