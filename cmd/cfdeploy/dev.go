@@ -223,6 +223,10 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 		return err
 	}
 	settings.set(g.devSettingsFiles(o.deploy))
+	functions, err := g.watchPagesFunctions(ctx, o.Debounce, logf)
+	if err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -243,6 +247,8 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 			}
 			g.redeploy(ctx, o, deploy)
 		case <-changes:
+			g.redeploy(ctx, o, deploy)
+		case <-functions:
 			g.redeploy(ctx, o, deploy)
 		}
 	}
@@ -311,7 +317,7 @@ func watchTree(ctx context.Context, dir string, debounce time.Duration, logf fun
 			if err != nil || !d.IsDir() {
 				return nil
 			}
-			if rel, _ := filepath.Rel(root, q); rel != "." && ig.Ignored(filepath.ToSlash(rel), true) {
+			if rel, _ := filepath.Rel(root, q); rel != "." && !isPagesInput(rel) && ig.Ignored(filepath.ToSlash(rel), true) {
 				return filepath.SkipDir
 			}
 			if err := w.Add(q); err != nil {
@@ -339,7 +345,7 @@ func watchTree(ctx context.Context, dir string, debounce time.Duration, logf fun
 				}
 				// _redirects, _headers and .assetsignore at the root are
 				// not assets, but they are the site's configuration.
-				if !slices.Contains(manifest.ConfigFiles, rel) && (ig.Ignored(filepath.ToSlash(rel), false) || ignoredDirIn(ig, filepath.ToSlash(rel))) {
+				if !slices.Contains(manifest.ConfigFiles, rel) && !isPagesInput(rel) && (ig.Ignored(filepath.ToSlash(rel), false) || ignoredDirIn(ig, filepath.ToSlash(rel))) {
 					continue
 				}
 				if ev.Has(fsnotify.Create) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -208,6 +210,25 @@ func serverNamed(o *deployOptions, g *global) string {
 		return o.Server
 	}
 	return "main = " + g.wrangler.JSMain
+}
+
+// isPagesInput reports whether rel (relative to the site root) is a Pages
+// project's _worker.js or _routes.json, or lies in a _worker.js directory:
+// never assets, but dev redeploys when they change.
+func isPagesInput(rel string) bool {
+	rel = filepath.ToSlash(rel)
+	_, ok := manifest.PagesFiles[rel]
+	return ok || strings.HasPrefix(rel, pagesfn.WorkerFile+"/")
+}
+
+// watchPagesFunctions watches the project's functions/ directory for dev;
+// the channel is nil (never ready) when there is none.
+func (g *global) watchPagesFunctions(ctx context.Context, debounce time.Duration, logf func(error)) (<-chan struct{}, error) {
+	dir := filepath.Join(filepath.Dir(g.configPath), pagesFunctionsDir)
+	if !isDir(dir) {
+		return nil, nil
+	}
+	return watchTree(ctx, dir, debounce, logf)
 }
 
 func isDir(p string) bool {

@@ -6,10 +6,36 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
 )
+
+var shared struct {
+	once sync.Once
+	rt   *jsrt.Runtime
+	err  error
+}
+
+// testRuntime is the real JS runtime, started once for the package's tests
+// (compiling the engine is the slow part, above all under -race).
+func testRuntime(t *testing.T) *jsrt.Runtime {
+	t.Helper()
+	shared.once.Do(func() { shared.rt, shared.err = jsrt.New(context.Background(), jsrt.Config{}) })
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.rt
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.rt != nil {
+		shared.rt.Close(context.Background())
+	}
+	os.Exit(code)
+}
 
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
@@ -69,11 +95,7 @@ export async function onRequestGet({ params }) { return new Response(shout(param
 	if !w.RoutesGenerated || strings.Join(w.Routes.Include, " ") != "/*" {
 		t.Fatalf("generated routes %+v", w.Routes)
 	}
-	rt, err := jsrt.New(context.Background(), jsrt.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
+	rt := testRuntime(t)
 	prog := &jsrt.Program{Entrypoint: w.Entrypoint, Modules: map[string]jsrt.Module{w.Entrypoint: {Type: jsrt.TypeJS, Source: w.Source}}}
 	if err := rt.Validate(context.Background(), prog); err != nil {
 		t.Fatalf("%v\n%s", err, w.Source)
@@ -141,11 +163,7 @@ func TestCompiledRouterHonoursRoutesJSON(t *testing.T) {
 	if w.RoutesGenerated {
 		t.Fatal("routes were generated despite _routes.json")
 	}
-	rt, err := jsrt.New(context.Background(), jsrt.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
+	rt := testRuntime(t)
 	d := rt.Load(&jsrt.Program{Entrypoint: w.Entrypoint, Modules: map[string]jsrt.Module{w.Entrypoint: {Type: jsrt.TypeJS, Source: w.Source}}})
 	defer d.Close(context.Background())
 	for path, want := range map[string]string{
