@@ -36,6 +36,10 @@ func (g *global) initFromWrangler(ctx context.Context, o initOptions) error {
 	if fc.Dir == "" {
 		return usageError{fmt.Errorf("%s has neither assets.directory nor pages_build_output_dir: pass --dir DIR", src)}
 	}
+	if w.Pages && fc.Assets.NotFoundHandling == "" {
+		// Pages' default, written down so the file keeps it.
+		fc.Assets.NotFoundHandling = pagesNotFound(fc.Dir)
+	}
 	c, err := g.client(true)
 	if err != nil {
 		return err

@@ -118,11 +118,15 @@ func (g *global) pagesAssetDefaults(o *deployOptions) {
 	if g.wrangler == nil || !g.wrangler.Pages || o.Config.NotFoundHandling != "" {
 		return
 	}
-	if exists(filepath.Join(o.Dir, "404.html")) {
-		o.Config.NotFoundHandling = "404-page"
-	} else {
-		o.Config.NotFoundHandling = "single-page-application"
+	o.Config.NotFoundHandling = pagesNotFound(o.Dir)
+}
+
+// pagesNotFound is Cloudflare Pages' not_found_handling for the site dir.
+func pagesNotFound(dir string) string {
+	if exists(filepath.Join(dir, "404.html")) {
+		return "404-page"
 	}
+	return "single-page-application"
 }
 
 // leaveOutOfSite keeps a functions/ directory that lies inside the site
