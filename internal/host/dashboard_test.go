@@ -3,6 +3,7 @@ package host
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -400,5 +401,47 @@ func TestDashboardProjectsPagesAndSearch(t *testing.T) {
 	wantStatus(t, "search without a match", resp, body, http.StatusOK)
 	if !strings.Contains(body, "No project matches") {
 		t.Fatalf("no empty state for a search without a match:\n%s", body)
+	}
+}
+
+// TestDashboardCookieAttributes: the session cookie is HttpOnly,
+// SameSite=Strict and scoped to /__dashboard/, and Secure when the sign-in
+// came over TLS.
+func TestDashboardCookieAttributes(t *testing.T) {
+	th := newTestHost(t)
+	tlsSrv := httptest.NewTLSServer(th.h)
+	t.Cleanup(tlsSrv.Close)
+	for _, c := range []struct {
+		name   string
+		srv    *httptest.Server
+		secure bool
+	}{
+		{"plain HTTP", th.srv, false},
+		{"TLS", tlsSrv, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", c.srv.URL+"/__dashboard/sign-in", strings.NewReader(url.Values{"token": {testToken}}.Encode()))
+			req.Host = "localhost"
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			cl := *c.srv.Client()
+			cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var ck *http.Cookie
+			for _, k := range resp.Cookies() {
+				if k.Name == "cfhost_dashboard" {
+					ck = k
+				}
+			}
+			if ck == nil {
+				t.Fatalf("%s: no session cookie", resp.Status)
+			}
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/__dashboard/" || ck.Secure != c.secure || ck.Domain != "" {
+				t.Errorf("cookie %s: HttpOnly %v SameSite %v Path %q Secure %v (want %v) Domain %q", ck.Name, ck.HttpOnly, ck.SameSite, ck.Path, ck.Secure, c.secure, ck.Domain)
+			}
+		})
 	}
 }
