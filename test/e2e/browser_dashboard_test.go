@@ -151,5 +151,15 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	shoot(b, "deployment", 1280, false)
 	shoot(b, "deployment", 390, false)
+	// An admin makes a project token: its value is shown once.
+	b.navigate(projectPage)
+	b.eval(`window.__old = true; document.querySelector('input[name=name]').value = 'ci'; document.querySelector('form[action$="/tokens"]').requestSubmit(); true`)
+	b.waitFor("the new token", `!window.__old && document.readyState === 'complete' && !!document.querySelector('.secret code')`)
+	if v := b.text(`document.querySelector('.secret code').textContent`); !strings.HasPrefix(v, "cfp_") {
+		t.Errorf("the new token's page shows %q", v)
+	}
+	shoot(b, "token", 390, false)
+	b.navigate(origin + "/__dashboard/projects/" + id + "/logs")
+	shoot(b, "logs", 1280, false)
 	t.Logf("%d screenshots in %s", shots, dir)
 }
