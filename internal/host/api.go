@@ -216,30 +216,26 @@ func (h *Host) handleGetDeployment(w http.ResponseWriter, r *http.Request, id, d
 	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
-	ds, err := h.store.Deployments(r.Context(), id)
+	d, err := h.store.Deployment(r.Context(), id, did)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Errorf(api.CodeNotFound, "deployment %s not found in project %s", did, id)
+	}
 	if err != nil {
 		return err
 	}
-	for _, d := range ds {
-		if d.ID != did {
-			continue
+	var cfg rules.Config
+	if d.Config != "" {
+		if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
+			return fmt.Errorf("deployment %s: stored config: %w", d.ID, err)
 		}
-		var cfg rules.Config
-		if d.Config != "" {
-			if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
-				return fmt.Errorf("deployment %s: stored config: %w", d.ID, err)
-			}
-		}
-		res := api.DeploymentResponse{Success: true, Deployment: api.DeploymentDetail{
-			Deployment: h.toAPIDeployment(r, d),
-			Config: api.AssetConfig{HTMLHandling: cfg.HTMLHandling, NotFoundHandling: cfg.NotFoundHandling,
-				Redirects: d.Redirects, Headers: d.Headers},
-			Entrypoint: d.Entrypoint, CompatibilityDate: d.CompatibilityDate, CompatibilityFlags: d.CompatibilityFlags,
-		}}
-		writeJSON(w, http.StatusOK, res)
-		return nil
 	}
-	return api.Errorf(api.CodeNotFound, "deployment %s not found in project %s", did, id)
+	writeJSON(w, http.StatusOK, api.DeploymentResponse{Success: true, Deployment: api.DeploymentDetail{
+		Deployment: h.toAPIDeployment(r, d),
+		Config: api.AssetConfig{HTMLHandling: cfg.HTMLHandling, NotFoundHandling: cfg.NotFoundHandling,
+			Redirects: d.Redirects, Headers: d.Headers},
+		Entrypoint: d.Entrypoint, CompatibilityDate: d.CompatibilityDate, CompatibilityFlags: d.CompatibilityFlags,
+	}})
+	return nil
 }
 
 func (h *Host) handleRollback(w http.ResponseWriter, r *http.Request, id string) error {

@@ -179,6 +179,15 @@ func (s *SQLite) Deployments(ctx context.Context, projectID string) ([]Deploymen
 	return out, rows.Err()
 }
 
+// Deployment implements Store.
+func (s *SQLite) Deployment(ctx context.Context, projectID, deploymentID string) (Deployment, error) {
+	d, err := scanDeployment(s.r.QueryRowContext(ctx, "SELECT "+deploymentColumns+deploymentFrom+"WHERE d.id = ? AND d.project_id = ?", deploymentID, projectID))
+	if err != nil && err != ErrNotFound {
+		return d, fmt.Errorf("read deployment: %w", err)
+	}
+	return d, err
+}
+
 // Activate implements Store.
 func (s *SQLite) Activate(ctx context.Context, projectID, deploymentID string) (Project, Deployment, error) {
 	var p Project

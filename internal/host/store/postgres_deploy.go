@@ -156,6 +156,15 @@ func (s *Postgres) Deployments(ctx context.Context, projectID string) ([]Deploym
 	return out, rows.Err()
 }
 
+// Deployment implements Store.
+func (s *Postgres) Deployment(ctx context.Context, projectID, deploymentID string) (Deployment, error) {
+	d, err := scanDeployment(s.pool.QueryRow(ctx, "SELECT "+pgDeploymentColumns+deploymentFrom+"WHERE d.id = $1 AND d.project_id = $2", deploymentID, projectID))
+	if err = notFound(err); err != nil && err != ErrNotFound {
+		return d, fmt.Errorf("read deployment: %w", err)
+	}
+	return d, err
+}
+
 // DeploymentAssets implements Store.
 func (s *Postgres) DeploymentAssets(ctx context.Context, projectID, deploymentID string) ([]Asset, error) {
 	var one int

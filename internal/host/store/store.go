@@ -265,6 +265,9 @@ type Store interface {
 	// ErrNotFound when the project or a blob is gone.
 	Deploy(ctx context.Context, d NewDeployment) (DeployResult, error)
 	Deployments(ctx context.Context, projectID string) ([]Deployment, error)
+	// Deployment returns one deployment of a project (ErrNotFound when the
+	// project has none with that id).
+	Deployment(ctx context.Context, projectID, deploymentID string) (Deployment, error)
 	// DeploymentAssets lists one deployment's assets by path, or returns
 	// ErrNotFound when the project has no such deployment.
 	DeploymentAssets(ctx context.Context, projectID, deploymentID string) ([]Asset, error)

@@ -413,3 +413,27 @@ func mustGlob(t *testing.T, pattern string) []string {
 	}
 	return names
 }
+
+func TestDeploymentByID(t *testing.T) { eachBackend(t, testDeploymentByID) }
+
+// testDeploymentByID reads one deployment, and no deployment through
+// another project or an unknown id.
+func testDeploymentByID(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.CreateProject(ctx, Project{ID: id, Name: id, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := deployOne(t, s, "a", map[string]string{"/x": "1"}).Deployment
+	deployOne(t, s, "a", map[string]string{"/x": "2", "/y": "3"})
+	d, err := s.Deployment(ctx, "a", first.ID)
+	if err != nil || d.ID != first.ID || d.AssetsCount != 1 || d.Active || !d.CreatedAt.Equal(first.CreatedAt) {
+		t.Fatalf("Deployment(a, first) = %+v, %v; deployed %+v", d, err, first)
+	}
+	for _, c := range [][2]string{{"b", first.ID}, {"a", "nope"}, {"nope", first.ID}} {
+		if _, err := s.Deployment(ctx, c[0], c[1]); err != ErrNotFound {
+			t.Errorf("Deployment(%s, %s): %v, want ErrNotFound", c[0], c[1], err)
+		}
+	}
+}
