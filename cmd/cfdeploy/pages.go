@@ -41,7 +41,8 @@ type pagesSummary struct {
 // pagesServerCode compiles a Cloudflare Pages project's server code when
 // the deploy has none of its own: _worker.js in the site directory
 // (advanced mode) or else a functions/ directory, bundled into one Worker.
-// It sets o.RunWorkerFirst from _routes.json (or, for functions/, the
+// Server code of the deploy's own (--server, [server] entrypoint, a
+// wrangler main) wins. It sets o.RunWorkerFirst from _routes.json (or, for functions/, the
 // rules generated from it; for _worker.js without one, every request) and
 // keeps a functions/ inside the site from being published. It returns nil
 // when the project has neither.
@@ -52,13 +53,13 @@ func (g *global) pagesServerCode(o *deployOptions) (*api.ServerCode, error) {
 	hasFunctions := isDir(fnDir)
 	hasWorker := exists(filepath.Join(o.Dir, pagesfn.WorkerFile))
 	routesPath := filepath.Join(o.Dir, pagesfn.RoutesFile)
-	if o.Server != "" || (g.wrangler != nil && g.wrangler.JSMain != "") {
+	if o.Server != "" {
 		if hasFunctions || hasWorker {
 			what := pagesfn.WorkerFile
 			if !hasWorker {
 				what = filepath.Join(root, pagesFunctionsDir) + string(filepath.Separator)
 			}
-			g.chatter("note: %s is not compiled: this deploy has server code of its own (%s)", what, serverNamed(o, g))
+			g.chatter("note: %s is not compiled: this deploy has server code of its own (%s)", what, o.Server)
 		}
 		return nil, nil
 	}
@@ -207,13 +208,6 @@ func describeWorker(w *pagesfn.Worker, root string) string {
 		}
 	}
 	return b.String()
-}
-
-func serverNamed(o *deployOptions, g *global) string {
-	if o.Server != "" {
-		return o.Server
-	}
-	return "main = " + g.wrangler.JSMain
 }
 
 // isPagesInput reports whether rel (relative to the site root) is a Pages

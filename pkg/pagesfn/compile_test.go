@@ -37,6 +37,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// assets stands in for the deployment's static files behind env.ASSETS:
+// it names the path it was asked for.
+var assets = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotFound)
+	w.Write([]byte("asset " + r.Method + " " + r.URL.Path))
+})
+
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -60,8 +67,7 @@ func answer(name string) string {
 
 // TestCompiledRouter compiles a functions/ tree and runs it on the real JS
 // runtime: which handler answers each request, with which params, after
-// which middleware. With no env.ASSETS in this runtime, a fall-through
-// answers the router's plain 404.
+// which middleware; a fall-through reaches env.ASSETS.
 func TestCompiledRouter(t *testing.T) {
 	root := writeTree(t, map[string]string{
 		"functions/index.ts":              answer("index"),
@@ -85,6 +91,8 @@ export async function onRequestGet({ params }) { return new Response(shout(param
   return ctx.next();
 }
 `,
+		"functions/echo/_middleware.ts": `export async function onRequestPost(ctx) { ctx.data.seen = await ctx.request.text(); return ctx.next(); }`,
+		"functions/echo/index.ts":       `export async function onRequestPost(ctx) { return new Response(ctx.data.seen + "|" + await ctx.request.text()); }`,
 		"functions/fail.ts": `export function onRequest(ctx) { ctx.passThroughOnException(); throw new Error("boom"); }`,
 		"functions/bad.ts":  `export function onRequest() { return "not a response"; }`,
 	})
@@ -102,6 +110,10 @@ export async function onRequestGet({ params }) { return new Response(shout(param
 	}
 	d := rt.Load(prog)
 	defer d.Close(context.Background())
+	res, err := d.Fetch(context.Background(), &jsrt.Request{Method: "POST", URL: "http://p.test/echo", Body: []byte("note"), Assets: assets})
+	if err != nil || string(res.Body) != "note|note" {
+		t.Fatalf("a body read by middleware and by the handler: %v %q", err, res.Body)
+	}
 	for _, tc := range []struct {
 		method, path string
 		header       http.Header
@@ -121,13 +133,13 @@ export async function onRequestGet({ params }) { return new Response(shout(param
 		{"GET", "/users/nevi", http.Header{"X-Block": {"1"}}, 403, "blocked"},
 		{"GET", "/foo", nil, 200, "foo-index {} outer"},
 		{"GET", "/shout/hey", nil, 200, "HEY"},
-		{"POST", "/shout/hey", nil, 404, "Not Found\n"},
-		{"GET", "/lib/helper", nil, 404, "Not Found\n"},
-		{"GET", "/nothing/here", nil, 404, "Not Found\n"},
-		{"GET", "/fail", nil, 404, "Not Found\n"},
+		{"POST", "/shout/hey", nil, 404, "asset POST /shout/hey"},
+		{"GET", "/lib/helper", nil, 404, "asset GET /lib/helper"},
+		{"GET", "/nothing/here", nil, 404, "asset GET /nothing/here"},
+		{"GET", "/fail", nil, 404, "asset GET /fail"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			res, err := d.Fetch(context.Background(), &jsrt.Request{Method: tc.method, URL: "http://p.test" + tc.path, Header: tc.header})
+			res, err := d.Fetch(context.Background(), &jsrt.Request{Method: tc.method, URL: "http://p.test" + tc.path, Header: tc.header, Assets: assets})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +151,7 @@ export async function onRequestGet({ params }) { return new Response(shout(param
 			}
 		})
 	}
-	_, err = d.Fetch(context.Background(), &jsrt.Request{Method: "GET", URL: "http://p.test/bad"})
+	_, err = d.Fetch(context.Background(), &jsrt.Request{Method: "GET", URL: "http://p.test/bad", Assets: assets})
 	if err == nil || !strings.Contains(err.Error(), "must return a Response") {
 		t.Fatalf("a handler returning a string: %v", err)
 	}
@@ -168,11 +180,11 @@ func TestCompiledRouterHonoursRoutesJSON(t *testing.T) {
 	defer d.Close(context.Background())
 	for path, want := range map[string]string{
 		"/api/x":          `all {"all":["api","x"]}`,
-		"/api/static/app": "Not Found\n",
-		"/about":          "Not Found\n",
-		"/api":            "Not Found\n",
+		"/api/static/app": "asset GET /api/static/app",
+		"/about":          "asset GET /about",
+		"/api":            "asset GET /api",
 	} {
-		res, err := d.Fetch(context.Background(), &jsrt.Request{Method: "GET", URL: "http://p.test" + path})
+		res, err := d.Fetch(context.Background(), &jsrt.Request{Method: "GET", URL: "http://p.test" + path, Assets: assets})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -131,7 +131,9 @@ export default {
       }
       const { handler, params, path } = chain[step++];
       const context = {
-        request,
+        // Each handler gets its own copy, so a middleware that reads the
+        // body leaves it whole for the next handler and for the assets.
+        request: request.clone(),
         functionPath: path,
         params,
         env,
