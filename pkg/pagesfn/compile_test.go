@@ -93,8 +93,8 @@ export async function onRequestGet({ params }) { return new Response(shout(param
 `,
 		"functions/echo/_middleware.ts": `export async function onRequestPost(ctx) { ctx.data.seen = await ctx.request.text(); return ctx.next(); }`,
 		"functions/echo/index.ts":       `export async function onRequestPost(ctx) { return new Response(ctx.data.seen + "|" + await ctx.request.text()); }`,
-		"functions/fail.ts": `export function onRequest(ctx) { ctx.passThroughOnException(); throw new Error("boom"); }`,
-		"functions/bad.ts":  `export function onRequest() { return "not a response"; }`,
+		"functions/fail.ts":             `export function onRequest(ctx) { ctx.passThroughOnException(); throw new Error("boom"); }`,
+		"functions/bad.ts":              `export function onRequest() { return "not a response"; }`,
 	})
 	w, err := CompileFunctions(filepath.Join(root, "functions"), "functions", nil)
 	if err != nil {
