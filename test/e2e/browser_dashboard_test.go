@@ -99,9 +99,17 @@ func TestBrowserDashboard(t *testing.T) {
 	if got := b.text(`document.getElementById('live-deployment').textContent`); got != second.ShortID {
 		t.Fatalf("live deployment on the page is %q, want %s", got, second.ShortID)
 	}
+	// Script adds a copy button to every URL; the exact time is on hover.
+	if n := b.eval(`document.querySelectorAll('tr[data-deployment] button.copy:not([hidden])').length`); n.(float64) < 2 {
+		t.Errorf("%v visible copy buttons in the deployments table, want one per URL", n)
+	}
+	if title := b.text(`document.querySelector('tr[data-deployment] time').title`); !strings.HasSuffix(title, " UTC") {
+		t.Errorf("a relative time's hover text is %q, want the exact time", title)
+	}
 	shoot(b, "project", 1280, false)
 	shoot(b, "project", 390, false)
 	shoot(b, "project", 1280, true)
+	shoot(b, "project", 390, true)
 
 	// The older deployment's preview URL serves it, whatever is live.
 	previewURL := b.text(fmt.Sprintf(`document.querySelector('tr[data-deployment=%q] a.preview-url').href`, first.ShortID))
