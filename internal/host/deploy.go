@@ -108,6 +108,7 @@ func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ 
 	}
 	if !d.Preview {
 		h.sites.forget(id)
+		h.waitLive(ctx)
 	} else {
 		h.sites.forgetPreviews(id)
 	}

@@ -41,6 +41,11 @@ type Config struct {
 	// DatabasePoll is how often a host on a shared Database re-reads the
 	// change log, in case a change notification was lost; default 5s.
 	DatabasePoll time.Duration
+	// SwitchDelay is how long after its commit a production deploy,
+	// rollback or promote on a shared Database goes live on every replica
+	// at once (the API answers then); default 300ms. It must exceed the
+	// time a change notification takes to reach every replica.
+	SwitchDelay time.Duration
 	// APIToken authorises the management API. Empty means: read
 	// DataDir/api-token, creating it with a random token when missing.
 	APIToken string
@@ -175,6 +180,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DatabasePoll <= 0 {
 		c.DatabasePoll = 5 * time.Second
+	}
+	if c.SwitchDelay <= 0 {
+		c.SwitchDelay = 300 * time.Millisecond
 	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour

@@ -180,6 +180,7 @@ func (h *Host) makeLive(w http.ResponseWriter, r *http.Request, id, deploymentID
 		return err
 	}
 	h.sites.forget(id)
+	h.waitLive(r.Context())
 	writeJSON(w, http.StatusOK, api.RollbackResponse{Success: true, Project: toAPIProject(p), Deployment: h.toAPIDeployment(r, d)})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 )
@@ -29,6 +30,7 @@ func openStore(ctx context.Context, cfg Config) (store.Store, *store.SQLite, *st
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	pg.SetSwitchDelay(cfg.SwitchDelay)
 	return pg, nil, pg, nil
 }
 
@@ -80,6 +82,19 @@ func (h *Host) exclusive(ctx context.Context, job int, fn func(ctx context.Conte
 		return true, fn(ctx)
 	}
 	return h.pg.TryJob(ctx, job, fn)
+}
+
+// waitLive returns once a production deploy, rollback or promote just
+// committed is live on every replica (Config.SwitchDelay), so that the
+// client that asked sees it wherever its next request goes.
+func (h *Host) waitLive(ctx context.Context) {
+	if h.pg == nil {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(h.cfg.SwitchDelay):
+	}
 }
 
 // watchChanges keeps this replica's caches in step with changes that other

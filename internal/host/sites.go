@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
@@ -26,7 +27,11 @@ import (
 type site struct {
 	projectID  string
 	deployment string // "" when nothing is deployed
-	assets     *assets.Site
+	// until, when set, is when this stops being the project's live
+	// deployment (a switch is pending on a shared database); the next
+	// request from then on builds the site again.
+	until  time.Time
+	assets *assets.Site
 	// program is the deployment's server code, nil without.
 	program *worker.Program
 	// js builds the deployment's JS server code (a js entrypoint), nil
@@ -119,23 +124,47 @@ func (c *siteCache) getKey(ctx context.Context, key, projectID, selector string)
 	}
 	s, ok := m[key]
 	c.mu.RUnlock()
-	if ok {
+	if ok && (s.until.IsZero() || time.Now().Before(s.until)) {
 		return s, nil
 	}
-	// The build runs to its end even when the request that started it goes
-	// away: the others waiting for it still want it, and its cost is paid
-	// once per deployment either way.
-	bctx := context.WithoutCancel(ctx)
-	ch := c.builds.DoChan(key, func() (any, error) { return c.build(bctx, key, projectID, selector) })
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
+	for {
+		if ok {
+			c.expire(key, s)
 		}
-		return res.Val.(*site), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		// The build runs to its end even when the request that started it
+		// goes away: the others waiting for it still want it, and its cost
+		// is paid once per deployment either way.
+		bctx := context.WithoutCancel(ctx)
+		ch := c.builds.DoChan(key, func() (any, error) { return c.build(bctx, key, projectID, selector) })
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, res.Err
+			}
+			s, ok = res.Val.(*site), true
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// A build joined before a pending switch's moment may return the
+		// deployment it replaces: this request came after, so it builds
+		// again.
+		if s.until.IsZero() || time.Now().Before(s.until) {
+			return s, nil
+		}
 	}
+}
+
+// expire drops the entry key if it still holds s, whose time is over.
+func (c *siteCache) expire(key string, s *site) {
+	c.mu.Lock()
+	if c.m[key] == s {
+		delete(c.m, key)
+	}
+	if c.pm[key] == s {
+		delete(c.pm, key)
+	}
+	c.mu.Unlock()
+	c.builds.Forget(key)
 }
 
 // build builds a project's site and caches it unless the project changed
@@ -260,7 +289,12 @@ func (h *Host) buildSite(ctx context.Context, projectID, selector string) (*site
 	if err != nil {
 		return nil, err
 	}
-	return h.compileSite(ctx, snap)
+	s, err := h.compileSite(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	s.until = snap.Until
+	return s, nil
 }
 
 // compileSite compiles a deployment read from the store.

@@ -27,6 +27,7 @@ import (
 	"github.com/andybalholm/brotli"
 	_ "modernc.org/sqlite" // the driver the integrity check opens the database with
 
+	"github.com/cfdeploy/cfdeploy/internal/host/store/pgtest"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -52,6 +53,7 @@ func TestMain(m *testing.M) {
 	}
 	workDir = dir
 	code := m.Run()
+	pgtest.Stop() // the PostgreSQL server of the replica tests, if they ran
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

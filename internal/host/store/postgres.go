@@ -25,7 +25,26 @@ var pgMigrations embed.FS
 // step of any request lives in the database, blobs included.
 type Postgres struct {
 	pool *pgxpool.Pool
+	// switchDelay is how long after its commit a new live deployment
+	// takes over (see SetSwitchDelay).
+	switchDelay time.Duration
 }
+
+// SetSwitchDelay sets how long after its commit a production deploy,
+// rollback or promote goes live: until then every replica keeps serving
+// the deployment that was live, from then on every one the new one, on
+// its own clock. It must exceed the time a change notification takes to
+// reach every replica. Zero switches at the commit. Call it before use.
+func (s *Postgres) SetSwitchDelay(d time.Duration) { s.switchDelay = d }
+
+// liveSwitch is the assignment of a projects UPDATE that makes $1 live at
+// $2 (unix nanoseconds) when $3 is true: the deployment in force now (the
+// previous one until an earlier switch happens) is kept to serve until
+// then. PostgreSQL evaluates every SET expression on the old row.
+const liveSwitch = `prev_deployment_id = CASE WHEN $3 THEN
+		(CASE WHEN switch_at > $4 THEN prev_deployment_id ELSE active_deployment_id END) ELSE prev_deployment_id END,
+	switch_at = CASE WHEN $3 THEN $2 ELSE switch_at END,
+	active_deployment_id = CASE WHEN $3 THEN $1 ELSE active_deployment_id END`
 
 var _ Store = (*Postgres)(nil)
 

@@ -85,10 +85,11 @@ func (s *Postgres) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, 
 		if lost > 0 {
 			return fmt.Errorf("%w: %d files of this deployment are no longer stored; start a new upload", ErrNotFound, lost)
 		}
-		q := "UPDATE projects SET active_deployment_id = CASE WHEN $4 THEN $1 ELSE active_deployment_id END, updated_at = $2 WHERE id = $3"
-		args := []any{d.ID, nanos(time.Now()), d.ProjectID, !d.Preview}
+		now := time.Now()
+		q := "UPDATE projects SET " + liveSwitch + ", updated_at = $4 WHERE id = $5"
+		args := []any{d.ID, nanos(now.Add(s.switchDelay)), !d.Preview, nanos(now), d.ProjectID}
 		if nd.NewName != nil {
-			q = "UPDATE projects SET active_deployment_id = CASE WHEN $4 THEN $1 ELSE active_deployment_id END, updated_at = $2, name = $5 WHERE id = $3"
+			q = "UPDATE projects SET " + liveSwitch + ", updated_at = $4, name = $6 WHERE id = $5"
 			args = append(args, *nd.NewName)
 		}
 		tag, err := tx.Exec(ctx, q, args...)
@@ -199,9 +200,10 @@ func (s *Postgres) Activate(ctx context.Context, projectID, deploymentID string)
 	var p Project
 	var d Deployment
 	err := s.pgTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE projects SET active_deployment_id = $1, updated_at = $2
-			WHERE id = $3 AND EXISTS (SELECT 1 FROM deployments WHERE id = $1 AND project_id = $3)`,
-			deploymentID, nanos(time.Now()), projectID)
+		now := time.Now()
+		tag, err := tx.Exec(ctx, "UPDATE projects SET "+liveSwitch+`, updated_at = $4
+			WHERE id = $5 AND EXISTS (SELECT 1 FROM deployments WHERE id = $1 AND project_id = $5)`,
+			deploymentID, nanos(now.Add(s.switchDelay)), true, nanos(now), projectID)
 		if err != nil {
 			return err
 		}
@@ -222,28 +224,44 @@ func (s *Postgres) Activate(ctx context.Context, projectID, deploymentID string)
 	return p, d, nil
 }
 
-// ActiveSnapshot implements Store.
+// ActiveSnapshot implements Store: the deployment live now on this
+// process's clock, which is the previous one until a switch's moment (with
+// Until set to it).
 func (s *Postgres) ActiveSnapshot(ctx context.Context, projectID string) (Snapshot, error) {
-	return s.snapshot(ctx, "WHERE p.id = $1 AND d.id = p.active_deployment_id", projectID)
+	now := nanos(time.Now())
+	snap, err := s.snapshot(ctx, now, `WHERE p.id = $1 AND d.id = CASE WHEN p.switch_at > $2 AND p.prev_deployment_id IS NOT NULL
+		THEN p.prev_deployment_id ELSE p.active_deployment_id END`, projectID, now)
+	return snap, err
 }
 
 // PreviewSnapshot implements Store.
 func (s *Postgres) PreviewSnapshot(ctx context.Context, projectID, short, branch string) (Snapshot, error) {
 	if short != "" {
-		return s.snapshot(ctx, "WHERE d.id >= $1 AND d.id < $1 || '~' AND d.project_id = $2 ORDER BY d.created_at DESC LIMIT 1", short, projectID)
+		return s.snapshot(ctx, 0, "WHERE d.id >= $1 AND d.id < $1 || '~' AND d.project_id = $2 ORDER BY d.created_at DESC LIMIT 1", short, projectID)
 	}
-	return s.snapshot(ctx, "WHERE d.project_id = $1 AND d.branch_slug = $2 ORDER BY d.created_at DESC, d.seq DESC LIMIT 1", projectID, branch)
+	return s.snapshot(ctx, 0, "WHERE d.project_id = $1 AND d.branch_slug = $2 ORDER BY d.created_at DESC, d.seq DESC LIMIT 1", projectID, branch)
 }
 
 // snapshot reads the deployment that where selects, with its assets and
 // modules, in one repeatable-read transaction so that all three come from
-// the same committed state.
-func (s *Postgres) snapshot(ctx context.Context, where string, args ...any) (Snapshot, error) {
+// the same committed state. With live (the time it reads at) set, the
+// deployment is the project's live one and Until is set when a switch to
+// another is pending.
+func (s *Postgres) snapshot(ctx context.Context, live int64, where string, args ...any) (Snapshot, error) {
 	var snap Snapshot
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
 		if snap.Deployment, err = pgDeployment(ctx, tx, where, args...); err != nil {
 			return err
+		}
+		if live != 0 && !snap.Deployment.Active {
+			var at int64
+			if err := tx.QueryRow(ctx, "SELECT switch_at FROM projects WHERE id = $1", snap.Deployment.ProjectID).Scan(&at); err != nil {
+				return err
+			}
+			if at > live {
+				snap.Until = fromNanos(at)
+			}
 		}
 		if snap.Assets, err = pgAssets(ctx, tx, snap.Deployment.ID); err != nil {
 			return err

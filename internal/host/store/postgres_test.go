@@ -102,3 +102,42 @@ func TestPostgresChangeFeed(t *testing.T) {
 	}
 	wait("quiet")
 }
+
+// TestPostgresSwitchIsTimed: with a switch delay, a new production deploy
+// (or a rollback) is not served until its moment: the snapshot read
+// before it is the deployment live before, with Until set to the moment,
+// and a second deploy before the first's moment replaces it without the
+// first ever being live. A first deploy is live at once.
+func TestPostgresSwitchIsTimed(t *testing.T) {
+	s := openPostgresTest(t, pgtest.DSN(t))
+	defer s.Close()
+	ctx := context.Background()
+	mustProject(t, s, "p")
+	v1 := deployOne(t, s, "p", map[string]string{"/index.html": "v1"}).Deployment.ID
+	active := func() Snapshot {
+		t.Helper()
+		snap, err := s.ActiveSnapshot(ctx, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	if snap := active(); snap.Deployment.ID != v1 || !snap.Until.IsZero() {
+		t.Fatalf("after the first deploy: %s until %v", snap.Deployment.ID, snap.Until)
+	}
+	s.SetSwitchDelay(time.Hour)
+	deployOne(t, s, "p", map[string]string{"/index.html": "v2"})
+	time.Sleep(time.Millisecond) // deployOne names sessions by the time
+	v3 := deployOne(t, s, "p", map[string]string{"/index.html": "v3"}).Deployment.ID
+	snap := active()
+	if snap.Deployment.ID != v1 || time.Until(snap.Until) < 50*time.Minute {
+		t.Fatalf("before the switch: %s until %v, want %s for an hour", snap.Deployment.ID, snap.Until, v1)
+	}
+	s.SetSwitchDelay(0)
+	if _, _, err := s.Activate(ctx, "p", v3); err != nil {
+		t.Fatal(err)
+	}
+	if snap := active(); snap.Deployment.ID != v3 || !snap.Until.IsZero() {
+		t.Fatalf("after a switch without delay: %s until %v, want %s", snap.Deployment.ID, snap.Until, v3)
+	}
+}

@@ -83,6 +83,10 @@ type Snapshot struct {
 	Deployment Deployment
 	Assets     []Asset
 	Modules    []Module
+	// Until, when set, is when this deployment stops being the live one:
+	// a newer one has been made live and takes over then (a shared
+	// database switches every replica at the same moment).
+	Until time.Time
 }
 
 // Session is the server-side state of an upload session.

@@ -39,7 +39,7 @@ import (
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func Main(m *testing.M) int {
 	code := m.Run()
-	stop()
+	Stop()
 	return code
 }
 
@@ -91,7 +91,9 @@ func cluster() (*server, error) {
 	return running, initErr
 }
 
-func stop() {
+// Stop stops the package's cluster, if one was started, and removes it. A
+// TestMain that does more than Main calls it after m.Run.
+func Stop() {
 	if running == nil {
 		return
 	}
