@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
@@ -132,6 +133,10 @@ func isJSServerCode(sc *api.ServerCode) bool {
 // exception), 502 (trap, out of memory) or 504 (deadline) and is logged
 // with the project and the JS stack.
 func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, id string, req assets.Request, pathname, search string) {
+	// The deadline runs from the request's arrival: time spent waiting for
+	// an admission slot counts, so that however many requests pile up each
+	// ends within --worker-timeout (plus the host's own work).
+	deadline := time.Now().Add(h.worker.Config().Timeout)
 	log := h.log.With("project", s.projectID, "deployment", s.deployment, "method", r.Method, "path", pathname)
 	rt, err := h.jsRuntime()
 	var d *jsrt.Deployment
@@ -160,8 +165,10 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, id strin
 		}
 		defer release()
 	}
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
 	jw := &jsWriter{w: w, head: r.Method == http.MethodHead}
-	logs, err := d.Serve(r.Context(), &jsrt.Request{
+	logs, err := d.Serve(ctx, &jsrt.Request{
 		Method: r.Method,
 		URL:    req.Scheme + "://" + r.Host + pathname + search,
 		Header: r.Header.Clone(),

@@ -45,3 +45,38 @@ func BenchmarkFirstRequest(b *testing.B) {
 		d.Close(context.Background())
 	}
 }
+
+// BenchmarkLoop is a request running a 1e6-iteration JS loop on a reused
+// instance, with wazero's close-on-deadline checks (the hard stop for C
+// builtins that never poll the interrupt handler) and without them:
+// go test -run '^$' -bench Loop ./internal/host/jsrt
+func BenchmarkLoop(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		off  bool
+	}{{"hardstop=on", false}, {"hardstop=off", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			r, err := New(context.Background(), Config{noHardStop: tc.off})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close(context.Background())
+			d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() {
+				let s = 0;
+				for (let i = 0; i < 1e6; i++) s = (s + i * 7) % 1000003;
+				return new Response(String(s));
+			} };`}, nil))
+			defer d.Close(context.Background())
+			req := &Request{Method: "GET", URL: "http://x/"}
+			if _, err := d.Fetch(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := d.Fetch(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -4,17 +4,16 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
 )
 
 // The bridge between the shim and Go is one JS function, __cfhost.host(op,
-// frame): op names what to do and frame is an ArrayBuffer holding a JSON
-// head and raw bytes ([u32 little-endian head length][head][body]), so
-// bodies cross without base64. It answers a frame of the same shape; a head
-// with "error" makes the shim throw. Everything a tenant's code asks of the
+// head, body): op names what to do, head is JSON text and body an optional
+// ArrayBuffer, so bodies cross without base64. It answers a frame, an
+// ArrayBuffer holding a JSON head and raw bytes ([u32 little-endian head
+// length][head][body]); a head with "error" makes the shim throw. Everything a tenant's code asks of the
 // host (its request, env.ASSETS, fetch, crypto, console) goes through it.
 
 // hostFnID is the host-ref id of __cfhost.host.
@@ -24,17 +23,6 @@ const hostFnID = 1
 type frame struct {
 	head json.RawMessage
 	body []byte
-}
-
-func decodeFrame(b []byte) (frame, error) {
-	if len(b) < 4 {
-		return frame{}, errors.New("short frame")
-	}
-	n := binary.LittleEndian.Uint32(b)
-	if uint64(n) > uint64(len(b)-4) {
-		return frame{}, errors.New("frame head past its end")
-	}
-	return frame{head: b[4 : 4+n], body: b[4+n:]}, nil
 }
 
 func encodeFrame(head any, body []byte) []byte {
@@ -66,21 +54,28 @@ func callFunction(ctx context.Context, _ api.Module, s []uint64) {
 	in := current(ctx)
 	argc, argv, id := uint32(s[2]), uint32(s[3]), int32(uint32(s[4]))
 	s[0] = 0
+	// Past the deadline nothing more runs: the engine calls below would
+	// fail, and returning into the engine would carry on.
+	if ctx.Err() != nil {
+		panic(trap("deadline"))
+	}
+	defer func() {
+		if ctx.Err() != nil {
+			panic(trap("deadline"))
+		}
+	}()
 	if in == nil || id != hostFnID || argc < 1 {
 		return
 	}
 	op := in.argString(ctx, argv, 0)
-	var payload []byte
+	var f frame
 	if argc > 1 {
-		payload = in.argBytes(ctx, argv, 1)
+		f.head = json.RawMessage(in.argString(ctx, argv, 1))
 	}
-	var out []byte
-	f, err := decodeFrame(payload)
-	if err != nil {
-		out = errFrame("TypeError", "cfhost bridge: %v", err)
-	} else {
-		out = in.hostOp(ctx, op, f)
+	if argc > 2 {
+		f.body = in.argBytes(ctx, argv, 2)
 	}
+	out := in.hostOp(ctx, op, f)
 	s[0] = uint64(in.newArrayBuffer(ctx, out))
 }
 

@@ -48,6 +48,7 @@ type instance struct {
 	importedBy map[string][2]string // module name: importer, specifier
 	stderr     bytes.Buffer         // the engine's own prints
 	cur        *call                // the request being served
+	unmap      func()               // gives the linear memory back
 }
 
 const (
@@ -64,8 +65,11 @@ const (
 func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, prog *Program) (*instance, error) {
 	in := &instance{prog: prog}
 	ctx = context.WithValue(ctx, instKey{}, in)
-	mod, err := rt.InstantiateModule(withMemory(ctx), cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := rt.InstantiateModule(withMemory(ctx, func(r func()) { in.unmap = r }), cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
+		if in.unmap != nil {
+			in.unmap()
+		}
 		return nil, fmt.Errorf("instantiate js engine: %w", err)
 	}
 	in.mod, in.mem = mod, mod.Memory()
@@ -161,9 +165,14 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	return in, nil
 }
 
+// close discards the instance. No call into it may be running.
 func (in *instance) close(ctx context.Context) {
 	if in.mod != nil {
 		_ = in.mod.Close(ctx)
+	}
+	if in.unmap != nil {
+		in.unmap()
+		in.unmap = nil
 	}
 }
 
@@ -282,7 +291,7 @@ func (in *instance) installHost(ctx context.Context) error {
 	if name == 0 {
 		return &Error{Name: "InternalError", Message: "out of memory"}
 	}
-	fn, err := in.call1(ctx, in.newFunction, uint64(in.ctx), uint64(name), 2, 0, hostFnID)
+	fn, err := in.call1(ctx, in.newFunction, uint64(in.ctx), uint64(name), 3, 0, hostFnID)
 	in.freePtr(ctx, name)
 	if err != nil {
 		return err

@@ -158,3 +158,29 @@ func TestAllocationBombIs502(t *testing.T) {
 		t.Fatalf("got %v, want a 502 failure", err)
 	}
 }
+
+// TestDeadlineDuringHostCalls stops a handler at its deadline while it
+// calls into the host over and over: the deadline then lands inside a
+// host function calling back into the engine, which must neither take the
+// process down nor keep the instance.
+func TestDeadlineDuringHostCalls(t *testing.T) {
+	r := newTestRuntime(t, Config{Timeout: 300 * time.Millisecond})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { async fetch(req) {
+		if (new URL(req.url).pathname === "/spin") for (;;) { console.log("x"); crypto.getRandomValues(new Uint8Array(16)); }
+		return new Response("ok");
+	} };`}, nil))
+	defer d.Close(context.Background())
+	for range 5 {
+		_, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/spin"})
+		var f *Failure
+		if !errors.As(err, &f) || f.Status != 504 {
+			t.Fatalf("got %v, want a 504 failure", err)
+		}
+	}
+	r2 := newTestRuntime(t, Config{Timeout: 5 * time.Second})
+	d2 := r2.Load(d.prog)
+	defer d2.Close(context.Background())
+	if res, err := d2.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/"}); err != nil || string(res.Body) != "ok" {
+		t.Fatalf("after: %v %v", res, err)
+	}
+}

@@ -30,7 +30,11 @@ func (m *mapped) Reallocate(size uint64) []byte {
 	return m.buf[:size:size]
 }
 
-func (m *mapped) Free() {
+// Free does nothing: see withMemory.
+func (m *mapped) Free() {}
+
+// release unmaps the memory. No call into its instance may be running.
+func (m *mapped) release() {
 	if m.buf != nil {
 		_ = syscall.Munmap(m.buf)
 		m.buf = nil

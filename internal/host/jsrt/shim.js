@@ -256,13 +256,9 @@
   const EMPTY = new Uint8Array(0);
   const ERRORS = { TypeError, RangeError, Error };
   function hostCall(op, head, body) {
-    const h = utf8Encode(JSON.stringify(head === undefined ? null : head));
-    const b = body || EMPTY;
-    const f = new Uint8Array(4 + h.length + b.length);
-    new DataView(f.buffer).setUint32(0, h.length, true);
-    f.set(h, 4);
-    f.set(b, 4 + h.length);
-    const r = hostFn(op, f.buffer);
+    let buf;
+    if (body && body.length) buf = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer : body.slice().buffer;
+    const r = buf ? hostFn(op, head === undefined ? "null" : JSON.stringify(head), buf) : hostFn(op, head === undefined ? "null" : JSON.stringify(head));
     if (!(r instanceof ArrayBuffer)) throw new RangeError("out of memory");
     const n = new DataView(r).getUint32(0, true);
     const u = new Uint8Array(r);
