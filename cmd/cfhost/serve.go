@@ -213,6 +213,9 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
 	}
+	if _, err := jsrt.NewOutbound(o.WorkerOutbound, o.WorkerOutboundAllow); err != nil {
+		return o, fmt.Errorf("--worker-outbound, --worker-outbound-allow: %w", err)
+	}
 	if o.HTTPS {
 		port, err := httpsPort(o.HTTPSListen)
 		if err != nil {

@@ -70,6 +70,8 @@ func TestBadServeOptions(t *testing.T) {
 		{"--worker-body-timeout", "forever"},
 		{"--worker-tenant-queue", "-2"},
 		{"--worker-max-body", "300MiB"},
+		{"--worker-outbound", "private"},
+		{"--worker-outbound-allow", "no-port"},
 		{"--config", "/does/not/exist.yaml"},
 	} {
 		// Typed flags refuse some values while parsing, the rest when
