@@ -106,8 +106,13 @@ func (h *Host) watchChanges(ctx context.Context) {
 
 // applyChange drops what this host caches of a project that changed
 // anywhere ("" for every project): its compiled sites, the slug map, and
-// the custom-domain table, which is read afresh.
+// the custom-domain table, which is read afresh; or, for a blob that
+// gained variants, what the asset cache holds of it.
 func (h *Host) applyChange(ctx context.Context, projectID string) {
+	if hash, ok := strings.CutPrefix(projectID, store.BlobChangePrefix); ok {
+		h.cache.Invalidate(hash) // it may hold "no variant" for the blob
+		return
+	}
 	if projectID == "" {
 		h.sites.forgetAll()
 	} else {

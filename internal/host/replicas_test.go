@@ -148,3 +148,29 @@ func TestHealthReportsDatabase(t *testing.T) {
 		t.Fatalf("health without its database %s", body)
 	}
 }
+
+// TestReplicasLearnOfVariants: a replica that served a file before any
+// replica compressed it serves the compressed variant once one has been
+// stored, though its asset cache remembered that there was none.
+func TestReplicasLearnOfVariants(t *testing.T) {
+	r := newReplicas(t, 2)
+	p := r[0].createProject("gz")
+	page := strings.Repeat("<p>hello compression</p>\n", 100)
+	r[0].deploy(p.ID, siteFiles{"/index.html": page})
+	encoding := func(th *testHost) string {
+		req, _ := http.NewRequest("GET", th.srv.URL+"/", nil)
+		req.Host = p.ID + ".localhost"
+		req.Header.Set("Accept-Encoding", "br")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Content-Encoding")
+	}
+	if enc := encoding(r[1]); enc != "" {
+		t.Skipf("compressed before the first request (%q): nothing to test", enc)
+	}
+	waitCompressed(t, r[0])
+	eventually(t, 10*time.Second, "replica 1 serves the br variant", func() bool { return encoding(r[1]) == "br" })
+}

@@ -471,8 +471,14 @@ func (s *Postgres) PutVariants(ctx context.Context, hash string, variants []Vari
 		if err := chunks.insert(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "UPDATE blobs SET compressed_at = $1 WHERE hash = $2", nanos(time.Now()), hash)
-		return err
+		if _, err := tx.Exec(ctx, "UPDATE blobs SET compressed_at = $1 WHERE hash = $2", nanos(time.Now()), hash); err != nil {
+			return err
+		}
+		if len(variants) == 0 {
+			return nil
+		}
+		// Other replicas may have remembered that the blob had no variant.
+		return recordChange(ctx, tx, BlobChangePrefix+hash)
 	})
 	if err != nil {
 		return fmt.Errorf("store variants of %s: %w", hash, err)

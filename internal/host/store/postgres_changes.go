@@ -9,9 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// BlobChangePrefix marks a change of a blob rather than a project: the
+// change BlobChangePrefix+hash says the blob gained compressed variants.
+const BlobChangePrefix = "blob:"
+
 // WatchChanges calls changed with the id of every project that any process
 // sharing the database changes (deploys, rollbacks, deletes, renames,
-// domains, variables), and with "" when it may have missed some, until ctx
+// domains, variables), with BlobChangePrefix and the hash of a blob that
+// gained variants, and with "" when it may have missed some, until ctx
 // ends. It listens on the cfhost_changes channel, which delivers a change
 // when its transaction commits; every poll it also reads the change log's
 // recent rows and reports those it was not told about, should a
