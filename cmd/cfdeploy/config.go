@@ -24,6 +24,7 @@ type fileConfig struct {
 	Server struct {
 		Entrypoint         string   `toml:"entrypoint"`
 		Modules            []string `toml:"modules"`
+		NoBundle           bool     `toml:"no_bundle"`
 		CompatibilityDate  string   `toml:"compatibility_date"`
 		CompatibilityFlags []string `toml:"compatibility_flags"`
 	} `toml:"server"`

@@ -47,6 +47,7 @@ var flagKeys = map[string]string{
 	"run-worker-first":   "assets.run_worker_first",
 	"server":             "server.entrypoint",
 	"compatibility-date": "server.compatibility_date",
+	"no-bundle":          "server.no_bundle",
 	"concurrency":        "concurrency",
 }
 
@@ -68,6 +69,7 @@ var flagOnly = map[string]string{
 	"force":              "",
 	"yes":                "",
 	"no-cache":           "",
+	"no-follow":          "",
 	"manifest":           "",
 	"preview":            "",
 	"branch":             "",
@@ -87,7 +89,7 @@ var fileOnlyKeys = map[string]struct {
 	"name":                       {"project name, written by `cfdeploy init`; a deploy renames the project to match", true},
 	"production_branch":          {"branch whose deploys go live: `deploy --branch` with another branch deploys a preview", true},
 	"dir":                        {"site directory to deploy, relative to cfdeploy.toml (an argument DIR overrides it)", true},
-	"server.modules":             {"extra server module files, relative to cfdeploy.toml (`--module` replaces the list)", false},
+	"server.modules":             {"extra server module files or globs (`**` for any directories), relative to cfdeploy.toml (`--module` replaces the list); a JavaScript Worker's modules are named by their path from the entrypoint's directory", false},
 	"env":                        {"table of `KEY = \"value\"` pairs passed to server code (`--env` adds and overrides)", false},
 	"server.compatibility_flags": {"compatibility flags sent with the server code (`--compatibility-flag` replaces the list)", false},
 }

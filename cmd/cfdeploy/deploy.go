@@ -32,6 +32,8 @@ type deployOptions struct {
 	RunWorkerFirst json.RawMessage
 	Server         string
 	Modules        []string
+	// NoBundle sends a JavaScript entrypoint and its modules as they are.
+	NoBundle bool
 	// CompatibilityDate and CompatibilityFlags go with the server code.
 	CompatibilityDate  string
 	CompatibilityFlags []string
@@ -104,12 +106,16 @@ type dryRunOutput struct {
 
 // dryRunSettings is what a deploy would send besides the files.
 type dryRunSettings struct {
-	Name               string            `json:"name,omitempty"`
-	Dir                string            `json:"dir"`
-	HTMLHandling       string            `json:"htmlHandling,omitempty"`
-	NotFoundHandling   string            `json:"notFoundHandling,omitempty"`
-	RunWorkerFirst     json.RawMessage   `json:"runWorkerFirst,omitempty"`
-	Server             string            `json:"server,omitempty"`
+	Name             string          `json:"name,omitempty"`
+	Dir              string          `json:"dir"`
+	HTMLHandling     string          `json:"htmlHandling,omitempty"`
+	NotFoundHandling string          `json:"notFoundHandling,omitempty"`
+	RunWorkerFirst   json.RawMessage `json:"runWorkerFirst,omitempty"`
+	Server           string          `json:"server,omitempty"`
+	// Bundled says the JavaScript server code was bundled; ServerModules
+	// are the modules that would be sent, the entrypoint first.
+	Bundled            bool              `json:"bundled,omitempty"`
+	ServerModules      []serverModule    `json:"serverModules,omitempty"`
 	CompatibilityDate  string            `json:"compatibilityDate,omitempty"`
 	CompatibilityFlags []string          `json:"compatibilityFlags,omitempty"`
 	Env                map[string]string `json:"env,omitempty"`
@@ -170,8 +176,9 @@ func addDeployFlags(cmd *cobra.Command) {
 	f.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none")
 	f.String("not-found-handling", "", "single-page-application, 404-page or none")
 	f.String("run-worker-first", "", "true, false or PATTERN[,PATTERN…]: requests that go to server code before assets")
-	f.String("server", "", "server code entrypoint (a WASI .wasm file)")
-	f.StringArray("module", nil, "extra server module file (repeatable)")
+	f.String("server", "", "server code entrypoint: a WASI .wasm file, or a JavaScript or TypeScript Worker (.js, .mjs, .ts, …), bundled with its imports unless --no-bundle")
+	f.StringArray("module", nil, "extra server module file or glob, ** for any directories (repeatable)")
+	f.Bool("no-bundle", false, "send a JavaScript entrypoint and its modules as they are, without bundling")
 	f.StringArray("env", nil, "KEY=VALUE for server code (repeatable)")
 	f.String("compatibility-date", "", "server code's compatibility date, YYYY-MM-DD (it changes routing: see docs/asset-serving.md)")
 	f.StringArray("compatibility-flag", nil, "server code's compatibility flag (repeatable; replaces the file's list)")
@@ -190,6 +197,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 		"assets.not_found_handling": "not-found-handling",
 		"assets.run_worker_first":   "run-worker-first",
 		"server.entrypoint":         "server",
+		"server.no_bundle":          "no-bundle",
 		"server.compatibility_date": "compatibility-date",
 		"concurrency":               "concurrency",
 	}); err != nil {
@@ -243,6 +251,7 @@ func (g *global) deployOptions(cmd *cobra.Command, args []string) (deployOptions
 	if o.NoServer && o.Server != "" {
 		return o, usageError{fmt.Errorf("--no-server and a server entrypoint (%s) contradict each other: drop one", o.Server)}
 	}
+	o.NoBundle = v.GetBool("server.no_bundle")
 	if mods := stringSliceFlag(cmd.Flags(), "module"); len(mods) > 0 {
 		o.Modules = mods
 	} else {
@@ -313,10 +322,11 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	if err := g.refreshConfigFiles(&o); err != nil {
 		return err
 	}
-	sc, err := o.serverCode()
+	loaded, err := o.serverCode()
 	if err != nil {
 		return err
 	}
+	sc := loaded.code()
 	if sc == nil {
 		if sc, err = g.pagesServerCode(&o); err != nil {
 			return err
@@ -391,7 +401,7 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 				return err
 			}
 		}
-		return g.printDryRun(o, res, warns, diffManifests(live, res.Manifest))
+		return g.printDryRun(o, res, warns, diffManifests(live, res.Manifest), loaded)
 	}
 	if len(warns) == 0 {
 		// Normally said before uploading; a host whose parser differs
@@ -482,7 +492,7 @@ func projectURL(host, baseDomain, id string) string {
 
 // printDryRun reports a dry run: what would be uploaded, then what stays
 // local and why.
-func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []api.Warning, ch fileChanges) error {
+func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []api.Warning, ch fileChanges, sc *loadedServerCode) error {
 	left := make([]leftOut, 0, len(res.Ignored)+len(res.Skipped))
 	for _, s := range res.Ignored {
 		left = append(left, leftOut{Path: s.Path, Reason: s.Reason})
@@ -497,8 +507,8 @@ func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []
 		return g.printJSON(dryRunOutput{DryRun: true, ProjectID: o.ProjectID, Files: res.Files, Bytes: res.Bytes,
 			UploadFiles: res.NeedFiles, UploadBytes: res.NeedBytes, LeftOut: left, Warnings: warns, Changes: ch,
 			Settings: dryRunSettings{Name: o.Name, Dir: o.Dir, HTMLHandling: o.Config.HTMLHandling, NotFoundHandling: o.Config.NotFoundHandling,
-				RunWorkerFirst: o.RunWorkerFirst, Server: o.Server, CompatibilityDate: o.CompatibilityDate,
-				CompatibilityFlags: o.CompatibilityFlags, Env: o.Env},
+				RunWorkerFirst: o.RunWorkerFirst, Server: o.Server, Bundled: sc != nil && sc.Bundled, ServerModules: sc.modules(),
+				CompatibilityDate: o.CompatibilityDate, CompatibilityFlags: o.CompatibilityFlags, Env: o.Env},
 			Unsupported: g.wranglerProblems(o), Pages: o.Pages})
 	}
 	fmt.Fprintf(g.io.Out, "%d of %d files (%s) would be uploaded\n", res.NeedFiles, res.Files, manifest.FormatBytes(res.NeedBytes))
@@ -509,6 +519,16 @@ func (g *global) printDryRun(o deployOptions, res *client.DeployResult, warns []
 	}{{"+", ch.Added}, {"~", ch.Changed}, {"-", ch.Removed}} {
 		for _, p := range l.paths {
 			fmt.Fprintf(g.io.Out, "  %s %s\n", l.mark, p)
+		}
+	}
+	if mods := sc.modules(); len(mods) > 0 {
+		how := "as they are"
+		if sc.Bundled {
+			how = "bundled from " + o.Server
+		}
+		fmt.Fprintf(g.io.Out, "Server code: %d module(s), %s\n", len(mods), how)
+		for _, m := range mods {
+			fmt.Fprintf(g.io.Out, "  %s  %s  %s\n", m.Name, m.Type, manifest.FormatBytes(int64(m.Bytes)))
 		}
 	}
 	if len(left) > 0 {

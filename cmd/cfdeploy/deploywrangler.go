@@ -11,18 +11,6 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
-// serverCode reads the deploy's server code, with its compatibility date
-// and flags, or returns nil when there is none.
-func (o deployOptions) serverCode() (*api.ServerCode, error) {
-	sc, err := client.LoadServerCode(o.Server, o.Modules)
-	if err != nil || sc == nil {
-		return sc, err
-	}
-	sc.CompatibilityDate = o.CompatibilityDate
-	sc.CompatibilityFlags = o.CompatibilityFlags
-	return sc, nil
-}
-
 // isDate reports whether s looks like YYYY-MM-DD; the host checks the
 // calendar.
 func isDate(s string) bool {
@@ -58,11 +46,7 @@ func (g *global) wranglerProblems(o deployOptions) []string {
 	if g.wrangler == nil {
 		return nil
 	}
-	problems := g.wrangler.Problems()
-	if o.Server != "" && g.wrangler.JSMain != "" {
-		problems = problems[1:] // --server replaced the JavaScript main
-	}
-	return problems
+	return g.wrangler.Problems()
 }
 
 // createNamedProject makes the project a wrangler file names, on its first

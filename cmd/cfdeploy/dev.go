@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -162,13 +163,20 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	}
 	o.deploy.ProjectID = p.ID
 
+	// inputs are the server code's files as last read: a bundle's sources
+	// change with its imports.
+	var inputs []string
 	deploy := func() (*client.DeployResult, error) {
 		if err := g.refreshConfigFiles(&o.deploy); err != nil {
 			return nil, err
 		}
-		sc, err := o.deploy.serverCode()
+		loaded, err := o.deploy.serverCode()
 		if err != nil {
 			return nil, err
+		}
+		sc := loaded.code()
+		if loaded != nil {
+			inputs = loaded.Inputs
 		}
 		d := o.deploy // a Pages project's compiled Worker changes a copy
 		if sc == nil {
@@ -222,7 +230,7 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 	if err != nil {
 		return err
 	}
-	settings.set(g.devSettingsFiles(o.deploy))
+	settings.set(g.devSettingsFiles(o.deploy, inputs))
 	functions, err := g.watchPagesFunctions(ctx, o.Debounce, logf)
 	if err != nil {
 		return err
@@ -243,11 +251,12 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 				}
 				d.ProjectID, d.Dir = p.ID, o.Dir
 				o.deploy = d
-				settings.set(g.devSettingsFiles(o.deploy))
 			}
 			g.redeploy(ctx, o, deploy)
+			settings.set(g.devSettingsFiles(o.deploy, inputs))
 		case <-changes:
 			g.redeploy(ctx, o, deploy)
+			settings.set(g.devSettingsFiles(o.deploy, inputs))
 		case <-functions:
 			g.redeploy(ctx, o, deploy)
 		}
@@ -271,13 +280,19 @@ func (g *global) redeploy(ctx context.Context, o devOptions, deploy func() (*cli
 }
 
 // devSettingsFiles are the files outside the site tree whose changes call
-// for a redeploy: cfdeploy.toml and the server code.
-func (g *global) devSettingsFiles(d deployOptions) []string {
+// for a redeploy: cfdeploy.toml and the server code, with the sources a
+// bundle was made of (installed packages under node_modules aside).
+func (g *global) devSettingsFiles(d deployOptions, inputs []string) []string {
 	files := []string{g.configPath}
 	if d.Server != "" {
 		files = append(files, d.Server)
 	}
-	return append(files, d.Modules...)
+	for _, p := range inputs {
+		if !strings.Contains(filepath.ToSlash(p), "/node_modules/") {
+			files = append(files, p)
+		}
+	}
+	return files
 }
 
 // refreshConfigFiles reads _redirects and _headers from the site's root into

@@ -64,7 +64,7 @@ func (g *global) initFromWrangler(ctx context.Context, o initOptions) error {
 			notes = append(notes, "  "+pr)
 		}
 	}
-	if err := os.WriteFile(g.configPath, []byte(projectFileText(fc, w.JSMain, notes)), 0o644); err != nil {
+	if err := os.WriteFile(g.configPath, []byte(projectFileText(fc, notes)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", g.configPath, err)
 	}
 	if problems := w.Problems(); len(problems) > 0 {

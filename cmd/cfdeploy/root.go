@@ -212,7 +212,7 @@ func (g *global) loadWrangler(envName string) error {
 	}
 	g.wrangler, g.file, g.configLoaded = w, w.File, true
 	g.v.SetConfigType("toml")
-	if err := g.v.ReadConfig(strings.NewReader(projectFileText(w.File, "", nil))); err != nil {
+	if err := g.v.ReadConfig(strings.NewReader(projectFileText(w.File, nil))); err != nil {
 		return fmt.Errorf("read the settings of %s: %w", g.configPath, err)
 	}
 	return nil

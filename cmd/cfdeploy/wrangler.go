@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
-
-	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
 
 // wranglerFiles are Cloudflare's project files, in the order wrangler
@@ -33,10 +31,6 @@ type wranglerProject struct {
 	// file ("kv_namespaces", "env.staging.d1_databases", "assets.binding"),
 	// each with why when that is not plain.
 	Unsupported []string
-	// JSMain is the main entrypoint when it is JavaScript or TypeScript,
-	// which this cfdeploy cannot deploy yet; File.Server.Entrypoint is
-	// then empty.
-	JSMain string
 	// Pages is true for a Pages project's file (pages_build_output_dir):
 	// its site gets Pages' asset defaults (see pagesAssetDefaults).
 	Pages bool
@@ -158,11 +152,15 @@ func (w *wranglerProject) apply(m map[string]any, prefix string) error {
 			if !ok {
 				return bad("a string")
 			}
-			if manifest.ModuleType(s) == manifest.ModuleWasm {
-				w.File.Server.Entrypoint, w.JSMain = s, ""
-			} else {
-				w.File.Server.Entrypoint, w.JSMain = "", s
+			// A .wasm main is a WASI guest; JavaScript and TypeScript
+			// are bundled as wrangler bundles them.
+			w.File.Server.Entrypoint = s
+		case "no_bundle":
+			nb, ok := v.(bool)
+			if !ok {
+				return bad("true or false")
 			}
+			w.File.Server.NoBundle = nb
 		case "compatibility_date":
 			s, ok := dateText(v)
 			if !ok {
@@ -256,13 +254,9 @@ func (w *wranglerProject) unsupported(key string) {
 }
 
 // Problems lists what cfhost will not do of this file: the unsupported
-// keys and a JavaScript main.
+// keys.
 func (w *wranglerProject) Problems() []string {
-	out := slices.Clone(w.Unsupported)
-	if w.JSMain != "" {
-		out = append([]string{"main (" + w.JSMain + " is JavaScript: this cfdeploy deploys WebAssembly server code only, so the assets deploy without it)"}, out...)
-	}
-	return out
+	return slices.Clone(w.Unsupported)
 }
 
 // dateText reads a compatibility date: a string, or a bare TOML date.
@@ -315,7 +309,7 @@ func varText(v any) string {
 // projectFileText writes fc as cfdeploy.toml text: what 'init --from
 // wrangler' saves and what a deploy from a wrangler file reads. notes are
 // comment lines put at the top.
-func projectFileText(fc fileConfig, jsMain string, notes []string) string {
+func projectFileText(fc fileConfig, notes []string) string {
 	var b strings.Builder
 	for _, n := range notes {
 		b.WriteString("# " + n + "\n")
@@ -351,13 +345,13 @@ func projectFileText(fc fileConfig, jsMain string, notes []string) string {
 		}
 	}
 	s := fc.Server
-	if s.Entrypoint != "" || jsMain != "" || s.CompatibilityDate != "" || len(s.CompatibilityFlags) > 0 {
+	if s.Entrypoint != "" || s.NoBundle || s.CompatibilityDate != "" || len(s.CompatibilityFlags) > 0 {
 		b.WriteString("\n[server]\n")
 		if s.Entrypoint != "" {
 			kv("entrypoint", tomlString(s.Entrypoint))
 		}
-		if jsMain != "" {
-			fmt.Fprintf(&b, "# entrypoint = %s   # JavaScript: not deployable by this cfdeploy yet\n", tomlString(jsMain))
+		if s.NoBundle {
+			kv("no_bundle", "true")
 		}
 		if s.CompatibilityDate != "" {
 			kv("compatibility_date", tomlString(s.CompatibilityDate))

@@ -36,8 +36,8 @@ func TestWranglerFixture(t *testing.T) {
 			if f.Server.CompatibilityDate != "2025-03-10" || !reflect.DeepEqual(f.Server.CompatibilityFlags, []string{"nodejs_compat"}) {
 				t.Errorf("compatibility %q %v", f.Server.CompatibilityDate, f.Server.CompatibilityFlags)
 			}
-			if w.JSMain != "src/index.js" || f.Server.Entrypoint != "" {
-				t.Errorf("main: js %q entrypoint %q", w.JSMain, f.Server.Entrypoint)
+			if f.Server.Entrypoint != "src/index.js" {
+				t.Errorf("main: entrypoint %q", f.Server.Entrypoint)
 			}
 			var got []string
 			for _, u := range w.Unsupported {
@@ -87,7 +87,7 @@ crons = ["0 * * * *"]
 		t.Fatal(err)
 	}
 	f := w.File
-	if f.Server.Entrypoint != "build/server.wasm" || w.JSMain != "" || f.Server.CompatibilityDate != "2025-05-01" || f.Dir != "dist" {
+	if f.Server.Entrypoint != "build/server.wasm" || f.Server.CompatibilityDate != "2025-05-01" || f.Dir != "dist" {
 		t.Errorf("got %+v", f)
 	}
 	if f.Env["TITLE"] != `My "blog"` || f.Env["POSTS"] != "12" {
@@ -96,7 +96,7 @@ crons = ["0 * * * *"]
 	if want := []string{"d1_databases", "routes", "triggers"}; !reflect.DeepEqual(w.Unsupported, want) {
 		t.Errorf("unsupported %v, want %v", w.Unsupported, want)
 	}
-	text := projectFileText(f, "", []string{"note"})
+	text := projectFileText(f, []string{"note"})
 	back, err := decodeFileConfig("cfdeploy.toml", []byte(text))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
@@ -155,10 +155,11 @@ func TestServerCodeCompatibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := deployOptions{Server: entry, CompatibilityDate: "2025-04-01", CompatibilityFlags: []string{"assets_navigation_has_no_effect"}}
-	sc, err := o.serverCode()
+	loaded, err := o.serverCode()
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc := loaded.code()
 	if sc.CompatibilityDate != o.CompatibilityDate || !reflect.DeepEqual(sc.CompatibilityFlags, o.CompatibilityFlags) {
 		t.Errorf("serverCode carries %q %v", sc.CompatibilityDate, sc.CompatibilityFlags)
 	}
