@@ -104,6 +104,7 @@ cfdeploy.toml, then defaults.`,
 		newDomainsCmd(g),
 		newSecretCmd(g),
 		newDevCmd(g),
+		newTailCmd(g),
 		newHashCmd(g),
 		newVersionCmd(g),
 	)

@@ -22,6 +22,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
+	"github.com/cfdeploy/cfdeploy/internal/host/projectlog"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 )
@@ -85,6 +86,12 @@ type serveOptions struct {
 	MaxProjectBytes     int64
 	UploadInflight      int64
 	UploadInflightTotal int64
+
+	// Server-code logs kept for the logs API: see host.Config.Logs.
+	LogsProjectBytes int64
+	LogsTotalBytes   int64
+	LogsFollowers    int
+	LogsMaxLine      int64
 
 	// Failed-authentication limiter: see host.Config.
 	AuthFailLimit int
@@ -156,6 +163,10 @@ func (o *serveOptions) settings() []setting {
 		intSetting("auth-fail-clients", 10000, 1, "most client addresses whose failed authentications are remembered (bounds the limiter's memory)", &o.AuthFailClients),
 		boolSetting("dashboard", true, "serve the web dashboard at /__dashboard/ on the host's own names (signed in with the admin token or a project token)", &o.Dashboard),
 		durationSetting("dashboard-session", 12*time.Hour, "how long a dashboard sign-in lasts before the token is asked for again", &o.DashboardSession),
+		bytesSetting("logs-project-bytes", 256<<10, "server-code log lines (console, uncaught errors, stderr) kept per project for 'cfdeploy tail'; older lines go first", &o.LogsProjectBytes),
+		bytesSetting("logs-total-bytes", 64<<20, "server-code log lines kept for all projects together; the project holding most loses its oldest first", &o.LogsTotalBytes),
+		intSetting("logs-followers", 8, 1, "readers that may follow one project's logs at once (then 429)", &o.LogsFollowers),
+		bytesSetting("logs-max-line", 16<<10, "longest server-code log line kept; the rest is cut", &o.LogsMaxLine),
 		boolSetting("access-log", true, "log every project request (API calls are always logged)", &o.AccessLog),
 		boolSetting("path-routing", true, "also serve projects under /__project/ID/; all such projects share one browser origin, so turn it off when tenants do not trust each other", &o.PathRouting),
 		stringSetting("access-log-file", "", "append the access log to this file, reopened on SIGHUP for logrotate (default: stderr)", &o.AccessLogFile),
@@ -313,6 +324,13 @@ func runServe(ctx context.Context, o serveOptions) error {
 		DashboardSessionTTL: o.DashboardSession,
 		AuthFailWindow:      o.AuthFailWindow,
 		AuthFailClients:     o.AuthFailClients,
+
+		Logs: projectlog.Config{
+			ProjectBytes: o.LogsProjectBytes,
+			TotalBytes:   o.LogsTotalBytes,
+			Followers:    o.LogsFollowers,
+			MaxLine:      int(min(o.LogsMaxLine, 1<<30)),
+		},
 	})
 	if err != nil {
 		return err
@@ -334,6 +352,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(h.EndStreams)
 	scheme := "http"
 	if o.TLSCert != "" {
 		scheme = "https"
@@ -368,6 +387,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 			MaxHeaderBytes:    srv.MaxHeaderBytes,
 			ErrorLog:          srv.ErrorLog,
 		}
+		hsrv.RegisterOnShutdown(h.EndStreams)
 		log.Info("https listening", "addr", hln.Addr().String(), "acme_ca", o.ACMECA)
 		go func() { errc <- hsrv.ServeTLS(hln, "", "") }()
 	}

@@ -163,6 +163,7 @@ func (h *Host) handleDeleteProject(w http.ResponseWriter, r *http.Request, id st
 		return err
 	}
 	h.sites.forget(id)
+	h.logs.Forget(id)
 	// Its domains went with it (the rows cascade); free their names.
 	if err := h.reloadDomains(r.Context()); err != nil {
 		return err

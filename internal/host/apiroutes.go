@@ -82,6 +82,7 @@ func (h *Host) apiRoutes() []apiRoute {
 			return h.handleDeploymentFiles(w, r, id, r.PathValue("deployment"))
 		})},
 		{"POST", "/__api/projects/{id}/rollback", scoped(h.handleRollback)},
+		{"GET", "/__api/projects/{id}/logs", scoped(h.handleLogs)},
 		{"GET", "/__api/projects/{id}/domains", scoped(h.handleListDomains)},
 		{"POST", "/__api/projects/{id}/domains", scoped(h.handleAddDomain)},
 		{"DELETE", "/__api/projects/{id}/domains/{hostname}", scoped(func(w http.ResponseWriter, r *http.Request, id string) error {

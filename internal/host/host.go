@@ -23,6 +23,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
+	"github.com/cfdeploy/cfdeploy/internal/host/projectlog"
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
 	"github.com/cfdeploy/cfdeploy/internal/host/worker"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -150,6 +151,10 @@ type Config struct {
 	// WorkerOutboundAllow lists HOST:PORT pairs fetch() may reach whatever
 	// WorkerOutbound says.
 	WorkerOutboundAllow []string
+	// Logs bounds the server-code log kept for GET
+	// /__api/projects/:id/logs: bytes per project, bytes in all, readers
+	// following one project. Zero fields take projectlog's defaults.
+	Logs projectlog.Config
 	// Version is reported to server code as SERVER_SOFTWARE.
 	Version string
 	Logger  *slog.Logger
@@ -247,6 +252,12 @@ func (c *Config) setDefaults() {
 type Host struct {
 	cfg Config
 	log *slog.Logger
+	// logs is what projects' server code logged, for the logs API.
+	logs *projectlog.Buffer
+	// streamsDone ends the log streams that follow projects (closed once,
+	// through endStreams, at shutdown).
+	streamsDone chan struct{}
+	endStreams  sync.Once
 	// dotBase is "." + the base domain, precomputed for routing.
 	dotBase string
 	store   store.Store
@@ -347,6 +358,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),
+		logs:        projectlog.New(cfg.Logs),
+		streamsDone: make(chan struct{}),
 	}
 	if cfg.AccessLog {
 		h.access = cfg.AccessLogWriter
@@ -386,6 +399,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 
 // Close stops the background jobs and closes the store.
 func (h *Host) Close() error {
+	h.EndStreams()
 	h.stop()
 	h.wg.Wait()
 	defer h.unlock()

@@ -138,6 +138,7 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, id strin
 	// ends within --worker-timeout (plus the host's own work).
 	deadline := time.Now().Add(h.worker.Config().Timeout)
 	log := h.log.With("project", s.projectID, "deployment", s.deployment, "method", r.Method, "path", pathname)
+	emit := h.projectLog(s.projectID, s.deployment, r.Method, pathname)
 	rt, err := h.jsRuntime()
 	var d *jsrt.Deployment
 	if err == nil {
@@ -177,9 +178,13 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, id strin
 		Fetch:  h.jsFetch(r, id, req),
 	}, jw)
 	logConsole(log, logs)
+	jsLogs(emit, logs)
 	var fail *jsrt.Failure
 	if errors.As(err, &fail) {
 		log.Warn("js server code failed", "status", fail.Status, "err", fail.Err, "sent", fail.Sent)
+		if r.Context().Err() == nil {
+			jsFailure(emit, fail)
+		}
 		switch {
 		case fail.Sent && !fail.Complete:
 			// The head is out and the body is not whole: cut the

@@ -398,6 +398,9 @@ func (h *Host) program(snap store.Snapshot, files map[string]blobFile) (*worker.
 		Deployment: d.ID,
 		Name:       snap.Deployment.ProjectID,
 		Tenant:     snap.Deployment.ProjectID,
+		Log: func(method, path, source, level, msg string, status int) {
+			h.projectLog(d.ProjectID, d.ID, method, path)(source, level, msg, status)
+		},
 	}, nil
 }
 

@@ -386,3 +386,34 @@ type DeploymentResponse struct {
 	Success    bool             `json:"success"`
 	Deployment DeploymentDetail `json:"deployment"`
 }
+
+// LogEntry is one line of a project's server-code log, as
+// GET /__api/projects/:id/logs streams it (one JSON object per line).
+type LogEntry struct {
+	// Seq increases with every line the host keeps, across projects.
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	// Deployment is the deployment whose code logged the line.
+	Deployment string `json:"deploymentId,omitempty"`
+	// Source is "console" (a JS console call), "exception" (an uncaught
+	// JS error, with its stack), "stderr" (a WASI guest's standard error),
+	// "failure" (why the host answered 5xx for the code) or "cfhost" (a
+	// note from the host, such as lines dropped for a slow reader).
+	Source string `json:"source"`
+	// Level is "log", "info", "debug", "warn" or "error".
+	Level   string `json:"level"`
+	Message string `json:"message"`
+	// Method and Path are the request's; Status the failure's answer.
+	Method string `json:"method,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Status int    `json:"status,omitempty"`
+}
+
+// Sources of a LogEntry.
+const (
+	LogConsole   = "console"
+	LogException = "exception"
+	LogStderr    = "stderr"
+	LogFailure   = "failure"
+	LogHost      = "cfhost"
+)

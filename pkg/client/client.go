@@ -159,6 +159,9 @@ type request struct {
 	progress func(n int)
 	// out receives the decoded JSON body of a 2xx response.
 	out any
+	// stream, when set, reads a 2xx response's body as it arrives, with no
+	// deadline but ctx's (log streams); its error ends the call unretried.
+	stream func(io.Reader) error
 }
 
 // do runs r with retries and returns the final HTTP status.
@@ -256,7 +259,7 @@ func (c *Client) attempt(ctx context.Context, r request, target string) (int, ti
 		if body != nil {
 			body = &watchedReader{r: body, w: watch, progress: r.progress}
 		}
-	} else {
+	} else if r.stream == nil {
 		var stop context.CancelFunc
 		actx, stop = context.WithTimeoutCause(actx, c.opts.RequestTimeout,
 			fmt.Errorf("no answer within %s", c.opts.RequestTimeout))
@@ -298,6 +301,12 @@ func (c *Client) attempt(ctx context.Context, r request, target string) (int, ti
 	defer resp.Body.Close()
 	if watch != nil {
 		watch.responded()
+	}
+	if r.stream != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		if err := r.stream(resp.Body); err != nil {
+			return resp.StatusCode, 0, &permanentError{err}
+		}
+		return resp.StatusCode, 0, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {

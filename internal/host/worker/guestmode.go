@@ -197,6 +197,7 @@ func (ps *instancePools) forget(prog *compiledProgram) {
 // The caller holds a run slot and a reference on mod.
 func (rt *Runtime) runGuest(ctx context.Context, r *http.Request, mod *loadedModule, p *Program, req *Request, body *requestBody, limit int64, log *slog.Logger) (*response, error) {
 	ip := rt.instances.get(p, mod.prog, rt.cfg.TenantConcurrency)
+	emit := p.emitter(r, req)
 	runCtx, cancel := context.WithTimeout(ctx, rt.cfg.Timeout)
 	defer cancel()
 
@@ -204,7 +205,7 @@ func (rt *Runtime) runGuest(ctx context.Context, r *http.Request, mod *loadedMod
 	if li == nil {
 		var err error
 		if li, err = rt.startInstance(runCtx, mod.prog, p, limit); err != nil {
-			return nil, rt.guestFailure(ctx, err, nil, log, "start")
+			return nil, rt.guestFailure(ctx, err, nil, log, emit, "start")
 		}
 	}
 	res, err := rt.callGuest(runCtx, li, r, req, body)
@@ -215,11 +216,12 @@ func (rt *Runtime) runGuest(ctx context.Context, r *http.Request, mod *loadedMod
 	li.stdout.dropped = 0
 	if err != nil {
 		li.close()
-		return nil, rt.guestFailure(ctx, err, &stderr, log, "request")
+		return nil, rt.guestFailure(ctx, err, &stderr, log, emit, "request")
 	}
 	ip.give(li)
 	if stderr != "" {
 		log.Info("server code log", "stderr", stderr)
+		emit.stderr(stderr)
 	}
 	return res, nil
 }
@@ -349,7 +351,7 @@ func encodeGuestRequest(env []envVar, body *requestBody) []byte {
 
 // guestFailure logs a failed guest-mode start or request and maps it to
 // the status the client gets, as run does for CGI guests.
-func (rt *Runtime) guestFailure(ctx context.Context, err error, stderr *string, log *slog.Logger, what string) error {
+func (rt *Runtime) guestFailure(ctx context.Context, err error, stderr *string, log *slog.Logger, emit emitter, what string) error {
 	var ge *guestError
 	if stderr == nil {
 		s := ""
@@ -364,18 +366,26 @@ func (rt *Runtime) guestFailure(ctx context.Context, err error, stderr *string, 
 		return &runFailure{} // the client is gone
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		log.Warn("server code timed out; instance discarded", "timeout", rt.cfg.Timeout, "stage", what, "stderr", *stderr)
+		emit.stderr(*stderr)
+		emit.failure(http.StatusGatewayTimeout, "server code ran past its deadline of %s (%s)", rt.cfg.Timeout, what)
 		return &runFailure{status: http.StatusGatewayTimeout}
 	case errors.Is(err, errMalformed), errors.Is(err, errGuestGarbage), errors.Is(err, errOutputLimit):
 		log.Warn("server code returned an invalid response; instance discarded", "err", err, "stderr", *stderr)
+		emit.stderr(*stderr)
+		emit.failure(http.StatusBadGateway, "server code returned an invalid response: %v", err)
 		return &runFailure{status: http.StatusBadGateway}
 	case errors.As(err, &exit):
 		log.Warn("server code exited; instance discarded", "stage", what, "exit_code", exit.ExitCode(), "stderr", *stderr)
+		emit.stderr(*stderr)
+		emit.failure(http.StatusBadGateway, "server code exited with status %d (%s)", exit.ExitCode(), what)
 		return &runFailure{status: http.StatusBadGateway}
 	default:
 		if rt.closed.Load() {
 			return &runFailure{status: http.StatusServiceUnavailable}
 		}
 		log.Warn("server code crashed; instance discarded", "stage", what, "err", err, "stderr", *stderr)
+		emit.stderr(*stderr)
+		emit.failure(http.StatusBadGateway, "server code crashed (%s): %v", what, err)
 		return &runFailure{status: http.StatusBadGateway}
 	}
 }

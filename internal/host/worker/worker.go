@@ -343,6 +343,9 @@ type Program struct {
 	// execution slots (Config.TenantConcurrency), e.g. the project id. ""
 	// puts the program under no per-tenant limit.
 	Tenant string
+	// Log, when set, receives the guest's stderr and why its requests
+	// failed, for the project's own log stream.
+	Log LogFunc
 }
 
 // Request carries what the host knows about a request beyond the
@@ -494,6 +497,7 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 	if mod.prog.guestMode {
 		return rt.runGuest(ctx, r, mod, &p, req, body, limit, log)
 	}
+	emit := p.emitter(r, req)
 	alloc, err := newRequestAllocator(mod.prog.pool(uint64(limit)))
 	if err != nil {
 		return nil, err
@@ -544,30 +548,41 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 			return nil, &runFailure{} // the client is gone
 		case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 			log.Warn("server code timed out", "timeout", rt.cfg.Timeout, "stderr", stderr.String())
+			emit.stderr(stderr.String())
+			emit.failure(http.StatusGatewayTimeout, "server code ran past its deadline of %s", rt.cfg.Timeout)
 			return nil, &runFailure{status: http.StatusGatewayTimeout}
 		case errors.As(err, &exit):
 			log.Warn("server code exited with an error", "exit_code", exit.ExitCode(),
 				"stdout_overflow", stdout.overflow, "stderr", stderr.String())
+			emit.stderr(stderr.String())
+			emit.failure(http.StatusBadGateway, "server code exited with status %d", exit.ExitCode())
 			return nil, &runFailure{status: http.StatusBadGateway}
 		default:
 			if rt.closed.Load() {
 				return nil, &runFailure{status: http.StatusServiceUnavailable}
 			}
 			log.Warn("server code crashed", "err", err, "stderr", stderr.String())
+			emit.stderr(stderr.String())
+			emit.failure(http.StatusBadGateway, "server code crashed: %v", err)
 			return nil, &runFailure{status: http.StatusBadGateway}
 		}
 	}
 	if stdout.overflow {
 		log.Warn("server code response too large", "limit", rt.cfg.MaxStdout, "stderr", stderr.String())
+		emit.stderr(stderr.String())
+		emit.failure(http.StatusBadGateway, "server code printed a response over %d bytes", rt.cfg.MaxStdout)
 		return nil, &runFailure{status: http.StatusBadGateway}
 	}
 	res, err := parseResponse(stdout.Bytes())
 	if err != nil {
 		log.Warn("server code printed an invalid response", "err", err, "stderr", stderr.String())
+		emit.stderr(stderr.String())
+		emit.failure(http.StatusBadGateway, "server code printed an invalid response: %v", err)
 		return nil, &runFailure{status: http.StatusBadGateway}
 	}
 	if stderr.Len() > 0 {
 		log.Info("server code log", "stderr", stderr.String())
+		emit.stderr(stderr.String())
 	}
 	return res, nil
 }
