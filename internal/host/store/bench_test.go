@@ -10,12 +10,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/host/store/pgtest"
 )
 
 // BenchmarkFirstDeployStore measures the store's share of a first deploy of
 // 10,000 files of 4 KiB into a fresh database: the session, 200 buckets of
-// 50 hashes (in hash order, as the host forms them) and the deployment.
+// 50 hashes (in hash order, as the host forms them) and the deployment, on
+// each backend.
 func BenchmarkFirstDeployStore(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		benchFirstDeploy(b, func(i int) (Store, error) {
+			return OpenSQLite(context.Background(), filepath.Join(b.TempDir(), fmt.Sprintf("bench%d.db", i)))
+		})
+	})
+	b.Run("postgres", func(b *testing.B) {
+		benchFirstDeploy(b, func(int) (Store, error) { return OpenPostgres(context.Background(), pgtest.DSN(b)) })
+	})
+}
+
+func benchFirstDeploy(b *testing.B, open func(i int) (Store, error)) {
 	const files, size, bucket = 10000, 4096, 50
 	blobs := make([]BlobInput, files)
 	assets := make([]Asset, files)
@@ -35,7 +49,7 @@ func BenchmarkFirstDeployStore(b *testing.B) {
 	b.SetBytes(files * size)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("bench%d.db", i)))
+		s, err := open(i)
 		if err != nil {
 			b.Fatal(err)
 		}

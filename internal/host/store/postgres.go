@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,12 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("database address: %w", err)
+	}
+	// pgxpool's default (four connections on a two-core machine) is too
+	// few for a host whose uploads, deploys, asset reads and background
+	// jobs share the pool; pool_max_conns in the address overrides this.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = max(16, 4*int32(runtime.GOMAXPROCS(0)))
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
