@@ -7,14 +7,24 @@
 # within 2x of the baseline), and the one-file-changed redeploy time of the
 # 10,000-file site (target: under 1.5 s end to end).
 #
+# Three sites, generated deterministically (same bytes on every machine):
+#   small  10,000 HTML files of 1-8 KiB (hex text)
+#   mid    10,000 files of 2-32 KiB, half text (HTML, CSS, JS from a word
+#          list: compressible) and half incompressible bytes (.png, .woff2),
+#          plus 16 files of 1-3 MiB (8 .js, 8 .bin): ~209 MB, a mid-size site
+#   large  100 files of 2 MiB of random bytes
+# SITES="mid" bench/deploy.sh 3 measures only the sites named.
+#
 # Baseline and cfdeploy take turns for ROUNDS rounds (default 5), each first
 # deploy on a freshly started cfhost with an empty data dir, and every figure
 # is the median over the rounds: on a shared 2-core machine one run of either
 # side can be off by half, which decided the ratio when each ran once.
 #
-# Usage: bench/deploy.sh [ROUNDS]   (needs curl and coreutils; installs curl if missing)
+# Usage: [SITES="small mid large"] bench/deploy.sh [ROUNDS]
+# (needs curl, python3 and coreutils; installs curl if missing)
 set -euo pipefail
 rounds=${1:-5}
+sites=${SITES:-small mid large}
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
@@ -28,8 +38,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # --- the sites -------------------------------------------------------------
 small=$work/small   # 10,000 files of 1-8 KiB
+mid=$work/mid       # 10,000 files of 2-32 KiB + 16 of 1-3 MiB, ~209 MB
 large=$work/large   # 100 files of 2 MiB
-mkdir -p "$small" "$large"
+mkdir -p "$small" "$mid" "$large"
 python3 - "$small" <<'PY'
 import os, random, sys
 random.seed(42)
@@ -40,6 +51,34 @@ for i in range(10000):
     n = random.randint(1024, 8192)
     with open(os.path.join(d, "f%d.html" % i), "wb") as f:
         f.write(("<!-- %d -->" % i).encode() + random.randbytes(n)[: n - 12].hex().encode()[: n - 12])
+PY
+python3 - "$mid" <<'PY'
+import os, random, sys
+rng = random.Random(17)
+root = sys.argv[1]
+words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))) for _ in range(4096)]
+def text(n):
+    out, size = [], 0
+    while size < n:
+        line = b" ".join(rng.choices(words, k=12)) + b"\n"
+        out.append(line)
+        size += len(line)
+    return b"".join(out)[:n]
+kinds = [("html", True), ("css", True), ("js", True), ("png", False), ("woff2", False), ("bin", False)]
+for i in range(10000):
+    d = os.path.join(root, "s%02d" % (i % 64), "t%d" % (i % 7))
+    os.makedirs(d, exist_ok=True)
+    ext, compressible = kinds[i % len(kinds)]
+    n = rng.randint(2048, 32768)
+    data = text(n) if compressible else rng.randbytes(n)
+    with open(os.path.join(d, "f%05d.%s" % (i, ext)), "wb") as f:
+        f.write(data)
+os.makedirs(os.path.join(root, "big"), exist_ok=True)
+for i in range(16):
+    n = rng.randint(1 << 20, 3 << 20)
+    data = text(n) if i % 2 == 0 else rng.randbytes(n)
+    with open(os.path.join(root, "big", "b%02d.%s" % (i, "js" if i % 2 == 0 else "bin")), "wb") as f:
+        f.write(data)
 PY
 for i in $(seq 1 100); do head -c $((2 << 20)) /dev/urandom > "$large/blob$i.bin"; done
 
@@ -88,7 +127,7 @@ echo "== deploy throughput, median of $rounds rounds (lower ratio is better; tar
 declare -A base_t host_t ratios
 for r in $(seq 1 "$rounds"); do
   start_host
-  for site in small large; do
+  for site in $sites; do
     dir=${!site}
     base_t[$site]+=" $(baseline "$dir")"
     p=$(project "bench-$site-$r")
@@ -96,14 +135,19 @@ for r in $(seq 1 "$rounds"); do
     b=$(awk '{ print $NF }' <<< "${base_t[$site]}") t=$(awk '{ print $NF }' <<< "${host_t[$site]}")
     ratios[$site]+=" $(awk -v t="$t" -v b="$b" 'BEGIN { printf "%.2f", t / b }')"
   done
-  echo "round $r: small ${ratios[small]##* }x, large ${ratios[large]##* }x" >&2
+  line="round $r:"
+  for site in $sites; do line+=" $site ${ratios[$site]##* }x"; done
+  echo "$line" >&2
 done
-for site in small large; do
+for site in $sites; do
   dir=${!site}
   n=$(find "$dir" -type f -not -path '*/.cfdeploy/*' | wc -l)
   spread=$(tr ' ' '\n' <<< "${ratios[$site]}" | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')
   report "first deploy ($site, $n files)" "$n" "$dir" "$(median <<< "${host_t[$site]}")" "$(median <<< "${base_t[$site]}")" "$spread"
 done
+
+# SITES set: the first deploys were what was asked for.
+if [[ -n ${SITES:-} ]]; then exit 0; fi
 
 echo "== one file changed, 10,000-file site (target < 1.5 s) =="
 p=$(project bench-redeploy)
