@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"slices"
 	"strings"
@@ -172,7 +169,7 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 	if buckets == nil {
 		buckets = [][]string{}
 	}
-	writeJSON(w, http.StatusOK, api.UploadSessionResponse{Success: true, Result: api.UploadSessionResult{JWT: token, Buckets: buckets}})
+	writeJSON(w, http.StatusOK, api.UploadSessionResponse{Success: true, Result: api.UploadSessionResult{JWT: token, Buckets: buckets, BinaryUploads: true}})
 	return nil
 }
 
@@ -229,7 +226,7 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 		return api.Errorf(api.CodeUnavailable, "upload cancelled while waiting for the project's other uploads: %v", err)
 	}
 	defer release()
-	files, err := h.readUploadBody(w, r)
+	files, raw, err := h.readUploadBody(w, r)
 	if err != nil {
 		return err
 	}
@@ -240,34 +237,9 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
-	// One buffer holds every decoded file of the bucket: a bucket is up to
-	// 50 files, and one allocation beats fifty.
-	total := 0
-	for _, b64 := range files {
-		total += base64.StdEncoding.DecodedLen(len(b64))
-	}
-	arena := make([]byte, 0, total)
-	blobs := make([]store.BlobInput, 0, len(files))
-	for hash, b64 := range files {
-		sh, ok := want[hash]
-		if !ok {
-			return api.Errorf(api.CodeInvalid, "hash %.70s is not one this upload session asked for", hash)
-		}
-		start := len(arena)
-		n, err := base64.StdEncoding.Decode(arena[start:start+base64.StdEncoding.DecodedLen(len(b64))], b64)
-		if err != nil {
-			return api.Errorf(api.CodeInvalid, "content of %s is not valid base64: %v", hash, err)
-		}
-		arena = arena[:start+n]
-		data := arena[start : start+n : start+n]
-		if int64(len(data)) != sh.Size {
-			return api.Errorf(api.CodeInvalid, "content of %s is %d bytes; the manifest says %d", hash, len(data), sh.Size)
-		}
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != hash {
-			return api.Errorf(api.CodeInvalid, "content does not match its hash %s (SHA-256 of the bytes is %x)", hash, sum)
-		}
-		blobs = append(blobs, store.BlobInput{Hash: hash, Data: data, Compressible: sh.Compressible})
+	blobs, err := checkBucket(files, raw, want)
+	if err != nil {
+		return err
 	}
 	res, err := h.store.PutBlobs(r.Context(), sid, blobs)
 	if errors.Is(err, store.ErrNotFound) {
@@ -294,49 +266,70 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, id string) e
 	return nil
 }
 
-// readUploadBody decodes a bucket: a JSON object of hash → base64, or
-// multipart/form-data with one part per file named by its hash.
-func (h *Host) readUploadBody(w http.ResponseWriter, r *http.Request) (map[string][]byte, error) {
+// readUploadBody reads a bucket: a JSON object of hash → base64, or
+// multipart/form-data with one part per file named by its hash, its body
+// base64 or, with ?base64=false, the file's bytes. raw reports which of the
+// two the values are.
+func (h *Host) readUploadBody(w http.ResponseWriter, r *http.Request) (files map[string][]byte, raw bool, err error) {
 	limit := h.cfg.Limits.MaxBodyBytes
+	switch v := r.URL.Query().Get("base64"); v {
+	case "", "true":
+	case "false":
+		raw = true
+	default:
+		return nil, false, api.Errorf(api.CodeInvalid, "base64=%.20q: it is true (the default: file contents are base64) or false (multipart parts hold the bytes themselves)", v)
+	}
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "multipart/form-data" {
-		return readJSONBucket(w, r, limit)
+	if ct == "multipart/form-data" {
+		files, err = readMultipartBucket(w, r, limit, params["boundary"], raw)
+		return files, raw, err
 	}
-	if err := checkLength(r, limit); err != nil {
-		return nil, err
+	if raw {
+		return nil, false, api.Errorf(api.CodeInvalid, "base64=false needs a multipart/form-data body: a JSON bucket holds base64 text")
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	mr := multipart.NewReader(body, params["boundary"])
-	files := make(map[string][]byte)
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return files, nil
-		}
-		if err != nil {
-			return nil, multipartError(err, limit)
-		}
-		name := part.FormName()
-		if name == "" {
-			name = part.FileName()
-		}
-		var buf bytes.Buffer
-		if _, err := io.Copy(&buf, part); err != nil {
-			return nil, multipartError(err, limit)
-		}
-		files[name] = bytes.TrimSpace(buf.Bytes())
-	}
+	files, err = readJSONBucket(w, r, limit)
+	return files, false, err
 }
 
-func multipartError(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", limit)
+// checkBucket decodes the files of a bucket (unless raw) and checks each
+// against the session: asked for, of the manifest's size, of its hash.
+func checkBucket(files map[string][]byte, raw bool, want map[string]store.SessionHash) ([]store.BlobInput, error) {
+	// One buffer holds every decoded file of the bucket: a bucket is up to
+	// 50 files, and one allocation beats fifty.
+	var arena []byte
+	if !raw {
+		total := 0
+		for _, b64 := range files {
+			total += base64.StdEncoding.DecodedLen(len(b64))
+		}
+		arena = make([]byte, 0, total)
 	}
-	if stalled(err) {
-		return errStalledBody
+	blobs := make([]store.BlobInput, 0, len(files))
+	for hash, content := range files {
+		sh, ok := want[hash]
+		if !ok {
+			return nil, api.Errorf(api.CodeInvalid, "hash %.70s is not one this upload session asked for", hash)
+		}
+		data := content
+		if !raw {
+			start := len(arena)
+			n, err := base64.StdEncoding.Decode(arena[start:start+base64.StdEncoding.DecodedLen(len(content))], content)
+			if err != nil {
+				return nil, api.Errorf(api.CodeInvalid, "content of %s is not valid base64: %v", hash, err)
+			}
+			arena = arena[:start+n]
+			data = arena[start : start+n : start+n]
+		}
+		if int64(len(data)) != sh.Size {
+			return nil, api.Errorf(api.CodeInvalid, "content of %s is %d bytes; the manifest says %d", hash, len(data), sh.Size)
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != hash {
+			return nil, api.Errorf(api.CodeInvalid, "content does not match its hash %s (SHA-256 of the bytes is %x)", hash, sum)
+		}
+		blobs = append(blobs, store.BlobInput{Hash: hash, Data: data, Compressible: sh.Compressible})
 	}
-	return api.Errorf(api.CodeInvalid, "malformed multipart body: %v", err)
+	return blobs, nil
 }
 
 // isCompressible reports whether a content type gains from gzip or brotli:

@@ -64,6 +64,11 @@ type UploadSessionRequest struct {
 type UploadSessionResult struct {
 	JWT     string     `json:"jwt"`
 	Buckets [][]string `json:"buckets"`
+	// BinaryUploads says the host takes buckets as multipart/form-data
+	// with the files' own bytes (?base64=false), a third smaller than
+	// base64 and free of encoding on both ends. Hosts from before it leave
+	// it out, and get base64.
+	BinaryUploads bool `json:"binaryUploads,omitempty"`
 }
 
 // UploadResult answers one bucket upload; JWT is the completion token once

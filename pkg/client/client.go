@@ -146,6 +146,8 @@ type request struct {
 	// body returns a fresh body for each attempt, with its length (-1 if
 	// unknown). Nil means no body.
 	body func() (io.Reader, int64, error)
+	// contentType is the body's type; "" means application/json.
+	contentType string
 	// json, when body is nil, is marshalled once as the body.
 	json any
 	// auth overrides the Authorization header (upload tokens).
@@ -274,7 +276,11 @@ func (c *Client) attempt(ctx context.Context, r request, target string) (int, ti
 	}
 	if body != nil {
 		req.ContentLength = length
-		req.Header.Set("Content-Type", "application/json")
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.opts.UserAgent)

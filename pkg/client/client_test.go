@@ -252,7 +252,7 @@ func TestNewRejectsBadHost(t *testing.T) {
 }
 
 // bucketFiles writes files and returns them hashed, ready for UploadBucket.
-func bucketFiles(t *testing.T, contents ...string) []manifest.File {
+func bucketFiles(t testing.TB, contents ...string) []manifest.File {
 	t.Helper()
 	dir := t.TempDir()
 	var files []manifest.File

@@ -353,7 +353,11 @@ func (c *Client) uploadBuckets(ctx context.Context, opts DeployOptions, s *api.U
 				size += files[j].Size
 			}
 			var net atomic.Int64
-			jwt, err := c.UploadBucket(ctx, opts.ProjectID, s.JWT, files, func(d int64) {
+			upload := c.UploadBucket
+			if s.BinaryUploads {
+				upload = c.UploadBucketBinary
+			}
+			jwt, err := upload(ctx, opts.ProjectID, s.JWT, files, func(d int64) {
 				net.Add(d)
 				em.update(false, func(ev *Event) { ev.BytesDone += d })
 			})

@@ -3,12 +3,14 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
@@ -27,23 +29,52 @@ func (e *FileChangedError) Error() string {
 }
 
 // UploadBucket sends one bucket of files (phase 2) as a JSON object
-// {hash: base64}. The body is streamed straight from disk, so file contents
-// are read only while their bucket is on the wire and never held in memory
-// whole; each file is hashed again on the way and the upload fails with
-// *FileChangedError if it no longer matches. progress hears file bytes as
-// they are sent, and a negative count when a failed attempt is started over.
-// It returns the completion token once the host has every file, "" before.
-// Uploading a bucket twice is harmless, so the call is retried freely.
+// {hash: base64}, the form every host takes. The body is streamed straight
+// from disk, so file contents are read only while their bucket is on the
+// wire and never held in memory whole; each file is hashed again on the way
+// and the upload fails with *FileChangedError if it no longer matches.
+// progress hears file bytes as they are sent, and a negative count when a
+// failed attempt is started over. It returns the completion token once the
+// host has every file, "" before. Uploading a bucket twice is harmless, so
+// the call is retried freely.
 func (c *Client) UploadBucket(ctx context.Context, projectID, uploadJWT string, files []manifest.File, progress func(delta int64)) (string, error) {
-	if progress == nil {
-		progress = func(int64) {}
-	}
 	length := int64(2) // {}
 	for i, f := range files {
 		if i > 0 {
 			length++ // ,
 		}
 		length += 69 + int64(base64.StdEncoding.EncodedLen(int(f.Size)))
+	}
+	write := func(w io.Writer, progress func(int64)) error { return writeBucket(w, files, progress) }
+	return c.uploadBucket(ctx, projectID, uploadJWT, len(files), "application/json", nil, length, write, progress)
+}
+
+// UploadBucketBinary is UploadBucket with the files' own bytes in a
+// multipart/form-data body (?base64=false), for hosts whose upload session
+// says BinaryUploads: a third fewer bytes than base64, and no encoding or
+// decoding on either end.
+func (c *Client) UploadBucketBinary(ctx context.Context, projectID, uploadJWT string, files []manifest.File, progress func(delta int64)) (string, error) {
+	boundary, err := newBoundary()
+	if err != nil {
+		return "", err
+	}
+	length := int64(len(closingBoundary(boundary)))
+	for i, f := range files {
+		length += int64(len(partHeader(boundary, f.Hash, i == 0))) + f.Size
+	}
+	write := func(w io.Writer, progress func(int64)) error {
+		return writeMultipartBucket(w, boundary, files, progress)
+	}
+	return c.uploadBucket(ctx, projectID, uploadJWT, len(files), "multipart/form-data; boundary="+boundary,
+		url.Values{"base64": {"false"}}, length, write, progress)
+}
+
+// uploadBucket posts a bucket body of length bytes that write produces, once
+// per attempt.
+func (c *Client) uploadBucket(ctx context.Context, projectID, uploadJWT string, n int, contentType string, query url.Values, length int64,
+	write func(w io.Writer, progress func(int64)) error, progress func(int64)) (string, error) {
+	if progress == nil {
+		progress = func(int64) {}
 	}
 	var prev *attemptBytes
 	body := func() (io.Reader, int64, error) {
@@ -54,22 +85,24 @@ func (c *Client) UploadBucket(ctx context.Context, projectID, uploadJWT string, 
 		prev = cur
 		pr, pw := io.Pipe()
 		go func() {
-			pw.CloseWithError(writeBucket(pw, files, func(n int64) { cur.add(n, progress) }))
+			pw.CloseWithError(write(pw, func(n int64) { cur.add(n, progress) }))
 		}()
 		return pr, length, nil
 	}
 	var out api.UploadResponse
 	_, err := c.do(ctx, request{
-		method:     http.MethodPost,
-		path:       projectPath(projectID, "/assets/upload"),
-		body:       body,
-		auth:       uploadJWT,
-		idempotent: true,
-		stall:      true,
-		out:        &out,
+		method:      http.MethodPost,
+		path:        projectPath(projectID, "/assets/upload"),
+		query:       query,
+		body:        body,
+		contentType: contentType,
+		auth:        uploadJWT,
+		idempotent:  true,
+		stall:       true,
+		out:         &out,
 	})
 	if err != nil {
-		return "", fmt.Errorf("upload %d files: %w", len(files), err)
+		return "", fmt.Errorf("upload %d files: %w", n, err)
 	}
 	if out.Result.JWT == nil {
 		return "", nil
@@ -138,12 +171,65 @@ func writeBucket(pw io.Writer, files []manifest.File, progress func(int64)) erro
 
 // writeFileBase64 streams f as base64 into w, checking its size and hash.
 func writeFileBase64(w io.Writer, f manifest.File, buf []byte, progress func(int64)) error {
+	enc := base64.NewEncoder(base64.StdEncoding, w)
+	if err := copyFile(enc, f, buf, progress); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// newBoundary returns a random multipart boundary: file bytes could hold
+// any fixed one.
+func newBoundary() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("multipart boundary: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// partHeader is what precedes a file's bytes in a multipart bucket: the
+// boundary (after the previous part's CRLF) and the part's headers, which
+// name the file by its hash.
+func partHeader(boundary, hash string, first bool) string {
+	lead := "\r\n--"
+	if first {
+		lead = "--"
+	}
+	return lead + boundary + "\r\nContent-Disposition: form-data; name=\"" + hash + "\"; filename=\"" + hash +
+		"\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+}
+
+// closingBoundary ends a multipart bucket.
+func closingBoundary(boundary string) string { return "\r\n--" + boundary + "--\r\n" }
+
+// writeMultipartBucket writes the multipart body of a bucket to w, each file
+// as it is on disk, checking its size and hash on the way.
+func writeMultipartBucket(pw io.Writer, boundary string, files []manifest.File, progress func(int64)) error {
+	w := bufio.NewWriterSize(pw, 64<<10)
+	buf := make([]byte, 64<<10)
+	for i, f := range files {
+		if _, err := io.WriteString(w, partHeader(boundary, f.Hash, i == 0)); err != nil {
+			return err
+		}
+		if err := copyFile(w, f, buf, progress); err != nil {
+			return err
+		}
+	}
+	if _, err := io.WriteString(w, closingBoundary(boundary)); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// copyFile copies f into w, failing with *FileChangedError when its size or
+// hash is no longer the manifest's.
+func copyFile(w io.Writer, f manifest.File, buf []byte, progress func(int64)) error {
 	r, err := manifest.OpenFile(f.OSPath)
 	if err != nil {
 		return &permanentError{fmt.Errorf("open %s: %w", f.Path, err)}
 	}
 	defer r.Close()
-	enc := base64.NewEncoder(base64.StdEncoding, w)
 	h := sha256.New()
 	var n int64
 	for {
@@ -154,7 +240,7 @@ func writeFileBase64(w io.Writer, f manifest.File, buf []byte, progress func(int
 				return &permanentError{&FileChangedError{Path: f.Path}}
 			}
 			h.Write(buf[:k])
-			if _, err := enc.Write(buf[:k]); err != nil {
+			if _, err := w.Write(buf[:k]); err != nil {
 				return err
 			}
 			progress(int64(k))
@@ -169,5 +255,5 @@ func writeFileBase64(w io.Writer, f manifest.File, buf []byte, progress func(int
 	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.Hash {
 		return &permanentError{&FileChangedError{Path: f.Path}}
 	}
-	return enc.Close()
+	return nil
 }
