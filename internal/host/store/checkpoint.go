@@ -18,17 +18,27 @@ import (
 // burst matters for deploys: the buckets of one deploy rewrite the same
 // index pages commit after commit, and a checkpoint copies (and fsyncs)
 // each version it finds, where one checkpoint after the deploy copies only
-// the last. It also keeps that work off the CPU while the deploy runs.
+// the last. It also keeps that work off the CPU while the deploy runs: a
+// checkpoint reads back and writes again every byte uploaded, a third of
+// the host's work in a first deploy of a 200 MB site, which with a delay of
+// 2 s and a backstop of 128 MiB ran in the middle of it.
 const (
 	// walBackstopPages is the writer's wal_autocheckpoint: should the
 	// background checkpointer fall behind (a reader holding an old
-	// snapshot, say), the WAL still stops growing here.
-	walBackstopPages = 8192
+	// snapshot, say, or a deploy of more than this), the WAL still stops
+	// growing here: 512 MiB at 16 KiB pages, above what a mid-size site
+	// (a few hundred megabytes) writes in one go.
+	walBackstopPages = 32768
+	// walSizeLimit is the writer's journal_size_limit: once checkpointed,
+	// a WAL that a large deploy grew is cut back to this many bytes, so
+	// that the disk space is returned.
+	walSizeLimit = 64 << 20
 	// checkpointQuiet is how long writes must pause before a checkpoint.
 	checkpointQuiet = 200 * time.Millisecond
-	// checkpointMaxDelay bounds the wait during a long run of writes, so
-	// that the WAL is still checkpointed well before the backstop.
-	checkpointMaxDelay = 2 * time.Second
+	// checkpointMaxDelay bounds the wait during a long run of writes: a
+	// deploy of a few hundred megabytes runs its course first, a longer
+	// stream of writes still gets checkpointed every so often.
+	checkpointMaxDelay = 10 * time.Second
 )
 
 // checkpointer runs PASSIVE WAL checkpoints from its own connection after

@@ -63,7 +63,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := createWithPageSize(ctx, abs); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn("_txlock", "immediate", "_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages)))
+	w, err := sql.Open("sqlite", dsn("_txlock", "immediate", "_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages),
+		"_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit)))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
