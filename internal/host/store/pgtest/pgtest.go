@@ -1,10 +1,11 @@
 //go:build unix
 
 // Package pgtest runs a real, throwaway PostgreSQL server for tests: one
-// cluster per test binary, started on first use with initdb and pg_ctl in a
-// temporary directory, reachable only over a Unix socket, with durability
-// turned off because nothing in it outlives the run. Each test gets a
-// database of its own.
+// cluster per test binary, started on first use with initdb in a temporary
+// directory, reachable only over a Unix socket, with durability turned off
+// because nothing in it outlives the run. Each test gets a database of its
+// own. The server is a child of the test process and, on Linux, dies with
+// it: a test binary killed by a timeout or a panic leaves no server behind.
 //
 // Where the PostgreSQL binaries are missing the tests that need them skip
 // with the reason, except under CI=true, where they fail: CI installs the
@@ -23,7 +24,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -81,9 +81,10 @@ var (
 // server is a started cluster.
 type server struct {
 	dir    string // holds data/ and the socket
-	pgCtl  string
 	runAs  *syscall.Credential
 	socket string
+	proc   *exec.Cmd
+	exited chan struct{}
 }
 
 func cluster() (*server, error) {
@@ -97,15 +98,19 @@ func Stop() {
 	if running == nil {
 		return
 	}
-	cmd := running.command(running.pgCtl, "stop", "-D", filepath.Join(running.dir, "data"), "-m", "immediate", "-w")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: stop: %v: %s\n", err, out)
+	// SIGQUIT is PostgreSQL's immediate shutdown: nothing needs saving.
+	running.proc.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-running.exited:
+	case <-time.After(30 * time.Second):
+		running.proc.Process.Kill()
+		<-running.exited
 	}
 	os.RemoveAll(running.dir)
 	running = nil
 }
 
-// binDir finds the directory holding initdb, pg_ctl and postgres: PATH
+// binDir finds the directory holding initdb and postgres: PATH
 // first, then Debian's versioned directories, newest version first.
 func binDir() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
@@ -137,11 +142,18 @@ func start() (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeOrphans()
 	dir, err := os.MkdirTemp("", "pgtest")
 	if err != nil {
 		return nil, err
 	}
-	s := &server{dir: dir, pgCtl: filepath.Join(bin, "pg_ctl"), socket: dir}
+	// The owner file names the test process, so that a later run can
+	// remove the directory should this one be killed.
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &server{dir: dir, socket: dir, exited: make(chan struct{})}
 	// initdb refuses to run as root: as root (CI containers), the cluster
 	// belongs to an unprivileged account instead.
 	if os.Geteuid() == 0 {
@@ -162,18 +174,61 @@ func start() (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	opts := strings.Join([]string{
-		"-c listen_addresses=''",
-		"-c unix_socket_directories=" + dir,
-		"-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-		"-c max_connections=400", "-c shared_buffers=64MB",
-	}, " ")
-	if out, err := s.command(s.pgCtl, "start", "-D", data, "-w", "-t", "120", "-l", filepath.Join(dir, "log"), "-o", opts).CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	logf, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
+		return nil, err
 	}
-	return s, nil
+	defer logf.Close()
+	s.proc = s.command(filepath.Join(bin, "postgres"), "-D", data,
+		"-c", "listen_addresses=", "-c", "unix_socket_directories="+dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=400", "-c", "shared_buffers=64MB")
+	s.proc.Stdout, s.proc.Stderr = logf, logf
+	if err := s.proc.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	go func() { s.proc.Wait(); close(s.exited) }()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres exited during start-up: %s", log)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.exec(ctx, "SELECT 1")
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.proc.Process.Kill()
+			<-s.exited
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres did not accept connections within 2 minutes: %w", err)
+		}
+	}
+}
+
+// removeOrphans removes the cluster directories of test processes that
+// are gone (killed before Main could remove them; their server died with
+// them).
+func removeOrphans() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // unprivileged returns the credentials of the postgres account (which
@@ -194,8 +249,10 @@ func unprivileged() (*syscall.Credential, error) {
 func (s *server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	dieWithParent(cmd.SysProcAttr)
 	if s.runAs != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.runAs}
+		cmd.SysProcAttr.Credential = s.runAs
 	}
 	return cmd
 }
