@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store/pgtest"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
@@ -173,4 +176,34 @@ func TestReplicasLearnOfVariants(t *testing.T) {
 	}
 	waitCompressed(t, r[0])
 	eventually(t, 10*time.Second, "replica 1 serves the br variant", func() bool { return encoding(r[1]) == "br" })
+}
+
+// TestReplicaRecheckAfterReconnect: a replica whose database connection
+// for change notifications drops misses what is deployed meanwhile, and
+// once reconnected drops its caches and serves the new deploy.
+func TestReplicaRecheckAfterReconnect(t *testing.T) {
+	r := newReplicas(t, 2)
+	p := r[0].createProject("reconnect")
+	r[0].deploy(p.ID, siteFiles{"/index.html": "v1"})
+	host := p.ID + ".localhost"
+	if _, page := r[1].fetch(host, "/"); page != "v1" {
+		t.Fatalf("replica 1 serves %q", page)
+	}
+	// Cut every replica's notification connection; they reconnect after a
+	// second, and the deploy commits before that.
+	conn, err := pgx.Connect(t.Context(), r[0].h.cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var cut int
+	if err := conn.QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name LIKE '%changes'`).Scan(&cut); err != nil || cut != 2 {
+		t.Fatalf("cut %d listeners (%v), want 2", cut, err)
+	}
+	r[0].deploy(p.ID, siteFiles{"/index.html": "v2"})
+	eventually(t, 20*time.Second, "replica 1 serves the deploy made while it was not listening", func() bool {
+		_, page := r[1].fetch(host, "/")
+		return page == "v2"
+	})
 }

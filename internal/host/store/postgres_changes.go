@@ -51,7 +51,11 @@ func (s *Postgres) WatchChanges(ctx context.Context, poll time.Duration, changed
 const changeWindow = time.Minute
 
 func (s *Postgres) watch(ctx context.Context, poll time.Duration, changed func(string)) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.pool.Config().ConnConfig.Copy()
+	// Named apart, so that an operator can tell the listening connection
+	// from the pool's in pg_stat_activity.
+	cfg.RuntimeParams["application_name"] = strings.TrimPrefix(cfg.RuntimeParams["application_name"]+"-changes", "-")
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
