@@ -326,11 +326,9 @@ func (g *global) runDeploy(ctx context.Context, o deployOptions) error {
 	if err != nil {
 		return err
 	}
-	sc := loaded.code()
-	if sc == nil {
-		if sc, err = g.pagesServerCode(&o); err != nil {
-			return err
-		}
+	sc, err := g.pagesServerCode(&o, loaded.code())
+	if err != nil {
+		return err
 	}
 	if err := g.wranglerWarning(o); err != nil {
 		return err

@@ -179,13 +179,11 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 			inputs = loaded.Inputs
 		}
 		d := o.deploy // a Pages project's compiled Worker changes a copy
-		if sc == nil {
-			if sc, err = g.pagesServerCode(&d); err != nil {
-				return nil, err
-			}
+		if sc, err = g.pagesServerCode(&d, sc); err != nil {
+			return nil, err
 		}
 		progress := g.io.Progress()
-		cfg := o.deploy.Config
+		cfg := d.Config
 		res, err := c.Deploy(ctx, client.DeployOptions{
 			ProjectID: p.ID, Dir: o.Dir, CachePath: o.deploy.CachePath, Concurrency: o.deploy.Concurrency,
 			Config: &cfg, ServerCode: sc, RunWorkerFirst: d.RunWorkerFirst, Env: o.deploy.Env, Ignorer: d.Ignorer,

@@ -38,30 +38,30 @@ type pagesSummary struct {
 	Generated bool     `json:"generated,omitempty"`
 }
 
-// pagesServerCode compiles a Cloudflare Pages project's server code when
-// the deploy has none of its own: _worker.js in the site directory
+// pagesServerCode returns the deploy's server code: own when it has some
+// (--server, [server] entrypoint, a wrangler main), which wins; otherwise
+// it compiles a Cloudflare Pages project's: _worker.js in the site directory
 // (advanced mode) or else a functions/ directory, bundled into one Worker.
-// Server code of the deploy's own (--server, [server] entrypoint, a
-// wrangler main) wins. It sets o.RunWorkerFirst from _routes.json (or, for functions/, the
+// It sets o.RunWorkerFirst from _routes.json (or, for functions/, the
 // rules generated from it; for _worker.js without one, every request) and
 // keeps a functions/ inside the site from being published. It returns nil
 // when the project has neither.
-func (g *global) pagesServerCode(o *deployOptions) (*api.ServerCode, error) {
+func (g *global) pagesServerCode(o *deployOptions, own *api.ServerCode) (*api.ServerCode, error) {
 	g.pagesAssetDefaults(o)
 	root := filepath.Dir(g.configPath)
 	fnDir := filepath.Join(root, pagesFunctionsDir)
 	hasFunctions := isDir(fnDir)
 	hasWorker := exists(filepath.Join(o.Dir, pagesfn.WorkerFile))
 	routesPath := filepath.Join(o.Dir, pagesfn.RoutesFile)
-	if o.Server != "" {
+	if own != nil {
 		if hasFunctions || hasWorker {
 			what := pagesfn.WorkerFile
 			if !hasWorker {
 				what = filepath.Join(root, pagesFunctionsDir) + string(filepath.Separator)
 			}
-			g.chatter("note: %s is not compiled: this deploy has server code of its own (%s)", what, o.Server)
+			g.chatter("note: %s is not compiled: this deploy has server code of its own (%s)", what, own.Entrypoint)
 		}
-		return nil, nil
+		return own, nil
 	}
 	routes, err := pagesfn.ReadRoutesJSON(routesPath)
 	if err != nil {
