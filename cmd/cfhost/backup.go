@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -12,6 +14,9 @@ import (
 // dataDirSetting reads --data-dir as serve does (flag, CFHOST_DATA_DIR,
 // default), for the commands that work on a data dir without serving it.
 func dataDirSetting(cmd *cobra.Command, dst *string) error {
+	if os.Getenv("CFHOST_DATABASE") != "" {
+		return errors.New("CFHOST_DATABASE is set: that host keeps its data in PostgreSQL, which cfhost backup and restore do not cover (they copy DATA_DIR/cfhost.db); use pg_dump and pg_restore")
+	}
 	v := viper.New()
 	v.SetEnvPrefix("CFHOST")
 	v.AutomaticEnv()

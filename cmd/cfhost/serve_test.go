@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,22 @@ func TestBadServeOptions(t *testing.T) {
 		}
 		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
 			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+// TestBackupRefusesSharedDatabase: with CFHOST_DATABASE set, backup and
+// restore say that they cover only the SQLite store instead of copying a
+// data directory that holds none of the host's data.
+func TestBackupRefusesSharedDatabase(t *testing.T) {
+	t.Setenv("CFHOST_DATABASE", "postgres://db.invalid/cfhost")
+	for _, sub := range []string{"backup", "restore"} {
+		cmd := newRootCmd()
+		cmd.SetArgs([]string{sub, filepath.Join(t.TempDir(), "x.db"), "--data-dir", t.TempDir()})
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "pg_dump") {
+			t.Errorf("%s with CFHOST_DATABASE: %v", sub, err)
 		}
 	}
 }
