@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -30,7 +31,7 @@ func TestBrowserDashboard(t *testing.T) {
 	c := srv.client(t, client.Options{})
 	ctx := context.Background()
 	id := createProject(t, c, "marketing-site")
-	createProject(t, c, "docs")
+	projects := map[string]string{"docs": createProject(t, c, "docs")}
 	deploy := func(body, branch string) api.Deployment {
 		t.Helper()
 		dir := t.TempDir()
@@ -167,7 +168,32 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("the new token's page shows %q", v)
 	}
 	shoot(b, "token", 390, false)
-	b.navigate(origin + "/__dashboard/projects/" + id + "/logs")
+
+	// The other project runs JavaScript that logs; its logs page follows
+	// the log as requests come in.
+	docs := projects["docs"]
+	worker := "export default { async fetch(request) { const p = new URL(request.url).pathname; console.log('served', p); if (p === '/oops') console.error('something is off at', p); return new Response('ok ' + p); } };"
+	docsDir := t.TempDir()
+	site{"robots.txt": []byte("User-agent: *\n")}.write(t, docsDir)
+	if _, err := c.Deploy(ctx, client.DeployOptions{ProjectID: docs, Dir: docsDir, Ignorer: manifest.NewIgnorer(nil),
+		ServerCode: &api.ServerCode{Entrypoint: "index.js", Modules: map[string]api.Module{"index.js": {Content: base64.StdEncoding.EncodeToString([]byte(worker))}}}}); err != nil {
+		t.Fatal(err)
+	}
+	hit := func(path string) {
+		t.Helper()
+		resp, body, err := fetch(ctx, plainHTTP(), srv.url(path), map[string]string{"Host": docs + ".localhost:" + port})
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s of the JS project: %v %v %q", path, err, resp, body)
+		}
+	}
+	hit("/")
+	hit("/oops")
+	b.eval("window.__old = true")
+	b.call("Page.navigate", map[string]any{"url": origin + "/__dashboard/projects/" + docs + "/logs?follow=1"}, nil)
+	b.waitFor("the logged lines", `!window.__old && document.querySelectorAll('#log .log-line').length >= 3`)
+	hit("/after-the-page-opened")
+	b.waitFor("a line logged after the page opened", `[...document.querySelectorAll('#log .log-msg')].some(e => e.textContent.includes('/after-the-page-opened'))`)
 	shoot(b, "logs", 1280, false)
+	shoot(b, "logs", 390, false)
 	t.Logf("%d screenshots in %s", shots, dir)
 }
