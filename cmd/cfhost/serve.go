@@ -224,6 +224,9 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
 	}
+	if o.Database != "" && !strings.HasPrefix(o.Database, "postgres://") && !strings.HasPrefix(o.Database, "postgresql://") {
+		return o, errors.New("--database: only PostgreSQL is supported, as postgres://user:password@host/database")
+	}
 	if _, err := jsrt.NewOutbound(o.WorkerOutbound, o.WorkerOutboundAllow); err != nil {
 		return o, fmt.Errorf("--worker-outbound, --worker-outbound-allow: %w", err)
 	}

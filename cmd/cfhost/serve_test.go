@@ -74,6 +74,9 @@ func TestBadServeOptions(t *testing.T) {
 		{"--worker-outbound", "private"},
 		{"--worker-outbound-allow", "no-port"},
 		{"--config", "/does/not/exist.yaml"},
+		{"--database", "mysql://db/cfhost"},
+		{"--database-poll", "0s"},
+		{"--database-switch-delay", "-1s"},
 	} {
 		// Typed flags refuse some values while parsing, the rest when
 		// the merged options are checked.

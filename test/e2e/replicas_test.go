@@ -390,3 +390,35 @@ func TestReplicasOnPostgres(t *testing.T) {
 const gcJobKey int64 = 0x636668_1000
 
 func rr(lb *roundRobin) int64 { return lb.failovers.Load() }
+
+// TestReplicasRefuseBadDatabase: cfhost serve refuses to start, with a
+// message saying why, on a database that does not answer and on one whose
+// schema a newer cfhost wrote.
+func TestReplicasRefuseBadDatabase(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	rep := startServer(t, "", "--database", dsn)
+	rep.kill()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "INSERT INTO schema_migrations(version, applied_at) VALUES (9999, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, database, want string }{
+		{"unreachable", "postgres://nobody@127.0.0.1:1/none?connect_timeout=3", "unreachable"},
+		{"newer schema", dsn, "newer than this cfhost knows"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, cfhostBinary(t), "serve", "--listen", freeAddr(t), "--data-dir", t.TempDir(),
+				"--database", tc.database).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("cfhost serve: %v, output:\n%s\nwant a failure saying %q", err, out, tc.want)
+			}
+		})
+	}
+}
