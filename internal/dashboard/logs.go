@@ -42,9 +42,6 @@ func (d *Dashboard) handleLogs(w http.ResponseWriter, r *http.Request, s session
 	ctx, cancel := context.WithDeadline(r.Context(), time.Unix(s.Issued, 0).Add(d.cfg.SessionTTL))
 	defer cancel()
 	body, err := d.stream(r.WithContext(ctx), s, path)
-	if api.ErrorCode(err) == api.CodeNotFound && strings.Contains(err.Error(), "no API route") {
-		p.LogsMissing, err = true, nil
-	}
 	if err != nil {
 		d.fail(w, r, s, err)
 		return
@@ -52,9 +49,7 @@ func (d *Dashboard) handleLogs(w http.ResponseWriter, r *http.Request, s session
 	var page bytes.Buffer
 	p.SignedIn, p.Admin, p.Scope, p.CSRF = true, s.admin(), s.Project, d.keys.csrfToken(s)
 	if err := d.pages["logs"].Execute(&page, p); err != nil {
-		if body != nil {
-			body.Close()
-		}
+		body.Close()
 		d.fail(w, r, s, err)
 		return
 	}
@@ -65,22 +60,20 @@ func (d *Dashboard) handleLogs(w http.ResponseWriter, r *http.Request, s session
 	rc := http.NewResponseController(w)
 	fmt.Fprint(w, head)
 	rc.Flush()
-	if body != nil {
-		defer body.Close()
-		sc := bufio.NewScanner(body)
-		sc.Buffer(make([]byte, 4096), maxLogLine)
-		for sc.Scan() {
-			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-				continue
-			}
-			if _, err := fmt.Fprint(w, logLine(sc.Bytes())); err != nil {
-				return
-			}
-			rc.Flush()
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 4096), maxLogLine)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
 		}
-		if sc.Err() != nil && ctx.Err() == nil {
-			fmt.Fprintf(w, `<li class="log-note">The log stream stopped: %s</li>`, template.HTMLEscapeString(sc.Err().Error()))
+		if _, err := fmt.Fprint(w, logLine(sc.Bytes())); err != nil {
+			return
 		}
+		rc.Flush()
+	}
+	if sc.Err() != nil && ctx.Err() == nil {
+		fmt.Fprintf(w, `<li class="log-note">The log stream stopped: %s</li>`, template.HTMLEscapeString(sc.Err().Error()))
 	}
 	fmt.Fprint(w, tail)
 }

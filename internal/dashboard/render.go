@@ -73,8 +73,7 @@ type pageData struct {
 	Verb   string
 
 	// The logs.
-	LogsMissing bool
-	Follow      bool
+	Follow bool
 }
 
 // render writes page name with status.
