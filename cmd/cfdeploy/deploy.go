@@ -151,7 +151,12 @@ An empty directory is refused unless --allow-empty, and so is one holding a
 cfhost data directory (cfhost.db).
 Without cfdeploy.toml, a wrangler.json, wrangler.jsonc or wrangler.toml is
 read instead (--env-name picks an [env.NAME] section); the settings cfhost
-cannot honour are named in one warning, and --strict refuses them.`,
+cannot honour are named in one warning, and --strict refuses them.
+A Cloudflare Pages project's server code is compiled when the deploy has
+none of its own: _worker.js in DIR, or else a functions/ directory next to
+the project file; DIR/_routes.json (generated from functions/ when absent)
+decides which paths reach it. _worker.js and _routes.json are never
+uploaded as assets (docs/pages-functions.md).`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := g.deployOptions(cmd, args)
