@@ -445,3 +445,34 @@ func TestDashboardCookieAttributes(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardPromotesPreview: a preview's button is Promote, its
+// confirmation says so, and the form makes it live through the API's
+// promote.
+func TestDashboardPromotesPreview(t *testing.T) {
+	th := newTestHost(t)
+	p := th.createProject("site")
+	th.deploy(p.ID, siteFiles{"/index.html": "v1"})
+	pre := th.deploy(p.ID, siteFiles{"/index.html": "v2"}, preview("feature/x")).Deployment
+	br := th.browser()
+	br.signIn(testToken)
+	resp, body := br.send("GET", "/__dashboard/projects/"+p.ID, nil)
+	wantStatus(t, "project", resp, body, http.StatusOK)
+	if !strings.Contains(body, ">Promote</a>") || !strings.Contains(body, "feature/x") || !strings.Contains(body, "http://"+pre.ShortID+"--"+p.ID+".localhost/") {
+		t.Fatalf("the project page lacks the preview's Promote button, branch or URL:\n%s", body)
+	}
+	resp, body = br.send("GET", "/__dashboard/projects/"+p.ID+"/live?deployment="+pre.ID, nil)
+	wantStatus(t, "confirmation", resp, body, http.StatusOK)
+	if !strings.Contains(body, "Promote to "+pre.ShortID+"?") {
+		t.Fatalf("the confirmation does not ask to promote:\n%s", body)
+	}
+	csrf := csrfRE.FindStringSubmatch(body)[1]
+	resp, body = br.send("POST", "/__dashboard/projects/"+p.ID+"/live", url.Values{"csrf": {csrf}, "deployment": {pre.ID}})
+	wantStatus(t, "promote", resp, body, http.StatusSeeOther)
+	if got := th.activeDeployment(p.ID); got != pre.ID {
+		t.Fatalf("live deployment %s after promote, want %s", got, pre.ID)
+	}
+	if got := th.fetchBody(p.ID+".localhost", "/"); got != "v2" {
+		t.Fatalf("the live site serves %q after promote", got)
+	}
+}
