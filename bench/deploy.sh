@@ -87,13 +87,20 @@ mb() { du -sb "$1" | awk '{ printf "%.1f", $1 / 1048576 }'; }
 # --- baseline ----------------------------------------------------------------
 mkdir -p "$work/sinkdata"
 "$bin/sink" -listen 127.0.0.1:18790 -dir "$work/sinkdata" &
+sink_pid=$!
 sleep 0.5
-baseline() {
+# CPU seconds, which a loaded machine moves far less than wall time: of
+# this shell's finished children, and of a running process.
+# children_cpu takes the shell's $BASHPID: inside $(...) it would be another.
+children_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$1/stat"; }
+proc_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+cpu_sum() { awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" 'BEGIN { printf "%.2f", (b - a) + (d - c) }'; }
+baseline() { # dir -> "seconds cpu-seconds"
   rm -rf "$1/.cfdeploy"
-  sync; local t0; t0=$(now)
+  sync; local t0 c0 s0 me=$BASHPID; t0=$(now) c0=$(children_cpu "$me") s0=$(proc_cpu "$sink_pid")
   find "$1" -type f -print0 | xargs -0 sha256sum > /dev/null
   tar -C "$1" -cf - . | curl -s -o /dev/null --data-binary @- http://127.0.0.1:18790/upload
-  secs "$t0" "$(now)"
+  echo "$(secs "$t0" "$(now)") $(cpu_sum "$c0" "$(children_cpu "$me")" "$s0" "$(proc_cpu "$sink_pid")")"
 }
 
 # --- cfhost + cfdeploy -----------------------------------------------------
@@ -109,41 +116,46 @@ stop_host() {
   if [[ -n $host_pid ]]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; host_pid=; fi
 }
 export CFDEPLOY_HOST=http://127.0.0.1:18788 CFDEPLOY_TOKEN=bench
-deploy() { # dir project -> seconds, on an empty hash cache so that the first deploy hashes everything
+deploy() { # dir project -> "seconds cpu-seconds" (cfdeploy's and cfhost's), on an empty hash cache so that the first deploy hashes everything
   rm -rf "$1/.cfdeploy" "$work/xdg-cache"
-  sync; local t0; t0=$(now)
+  sync; local t0 c0 h0 me=$BASHPID; t0=$(now) c0=$(children_cpu "$me") h0=$(proc_cpu "$host_pid")
   XDG_CACHE_HOME=$work/xdg-cache "$bin/cfdeploy" deploy "$1" --project "$2" --json > "$work/last.json" 2>>"$work/cfdeploy.log"
-  secs "$t0" "$(now)"
+  echo "$(secs "$t0" "$(now)") $(cpu_sum "$c0" "$(children_cpu "$me")" "$h0" "$(proc_cpu "$host_pid")")"
 }
 project() { "$bin/cfdeploy" projects create "$1" --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-report() { # name files dir seconds baseline spread
-  awk -v name="$1" -v n="$2" -v mb="$(mb "$3")" -v t="$4" -v b="$5" -v spread="$6" 'BEGIN {
-    printf "%-28s %8.0f files/s %8.1f MB/s   %.3f s   baseline %.3f s   ratio %.2fx   (per round %s)\n", name, n / t, mb / t, t, b, t / b, spread }'
+report() { # name files dir seconds baseline spread cpu base-cpu cpu-spread
+  awk -v name="$1" -v n="$2" -v mb="$(mb "$3")" -v t="$4" -v b="$5" -v spread="$6" -v c="$7" -v bc="$8" -v cspread="$9" 'BEGIN {
+    printf "%-28s %8.0f files/s %8.1f MB/s   %.3f s   baseline %.3f s   ratio %.2fx   (per round %s)\n", name, n / t, mb / t, t, b, t / b, spread
+    printf "%-28s CPU %.2f s (cfdeploy + cfhost)   baseline CPU %.2f s   ratio %.2fx   (per round %s)\n", "", c, bc, c / bc, cspread }'
 }
 
-echo "== deploy throughput, median of $rounds rounds (lower ratio is better; target <= 2.00x) =="
-declare -A base_t host_t ratios
+echo "== deploy throughput, median of $rounds rounds (lower ratio is better; target <= 2.00x), load $(cut -d' ' -f1-3 /proc/loadavg) =="
+declare -A base_t host_t ratios base_c host_c cratios
 for r in $(seq 1 "$rounds"); do
   start_host
   for site in $sites; do
     dir=${!site}
-    base_t[$site]+=" $(baseline "$dir")"
+    read -r b bc <<< "$(baseline "$dir")"
     p=$(project "bench-$site-$r")
-    host_t[$site]+=" $(deploy "$dir" "$p")"
-    b=$(awk '{ print $NF }' <<< "${base_t[$site]}") t=$(awk '{ print $NF }' <<< "${host_t[$site]}")
+    read -r t tc <<< "$(deploy "$dir" "$p")"
+    base_t[$site]+=" $b" host_t[$site]+=" $t" base_c[$site]+=" $bc" host_c[$site]+=" $tc"
     ratios[$site]+=" $(awk -v t="$t" -v b="$b" 'BEGIN { printf "%.2f", t / b }')"
+    cratios[$site]+=" $(awk -v t="$tc" -v b="$bc" 'BEGIN { printf "%.2f", t / b }')"
   done
   line="round $r:"
-  for site in $sites; do line+=" $site ${ratios[$site]##* }x"; done
+  for site in $sites; do line+=" $site ${ratios[$site]##* }x (CPU ${cratios[$site]##* }x)"; done
+  line+=", load $(cut -d' ' -f1 /proc/loadavg)"
   echo "$line" >&2
 done
 for site in $sites; do
   dir=${!site}
   n=$(find "$dir" -type f -not -path '*/.cfdeploy/*' | wc -l)
   spread=$(tr ' ' '\n' <<< "${ratios[$site]}" | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')
-  report "first deploy ($site, $n files)" "$n" "$dir" "$(median <<< "${host_t[$site]}")" "$(median <<< "${base_t[$site]}")" "$spread"
+  cspread=$(tr ' ' '\n' <<< "${cratios[$site]}" | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')
+  report "first deploy ($site, $n files)" "$n" "$dir" "$(median <<< "${host_t[$site]}")" "$(median <<< "${base_t[$site]}")" "$spread" \
+    "$(median <<< "${host_c[$site]}")" "$(median <<< "${base_c[$site]}")" "$cspread"
 done
 
 # SITES set: the first deploys were what was asked for.
