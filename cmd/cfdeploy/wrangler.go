@@ -225,6 +225,12 @@ func (w *wranglerProject) applyAssets(a map[string]any, prefix string) error {
 		switch k {
 		case "directory":
 			w.File.Dir, err = str()
+		case "binding":
+			// JS server code gets its assets as env.ASSETS; that name
+			// needs nothing, another is not available.
+			if s, ok := v.(string); !ok || s != "ASSETS" {
+				w.unsupported(key)
+			}
 		case "html_handling":
 			w.File.Assets.HTMLHandling, err = str()
 		case "not_found_handling":
@@ -248,7 +254,7 @@ func (w *wranglerProject) applyAssets(a map[string]any, prefix string) error {
 
 func (w *wranglerProject) unsupported(key string) {
 	if strings.HasSuffix(key, "assets.binding") {
-		key += " (server code gets no ASSETS binding; run_worker_first decides what reaches assets)"
+		key += " (server code gets its assets as env.ASSETS only)"
 	}
 	w.Unsupported = append(w.Unsupported, key)
 }

@@ -17,8 +17,8 @@ func TestWranglerFixture(t *testing.T) {
 		vars                          int
 		unsupported                   []string
 	}{
-		{"", "acme-shop", "404-page", "hello", 3, []string{"assets.binding", "kv_namespaces", "observability"}},
-		{"staging", "acme-shop-staging", "single-page-application", "hello from staging", 1, []string{"assets.binding", "kv_namespaces", "observability", "env.staging.kv_namespaces"}},
+		{"", "acme-shop", "404-page", "hello", 3, []string{"kv_namespaces", "observability"}},
+		{"staging", "acme-shop-staging", "single-page-application", "hello from staging", 1, []string{"kv_namespaces", "observability", "env.staging.kv_namespaces"}},
 	}
 	for _, tt := range tests {
 		t.Run("env="+tt.env, func(t *testing.T) {
