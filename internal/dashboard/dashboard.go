@@ -190,7 +190,7 @@ func (d *Dashboard) signedIn(fn func(http.ResponseWriter, *http.Request, session
 func (d *Dashboard) changing(fn func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
 	return d.signedIn(func(w http.ResponseWriter, r *http.Request, s session) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if !d.keys.checkCSRF(r, s) || !sameOrigin(r, d.cfg.Secure(r)) {
+		if !d.keys.checkCSRF(r, s) || !sameOrigin(r) {
 			d.fail(w, r, s, api.Errorf(api.CodeForbidden, "This form's security token is missing or does not match your session. Reload the page and try again."))
 			return
 		}
@@ -198,17 +198,21 @@ func (d *Dashboard) changing(fn func(http.ResponseWriter, *http.Request, session
 	})
 }
 
-// sameOrigin reports whether r's Origin, when sent, is the dashboard's.
-func sameOrigin(r *http.Request, secure bool) bool {
+// sameOrigin reports whether r's Origin, when sent, names r's own host.
+// The scheme is not compared: behind a proxy that ends TLS without
+// --trust-proxy the host sees plain HTTP while the browser says https, and
+// the CSRF token already proves the form is the dashboard's.
+func sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
 	}
-	scheme := "http://"
-	if secure {
-		scheme = "https://"
+	for _, scheme := range []string{"http://", "https://"} {
+		if host, ok := strings.CutPrefix(strings.ToLower(o), scheme); ok {
+			return host == strings.ToLower(r.Host)
+		}
 	}
-	return strings.EqualFold(o, scheme+r.Host)
+	return false
 }
 
 // session returns r's valid session.

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,29 @@ func TestAgo(t *testing.T) {
 	} {
 		if got := ago(time.Now().Add(-c.d)); got != c.want {
 			t.Errorf("ago(%s) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"", "localhost:8788", true},
+		{"http://localhost:8788", "localhost:8788", true},
+		{"https://LOCALHOST:8788", "localhost:8788", true},
+		{"http://localhost:8789", "localhost:8788", false},
+		{"null", "localhost:8788", false},
+		{"http://evil.example", "localhost:8788", false},
+		{"http://localhost:8788.evil.example", "localhost:8788", false},
+	} {
+		r := httptest.NewRequest("POST", "http://"+c.host+"/__dashboard/sign-in", nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if got := sameOrigin(r); got != c.want {
+			t.Errorf("Origin %q on %s: %v, want %v", c.origin, c.host, got, c.want)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func (d *Dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
-	if !sameOrigin(r, d.cfg.Secure(r)) {
+	if !sameOrigin(r) {
 		d.fail(w, r, session{}, api.Errorf(api.CodeForbidden, "Sign-in is accepted only from the dashboard's own page."))
 		return
 	}
@@ -76,7 +76,7 @@ func safeNext(next string) string {
 
 func (d *Dashboard) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if s, ok := d.session(r); ok && (!d.keys.checkCSRF(r, s) || !sameOrigin(r, d.cfg.Secure(r))) {
+	if s, ok := d.session(r); ok && (!d.keys.checkCSRF(r, s) || !sameOrigin(r)) {
 		d.fail(w, r, s, api.Errorf(api.CodeForbidden, "This form's security token is missing or does not match your session. Reload the page and try again."))
 		return
 	}
