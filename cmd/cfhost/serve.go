@@ -114,7 +114,7 @@ func (o *serveOptions) settings() []setting {
 		stringSetting("listen", "127.0.0.1:8788", "address to serve HTTP on", &o.Listen),
 		stringSetting("data-dir", "./cfhost-data", "directory for cfhost.db, the API token and caches", &o.DataDir),
 		stringSetting("database", "", "PostgreSQL database (postgres://user:pass@host/db) to keep everything in instead of DATA_DIR/cfhost.db; cfhost processes sharing it are replicas of one host, each needing only its own DATA_DIR for caches (prefer CFHOST_DATABASE: flags show in ps)", &o.Database),
-		durationSetting("database-switch-delay", 300*time.Millisecond, "with --database: how long after its commit a deploy, rollback or promote goes live on every replica at once (the API answers then); it must exceed the time a change notification takes to reach every replica", &o.SwitchDelay),
+		durationSetting("database-switch-delay", time.Second, "with --database: how long after a deploy, rollback or promote is written it goes live on every replica at once (the API answers then); it must exceed the time the write takes to commit and its notification to reach every replica", &o.SwitchDelay),
 		durationSetting("database-poll", 5*time.Second, "with --database: how often a replica re-reads the change log in case a change notification was lost", &o.DatabasePoll),
 		stringSetting("api-token", "", "management API token (default: DATA_DIR/api-token, generated when missing)", &o.APIToken),
 		stringSetting("jwt-secret", "", "HMAC key for upload tokens (default: generated once, kept in the database)", &o.JWTSecret),

@@ -44,8 +44,9 @@ type Config struct {
 	DatabasePoll time.Duration
 	// SwitchDelay is how long after its commit a production deploy,
 	// rollback or promote on a shared Database goes live on every replica
-	// at once (the API answers then); default 300ms. It must exceed the
-	// time a change notification takes to reach every replica.
+	// at once (the API answers then); default 1s. It must exceed the
+	// time the write takes to commit and its notification to reach every
+	// replica.
 	SwitchDelay time.Duration
 	// APIToken authorises the management API. Empty means: read
 	// DataDir/api-token, creating it with a random token when missing.
@@ -187,7 +188,7 @@ func (c *Config) setDefaults() {
 		c.DatabasePoll = 5 * time.Second
 	}
 	if c.SwitchDelay <= 0 {
-		c.SwitchDelay = 300 * time.Millisecond
+		c.SwitchDelay = time.Second
 	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour
