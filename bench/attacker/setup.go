@@ -14,6 +14,7 @@ import (
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // bigSitePaths is the size of the site the rebuild attack redeploys: the
@@ -77,7 +78,7 @@ func maximalRules() *api.AssetConfig {
 		case 2:
 			rule = "/:a:b:c:d:e:f:g:h:i-" + tag + ":j"
 		case 3:
-			rule = "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", 100) + tag + ":j"
+			rule = "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", rules.MaxRuleInnerLiteral-len(tag)) + tag + ":j"
 		}
 		fmt.Fprintf(&redirects, "%s /to 302\n", rule)
 		fmt.Fprintf(&headers, "%s\n  X-Rule: %d\n", rule, i)

@@ -42,9 +42,9 @@ type Headers struct {
 //
 // The error is non-nil, with code api.CodeInvalid, when the text is larger
 // than MaxRulesFileBytes or has more blocks than upstream keeps; the
-// returned rules are still what upstream would keep. A path with more than
-// MaxRulePlaceholders captures is an error too, naming its line; its block
-// is left out.
+// returned rules are still what upstream would keep. A path over the limits
+// of RuleCostProblem is an error too, naming its line; its block is left
+// out.
 func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 	var (
 		rules    []HeaderRule
@@ -78,10 +78,10 @@ func ParseHeaders(text string) (*Headers, []api.Warning, error) {
 			}
 			push()
 			path, msg := validateURL(line, false, true, false, false)
-			if c := CountPlaceholders(path); msg == "" && c > MaxRulePlaceholders {
+			if cost := RuleCostProblem(path); msg == "" && cost != "" {
 				// As for _redirects: no limit upstream, a 400 here.
-				msg = fmt.Sprintf("%s has %d placeholders, more than the limit of %d; rule ignored", path, c, MaxRulePlaceholders)
-				limitErr = api.Errorf(api.CodeInvalid, "line %d: %.60s has %d placeholders, more than the limit of %d", n, path, c, MaxRulePlaceholders)
+				msg = cost + "; rule ignored"
+				limitErr = api.Errorf(api.CodeInvalid, "line %d: %s", n, cost)
 			}
 			if msg == "" {
 				msg = headerPathProblem(path)

@@ -13,6 +13,15 @@ import (
 // is work done on every request and ten cover any real URL scheme.
 const MaxRulePlaceholders = 10
 
+// MaxRuleInnerLiteral is the longest literal text a _redirects or _headers
+// path may have between two captures of one path segment (as "-to-" in
+// "/:from-to-:to"). Matching searches the request path for such text, and
+// Go searches texts up to this long with vector instructions (amd64 with
+// AVX2, arm64), longer ones a byte at a time, some twenty times slower:
+// with 200 rules and a long path that was tens of milliseconds per request.
+// Cloudflare sets no limit; cfhost refuses longer ones at deploy time.
+const MaxRuleInnerLiteral = 32
+
 // maxDotSegment is the longest subject segment matched against a host
 // segment whose placeholders may not span dots (see Pattern). No DNS name is
 // longer than 253 bytes; a longer Host never matches such a rule, which
@@ -28,7 +37,7 @@ const maxDotSegment = 255
 // expression captures: each capture, from the left, as long as the rest still
 // matches. Patterns that upstream's regular expression could not compile (two
 // "*", a placeholder name used twice, ":splat" together with "*") and
-// patterns with more than MaxRulePlaceholders captures are reported by
+// patterns over the limits of RuleCostProblem are reported by
 // CompilePattern as errors; such rules never match.
 //
 // Match runs in time linear in the subject, whatever the pattern: no
@@ -88,6 +97,33 @@ func CountPlaceholders(rule string) int {
 		}
 	}
 	return n
+}
+
+// RuleCostProblem says why a normalised rule path would cost too much to
+// match on every request (too many captures, too long a literal between
+// two of them), or returns "" when it is within the limits.
+func RuleCostProblem(rule string) string {
+	pieces := splitRule(rule)
+	n, longest := 0, ""
+	for i, pc := range pieces {
+		if pc.name != "" {
+			n++
+			continue
+		}
+		// Text between two captures of one segment, as the matcher searches
+		// for it.
+		if i > 0 && i+1 < len(pieces) && pieces[i-1].name != "" && pieces[i+1].name != "" &&
+			!strings.Contains(pc.lit, "/") && len(pc.lit) > len(longest) {
+			longest = pc.lit
+		}
+	}
+	switch {
+	case n > MaxRulePlaceholders:
+		return fmt.Sprintf("%.60s has %d placeholders, more than the limit of %d", rule, n, MaxRulePlaceholders)
+	case len(longest) > MaxRuleInnerLiteral:
+		return fmt.Sprintf("%.60s has %d bytes of text between two placeholders (%.20q…), more than the limit of %d", rule, len(longest), longest, MaxRuleInnerLiteral)
+	}
+	return ""
 }
 
 // splitRule cuts a rule path into literal text, placeholders and splats.
@@ -164,8 +200,8 @@ func CompilePattern(rule string) (*Pattern, error) {
 		seen[pc.name] = true
 		p.names = append(p.names, pc.name)
 	}
-	if len(p.names) > MaxRulePlaceholders {
-		return nil, fmt.Errorf("pattern %.40q… has %d placeholders, more than the limit of %d", rule, len(p.names), MaxRulePlaceholders)
+	if msg := RuleCostProblem(rule); msg != "" {
+		return nil, fmt.Errorf("pattern %s", msg)
 	}
 	switch {
 	case len(p.names) == 0:

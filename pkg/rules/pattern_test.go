@@ -209,8 +209,9 @@ func TestSubstituteMax(t *testing.T) {
 //     of, the slowest case for a forward search of a short literal (a
 //     literal after a placeholder starts with a byte that is not a letter,
 //     digit or "_", so the path is made of "-");
-//   - long-literal: such literals longer than 63 bytes, which Go searches
-//     without vector instructions.
+//   - long-literal: such literals as long as MaxRuleInnerLiteral allows
+//     (longer ones, which Go searches without vector instructions, took
+//     15 ms here and are refused at deploy).
 func BenchmarkPatternHostile(b *testing.B) {
 	path := "/" + strings.Repeat("-", 60<<10)
 	tag := func(i int) string { return string(rune('A' + i%26)) }
@@ -223,7 +224,9 @@ func BenchmarkPatternHostile(b *testing.B) {
 		}},
 		{"absent-literal", func(i int) string { return "/:a~" + tag(i) + ":b:c:d:e:f:g:h:i~" + tag(i) + ":j" }},
 		{"frequent-byte", func(i int) string { return "/:a:b:c:d:e:f:g:h:i-~" + tag(i) + ":j" }},
-		{"long-literal", func(i int) string { return "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", 70) + "~" + tag(i) + ":j" }},
+		{"long-literal", func(i int) string {
+			return "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", MaxRuleInnerLiteral-2) + "~" + tag(i) + ":j"
+		}},
 	}
 	last, err := CompilePattern("/:a:b:c:d:e:f:g:h:i:j")
 	if err != nil {
@@ -259,12 +262,14 @@ func BenchmarkPatternHostile(b *testing.B) {
 	}
 }
 
-// A rule path with more captures than MaxRulePlaceholders refuses the
-// deployment, naming the file's line, in both rule files; the other rules
-// are kept.
-func TestRulePlaceholderLimit(t *testing.T) {
+// A rule path with more captures than MaxRulePlaceholders, or with more
+// than MaxRuleInnerLiteral bytes between two captures of a segment, refuses
+// the deployment, naming the file's line, in both rule files; the other
+// rules are kept.
+func TestRuleCostLimits(t *testing.T) {
 	many := "/:a:b:c:d:e:f:g:h:i:j:k"
 	enough := "/:a/:b/:c/:d/:e/:f/:g/:h/:i/*"
+	literal := strings.Repeat("-", MaxRuleInnerLiteral)
 	tests := []struct {
 		name, file, text string
 		wantLine         int // 0: accepted
@@ -275,6 +280,11 @@ func TestRulePlaceholderLimit(t *testing.T) {
 		{"redirect splat counts", "_redirects", enough + ":z /q", 1, 0},
 		{"header at the limit", "_headers", enough + "\n  X-A: 1", 0, 1},
 		{"header over the limit", "_headers", "/a\n  X-A: 1\n" + many + "\n  X-B: 2\n/b\n  X-C: 3", 3, 2},
+		{"redirect literal at the limit", "_redirects", "/:a" + literal + ":b /z", 0, 1},
+		{"redirect literal over the limit", "_redirects", "/x /y\n/:a-" + literal + ":b /z", 2, 1},
+		{"redirect literal before the splat", "_redirects", "/:a-" + literal + "* /z", 1, 0},
+		{"header literal over the limit", "_headers", "/*-" + literal + ":a\n  X-A: 1\n/b\n  X-C: 3", 1, 1},
+		{"literal around one capture", "_headers", "/" + literal + literal + ":a" + literal + literal + "\n  X-A: 1", 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

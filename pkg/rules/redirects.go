@@ -56,8 +56,8 @@ var redirectStatuses = map[float64]int{200: 200, 301: 301, 302: 302, 303: 303, 3
 // limits: Cloudflare silently drops the excess, cfhost refuses it with a 400
 // so nobody loses rules unnoticed. The returned rules are still the
 // Cloudflare-compatible result, should a caller prefer to accept it. A rule
-// with more than MaxRulePlaceholders captures is an error too, naming its
-// line (a limit of cfhost's own), and is left out of the result.
+// over the limits of RuleCostProblem is an error too, naming its line (a
+// limit of cfhost's own), and is left out of the result.
 func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error) {
 	var (
 		out       = &Redirects{}
@@ -103,11 +103,11 @@ func ParseRedirects(text, htmlHandling string) (*Redirects, []api.Warning, error
 				break
 			}
 		}
-		if c := CountPlaceholders(from); c > MaxRulePlaceholders {
-			// Cloudflare sets no limit; each capture costs work on every
-			// request, so cfhost refuses the deployment and says where.
-			warn(n, "%s has %d placeholders, more than the limit of %d; rule ignored", from, c, MaxRulePlaceholders)
-			limitErr = api.Errorf(api.CodeInvalid, "line %d: %.60s has %d placeholders, more than the limit of %d", n, from, c, MaxRulePlaceholders)
+		if msg := RuleCostProblem(from); msg != "" {
+			// Cloudflare sets no limits here; matching a rule is work done on
+			// every request, so cfhost refuses the deployment and says where.
+			warn(n, "%s; rule ignored", msg)
+			limitErr = api.Errorf(api.CodeInvalid, "line %d: %s", n, msg)
 			continue
 		}
 		to, msg := validateURL(tokens[1], false, false, true, true)

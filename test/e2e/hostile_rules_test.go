@@ -17,6 +17,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
+	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
 // hostileRules attacks cfhost with what a tenant may write in
@@ -107,7 +108,8 @@ func hostileRules(t *testing.T) {
 			case 2:
 				rule = "/:a:b:c:d:e:f:g:h:i-" + tag + ":j"
 			case 3:
-				rule = "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", 100) + tag + ":j"
+				// As long a literal between placeholders as a rule may have.
+				rule = "/:a:b:c:d:e:f:g:h:i" + strings.Repeat("-", rules.MaxRuleInnerLiteral-len(tag)) + tag + ":j"
 			}
 			fmt.Fprintf(&redirects, "%s /to 302\n", rule)
 			fmt.Fprintf(&headers, "%s\n  X-Rule: %d\n", rule, i)
