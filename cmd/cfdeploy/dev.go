@@ -126,7 +126,10 @@ func (g *global) runDev(ctx context.Context, o devOptions) error {
 		Version:         "cfdeploy-dev/" + version(),
 		AccessLog:       true,
 		AccessLogWriter: requests,
-		Logger:          slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// dev redeploys on every saved change, and the host is the
+		// developer's own: no deploy budget to speak of.
+		DeployBudget: 1 << 30,
+		Logger:       slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return fmt.Errorf("start embedded host: %w", err)

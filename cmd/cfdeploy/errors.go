@@ -120,6 +120,9 @@ func (g *global) hintFor(err error, code int) string {
 	case api.CodeForbidden:
 		return "This is a project token: it can only deploy, list deployments, roll back and read its own project. Use the host's admin token for anything else."
 	case api.CodeRateLimited:
+		if strings.Contains(err.Error(), "deploy budget") {
+			return "The host bounds how many files one project may deploy, roll back or promote per minute (cfhost serve --deploy-budget). Try again after the wait."
+		}
 		return "The host refuses this address for a while after repeated failed authentications. Check the token (CFDEPLOY_TOKEN or --token), then try again after the wait."
 	case api.CodeNotFound:
 		if strings.Contains(err.Error(), "project") {

@@ -60,11 +60,18 @@ type serveOptions struct {
 	MaxTarget           int64
 	MaxRuleSubstitution int64
 	MaxRuleHeaderBytes  int64
-	MaxFile             int64
-	MaxFiles            int
-	MaxBody             int64
-	MaxEnvVars          int
-	MaxEnvVal           int64
+	// LongRequestPath and LongRequestShare pace a project's expensive
+	// static requests.
+	LongRequestPath  int64
+	LongRequestShare int
+	// DeployBudget per DeployWindow bounds the files a project deploys.
+	DeployBudget int
+	DeployWindow time.Duration
+	MaxFile      int64
+	MaxFiles     int
+	MaxBody      int64
+	MaxEnvVars   int
+	MaxEnvVal    int64
 	// WorkerOutbound and WorkerOutboundAllow: see host.Config.
 	WorkerOutbound      string
 	WorkerOutboundAllow []string
@@ -148,6 +155,10 @@ func (o *serveOptions) settings() []setting {
 		intSetting("max-files", 100000, 1, "most files in one deployment", &o.MaxFiles),
 		bytesSetting("max-body", 64<<20, "largest API request body", &o.MaxBody),
 		bytesSetting("max-request-target", 16<<10, "longest request target (path and query) of a project request (then 414)", &o.MaxTarget),
+		intSetting("deploy-budget", 200000, 1, "files one project's deploys, rollbacks and promotions may count per --deploy-window (each counts its files, at least 100) before they are answered 429", &o.DeployBudget),
+		durationSetting("deploy-window", time.Minute, "window of --deploy-budget; a project that spent it may deploy again when its window ends", &o.DeployWindow),
+		bytesSetting("long-request-path", 1<<10, "path length from which a static request counts as long: a project's long requests run one at a time, paced to --long-request-share", &o.LongRequestPath),
+		intSetting("long-request-share", 25, 1, "percent of one core a project's long static requests may take, at most 100 (they pause in between)", &o.LongRequestShare),
 		bytesSetting("max-rule-substitution", 16<<10, "longest _redirects target or _headers value a rule may build from a request (a rule over it is skipped, with a warning)", &o.MaxRuleSubstitution),
 		bytesSetting("max-rule-header-bytes", 64<<10, "most header bytes _headers rules may set on one response (headers past it are skipped, with a warning)", &o.MaxRuleHeaderBytes),
 		intSetting("max-env-vars", 64, 1, "most environment variables and secrets one project may keep", &o.MaxEnvVars),
@@ -304,6 +315,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 		// Capped at 1 GiB so that the conversions to int are safe anywhere;
 		// no sane limit comes near.
 		MaxRequestTarget: int(min(o.MaxTarget, 1<<30)),
+		DeployBudget:     o.DeployBudget,
+		DeployWindow:     o.DeployWindow,
+		LongRequestPath:  int(min(o.LongRequestPath, 1<<30)),
+		LongRequestShare: min(o.LongRequestShare, 100),
 		RuleLimits: assets.Limits{
 			MaxSubstitution: int(min(o.MaxRuleSubstitution, 1<<30)),
 			MaxHeaderBytes:  int(min(o.MaxRuleHeaderBytes, 1<<30)),

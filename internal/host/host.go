@@ -130,6 +130,21 @@ type Config struct {
 	// sent) of a project request, in bytes; longer ones get 414 before any
 	// project work. Default 16 KiB, Cloudflare's URL limit.
 	MaxRequestTarget int
+	// DeployBudget is how many files one project's deploys (the
+	// manifests of its upload sessions), rollbacks and promotions (the
+	// deployments they make live) may count within DeployWindow, each at
+	// least 100; past it they are answered 429 until the window ends.
+	// Default 200,000.
+	DeployBudget int
+	// DeployWindow is the window of DeployBudget; default 1m.
+	DeployWindow time.Duration
+	// LongRequestPath is the path length, in bytes, from which a static
+	// request counts as long: its project's long requests run one at a
+	// time, paced to LongRequestShare (see pacer). Default 1 KiB.
+	LongRequestPath int
+	// LongRequestShare is the percentage of one core a project's long
+	// requests may take (1 to 100); default 25.
+	LongRequestShare int
 	// RuleLimits bound what _redirects and _headers rules add to one
 	// response; zero fields take assets' defaults.
 	RuleLimits assets.Limits
@@ -241,6 +256,18 @@ func (c *Config) setDefaults() {
 	if c.DashboardSessionTTL <= 0 {
 		c.DashboardSessionTTL = dashboard.DefaultSessionTTL
 	}
+	if c.DeployBudget <= 0 {
+		c.DeployBudget = defaultDeployBudget
+	}
+	if c.DeployWindow <= 0 {
+		c.DeployWindow = defaultDeployWindow
+	}
+	if c.LongRequestPath <= 0 {
+		c.LongRequestPath = defaultLongRequestPath
+	}
+	if c.LongRequestShare <= 0 {
+		c.LongRequestShare = defaultLongRequestShare
+	}
 	if c.Version == "" {
 		c.Version = "dev"
 	}
@@ -272,6 +299,10 @@ type Host struct {
 	cache   *assets.Cache
 	// authLimit answers 429 to clients that fail authentication too often.
 	authLimit *authLimiter
+	// deployLimit answers 429 to projects that spent their deploy budget.
+	deployLimit *deployLimiter
+	// pace takes turns among a project's long static requests.
+	pace *pacer
 
 	// access is the access log, nil when off; ownAccess says the host
 	// made it and closes it.
@@ -357,6 +388,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		pg:          pg,
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL, now: cfg.Now},
 		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
+		pace:        newPacer(cfg.LongRequestShare),
+		deployLimit: newDeployLimiter(cfg.DeployBudget, cfg.DeployWindow),
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),
 		logs:        projectlog.New(cfg.Logs),

@@ -172,6 +172,9 @@ func (h *Host) makeLive(w http.ResponseWriter, r *http.Request, id, deploymentID
 	if _, err := h.project(r.Context(), id); err != nil {
 		return err
 	}
+	if err := h.allowDeploy(w, id); err != nil {
+		return err
+	}
 	p, d, err := h.store.Activate(r.Context(), id, deploymentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Errorf(api.CodeNotFound, "deployment %s not found in project %s", deploymentID, id)
@@ -179,6 +182,7 @@ func (h *Host) makeLive(w http.ResponseWriter, r *http.Request, id, deploymentID
 	if err != nil {
 		return err
 	}
+	h.chargeDeploy(id, d.AssetsCount) // the site it builds
 	h.sites.forget(id)
 	h.waitLive(r.Context())
 	writeJSON(w, http.StatusOK, api.RollbackResponse{Success: true, Project: toAPIProject(p), Deployment: h.toAPIDeployment(r, d)})

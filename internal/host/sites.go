@@ -429,7 +429,20 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		w = noindex(w)
 	}
 	req := assets.Request{Pathname: pathname, Search: search, Host: r.Host, Prefix: prefix, Scheme: h.scheme(r)}
+	// A long path is an expensive static request: it waits for its
+	// project's turn (pace.go). Server code has run slots of its own, so
+	// the turn ends before a request goes to it.
+	var done func()
+	if len(pathname) > h.cfg.LongRequestPath {
+		var err error
+		if done, err = h.pace.wait(r.Context(), s.projectID); err != nil {
+			return // the client went away
+		}
+	}
 	if (s.program == nil && s.js == nil) || !h.routeToWorker(s, r, req) {
+		if done != nil {
+			defer done()
+		}
 		setClass(cls, classAsset)
 		c := coalesce.From(r.Context())
 		c.Hold()
@@ -440,6 +453,9 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 		}
 		c.Done(w)
 		return
+	}
+	if done != nil {
+		done()
 	}
 	setClass(cls, classWorker)
 	// Server code may send any header, so its responses are always

@@ -123,10 +123,16 @@ func makeBuckets(m api.Manifest, missing map[string]bool, maxBytes int64) ([][]s
 
 func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id string) error {
 	h.markDeploying()
+	// A session is the start of a deploy: refused before its manifest, the
+	// expensive part, is read, and charged once it has been.
+	if err := h.allowDeploy(w, id); err != nil {
+		return err
+	}
 	var req api.UploadSessionRequest
 	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
 		return err
 	}
+	h.chargeDeploy(id, len(req.Manifest))
 	if err := h.validateManifest(req.Manifest); err != nil {
 		return err
 	}

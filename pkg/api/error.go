@@ -18,7 +18,8 @@ const (
 	// project token used on another project or on a host-wide route).
 	CodeForbidden Code = "forbidden"
 	// CodeRateLimited: too many failed authentications from the client's
-	// address; Retry-After says when to try again.
+	// address, or too many deploys of one project; Retry-After says when
+	// to try again.
 	CodeRateLimited Code = "rate_limited"
 	CodeNotFound    Code = "not_found"
 	CodeConflict    Code = "conflict"

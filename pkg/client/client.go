@@ -340,8 +340,9 @@ func retryable(r request, status int, err error) bool {
 	}
 	switch {
 	case api.ErrorCode(err) == api.CodeRateLimited:
-		// The host refuses this address after failed authentications;
-		// the same credential again would only fail again.
+		// The host refuses this address after failed authentications
+		// (the same credential again would only fail again), or this
+		// project's deploys for the rest of a window (a minute by default).
 		return false
 	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		return true // the host says it did not do the work
