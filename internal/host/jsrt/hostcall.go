@@ -5,16 +5,22 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
 )
 
-// The bridge between the shim and Go is one JS function, __cfhost.host(op,
-// head, body): op names what to do, head is JSON text and body an optional
-// ArrayBuffer, so bodies cross without base64. It answers a frame, an
-// ArrayBuffer holding a JSON head and raw bytes ([u32 little-endian head
-// length][head][body]); a head with "error" makes the shim throw. Everything a tenant's code asks of the
-// host (its request, env.ASSETS, fetch, crypto, console) goes through it.
+// The bridge between the shim and Go is one JS function, __cfhost.host(call,
+// body): call is "op\nhead", op naming what to do and head JSON text, and
+// body an optional ArrayBuffer, so bodies cross without base64, or a string
+// ("op text\nhead"), which Go encodes, so a text body is never encoded in
+// JS. It answers a frame, an ArrayBuffer holding a JSON head and raw bytes
+// ([u32 little-endian head length][head][body]); the head is ASCII (every
+// other character escaped), so the shim reads it without decoding UTF-8, and
+// a head of length 0 stands for null. A head with "error" makes the shim
+// throw. Everything a tenant's code asks of the host (its request,
+// env.ASSETS, fetch, crypto, console) goes through it.
 
 // hostFnID is the host-ref id of __cfhost.host.
 const hostFnID = 1
@@ -26,9 +32,13 @@ type frame struct {
 }
 
 func encodeFrame(head any, body []byte) []byte {
-	h, err := json.Marshal(head)
-	if err != nil {
-		h = []byte(`{"error":"cfhost: cannot encode the answer"}`)
+	var h []byte
+	if head != nil {
+		var err error
+		if h, err = json.Marshal(head); err != nil {
+			h = []byte(`{"error":"cfhost: cannot encode the answer"}`)
+		}
+		h = asciiJSON(h)
 	}
 	out := make([]byte, 4+len(h)+len(body))
 	binary.LittleEndian.PutUint32(out, uint32(len(h)))
@@ -67,13 +77,14 @@ func callFunction(ctx context.Context, _ api.Module, s []uint64) {
 	if in == nil || id != hostFnID || argc < 1 {
 		return
 	}
-	op := in.argString(ctx, argv, 0)
-	var f frame
-	if argc > 1 {
-		f.head = json.RawMessage(in.argString(ctx, argv, 1))
-	}
-	if argc > 2 {
-		f.body = in.argBytes(ctx, argv, 2)
+	op, head, _ := strings.Cut(in.argString(ctx, argv, 0), "\n")
+	op, text := strings.CutSuffix(op, " text")
+	f := frame{head: json.RawMessage(head)}
+	switch {
+	case argc > 1 && text:
+		f.body = wellFormed([]byte(in.argString(ctx, argv, 1)))
+	case argc > 1:
+		f.body = in.argBytes(ctx, argv, 1)
 	}
 	out := in.hostOp(ctx, op, f)
 	s[0] = uint64(in.newArrayBuffer(ctx, out))
@@ -131,4 +142,53 @@ func (in *instance) newArrayBuffer(ctx context.Context, b []byte) uint32 {
 		return 0
 	}
 	return v
+}
+
+// asciiJSON escapes every non-ASCII character of the JSON text j as \uXXXX
+// (a surrogate pair past U+FFFF), so the shim can read it byte for byte.
+func asciiJSON(j []byte) []byte {
+	i := 0
+	for i < len(j) && j[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(j) {
+		return j
+	}
+	out := append(make([]byte, 0, len(j)+16), j[:i]...)
+	for _, r := range string(j[i:]) {
+		switch {
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xffff:
+			r -= 0x10000
+			out = fmt.Appendf(out, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
+}
+
+// wellFormed turns what the engine made of a JS string into UTF-8: a lone
+// surrogate, which it writes as the three bytes of its code point, becomes
+// U+FFFD, as TextEncoder does.
+func wellFormed(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			// ED A0..BF xx is an encoded surrogate: one character.
+			if len(b) >= 3 && b[0] == 0xed && b[1]&0xe0 == 0xa0 && b[2]&0xc0 == 0x80 {
+				n = 3
+			} else {
+				n = 1
+			}
+		}
+		out = utf8.AppendRune(out, r)
+		b = b[n:]
+	}
+	return out
 }

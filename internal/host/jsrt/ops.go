@@ -74,9 +74,12 @@ type wireHead struct {
 	Length     *int64      `json:"length,omitempty"`
 }
 
+// headerPairs lists h with lower-case names, the form the shim keeps, so
+// the request's headers go into its Headers without a check per name.
 func headerPairs(h http.Header) [][2]string {
-	out := [][2]string{}
+	out := make([][2]string, 0, len(h))
 	for k, vs := range h {
+		k = strings.ToLower(k)
 		for _, v := range vs {
 			out = append(out, [2]string{k, v})
 		}

@@ -222,6 +222,28 @@
       else if (Array.isArray(init)) for (const [k, v] of init) this.append(k, v);
       else if (init && typeof init === "object") for (const k of Object.keys(init)) this.append(k, init[k]);
     }
+    // _fill adds pairs Go already checked: names lower-case tokens, values
+    // trimmed (net/http's parser guarantees both), so the per-name checks
+    // are skipped on every request.
+    _fill(pairs) {
+      const m = this.#m;
+      for (let i = 0; i < pairs.length; i++) {
+        const k = pairs[i][0], v = pairs[i][1], cur = m.get(k);
+        if (k === "set-cookie") { if (cur) cur.push(v); else m.set(k, [v]); }
+        else m.set(k, cur === undefined ? v : cur + ", " + v);
+      }
+      return this;
+    }
+    // _pairs is every [name, value], in no particular order: what crosses
+    // to Go, where order does not matter.
+    _pairs() {
+      const out = [];
+      for (const [k, v] of this.#m) {
+        if (typeof v === "string") out.push([k, v]);
+        else for (let i = 0; i < v.length; i++) out.push([k, v[i]]);
+      }
+      return out;
+    }
     #key(k) {
       k = String(k).toLowerCase();
       if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(k)) throw new TypeError("Invalid header name: " + k);
@@ -250,19 +272,25 @@
     [Symbol.iterator]() { return this.entries(); }
   }
 
-  // The bridge to Go (hostcall.go): one function taking an op and a frame
-  // [u32 head length][JSON head][bytes], answering a frame of that shape.
+  // The bridge to Go (hostcall.go): one function taking "op\nJSON head"
+  // and an optional body: an ArrayBuffer, or a string without NUL
+  // characters ("op text\n…") that Go encodes as UTF-8; answering a frame [u32 head length][JSON
+  // head, ASCII][bytes]; a head of length 0 is null.
   let hostFn = null;
   const EMPTY = new Uint8Array(0);
   const ERRORS = { TypeError, RangeError, Error };
   function hostCall(op, head, body) {
     let buf;
-    if (body && body.length) buf = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer : body.slice().buffer;
-    const r = buf ? hostFn(op, head === undefined ? "null" : JSON.stringify(head), buf) : hostFn(op, head === undefined ? "null" : JSON.stringify(head));
+    if (typeof body === "string") buf = body.indexOf("\0") < 0 ? body : utf8Encode(body).buffer;
+    else if (body && body.length) buf = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer : body.slice().buffer;
+    const h = op + (typeof buf === "string" ? " text\n" : "\n") + (head === undefined ? "null" : JSON.stringify(head));
+    const r = buf ? hostFn(h, buf) : hostFn(h);
     if (!(r instanceof ArrayBuffer)) throw new RangeError("out of memory");
-    const n = new DataView(r).getUint32(0, true);
     const u = new Uint8Array(r);
-    const rh = JSON.parse(utf8Decode(u.subarray(4, 4 + n)));
+    const n = u[0] | (u[1] << 8) | (u[2] << 16) | (u[3] << 24);
+    // Go escapes every non-ASCII character of a head, so its bytes are
+    // its characters.
+    const rh = n === 0 ? null : JSON.parse(String.fromCharCode.apply(null, u.subarray(4, 4 + n)));
     if (rh && rh.error !== undefined) {
       const E = ERRORS[rh.type];
       throw E ? new E(rh.error) : new DOMException(rh.error, rh.type || "Error");
@@ -461,47 +489,63 @@
   // Body holds bytes, or a stream when a handler built one.
   class Body {
     #bytes = null;
+    #text = null; // a string body, encoded only when bytes are asked for
     #stream = null;
     #used = false;
     _initBody(body, headers) {
       if (body instanceof ReadableStream) this.#stream = body;
+      else if (typeof body === "string") this.#text = body;
       else this.#bytes = toBytes(body);
       const t = defaultType(body);
       if (t && !headers.has("content-type")) headers.set("content-type", t);
     }
     get bodyUsed() { return this.#used; }
     get body() {
-      if (!this.#stream && this.#bytes) this.#stream = bytesStream(this.#bytes);
+      if (!this.#stream && this._bytes()) this.#stream = bytesStream(this.#bytes);
       return this.#stream;
     }
-    _bytes() { return this.#bytes; }
-    _stream() { return this.#stream && !this.#bytes ? this.#stream : null; }
+    _bytes() {
+      if (this.#text !== null) { this.#bytes = utf8Encode(this.#text); this.#text = null; }
+      return this.#bytes;
+    }
+    // _raw is the body as it is held, a string or bytes (null for none or
+    // a stream): send hands a string to Go as it is, which encodes it.
+    _raw() { return this.#text !== null ? this.#text : this.#bytes; }
+    _stream() { return this.#stream && !this.#bytes && this.#text === null ? this.#stream : null; }
     _cloneBody() {
       if (this._stream()) { const [a, b] = this.#stream.tee(); this.#stream = a; return b; }
-      return this.#bytes;
+      return this._raw();
     }
     async #take() {
       if (this.#used) throw new TypeError("Body has already been used");
       this.#used = true;
       if (this._stream()) return readAll(this.#stream);
-      return this.#bytes || new Uint8Array(0);
+      return this._bytes() || new Uint8Array(0);
     }
     async arrayBuffer() { const b = await this.#take(); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); }
     async bytes() { return new Uint8Array(await this.arrayBuffer()); }
-    async text() { return utf8Decode(await this.#take()); }
+    async text() {
+      if (this.#text !== null && !this.#used) { this.#used = true; return this.#text; }
+      return utf8Decode(await this.#take());
+    }
     async json() { return JSON.parse(await this.text()); }
     async formData() { throw new TypeError("formData() is not supported by this host"); }
     async blob() { throw new TypeError("blob() is not supported by this host"); }
   }
 
+  // incoming is set by dispatch while it builds the request Go handed over:
+  // its URL was just parsed and its headers checked by Go.
+  let incoming = null;
   class Request extends Body {
     #url; #method; #headers; #redirect;
     constructor(input, init = {}) {
       super();
       const src = input instanceof Request ? input : null;
-      this.#url = src ? src.url : new URL(String(input)).href;
+      const trusted = incoming;
+      incoming = null;
+      this.#url = trusted ? trusted.href : src ? src.url : new URL(String(input)).href;
       this.#method = String(init.method || (src ? src.method : "GET")).toUpperCase();
-      this.#headers = new Headers(init.headers || (src ? src.headers : undefined));
+      this.#headers = trusted ? new Headers()._fill(trusted.headers) : new Headers(init.headers || (src ? src.headers : undefined));
       this.#redirect = init.redirect || (src ? src.redirect : "follow");
       const body = "body" in init ? init.body : src ? src._cloneBody() : null;
       if (body != null && (this.#method === "GET" || this.#method === "HEAD")) throw new TypeError("Request with GET/HEAD method cannot have body");
@@ -556,8 +600,8 @@
   // and get the whole response back.
   async function subrequest(op, input, init) {
     const req = input instanceof Request && init === undefined ? input : new Request(input instanceof URL ? input.href : input, init);
-    const body = req._stream() ? await readAll(req.body) : req._bytes();
-    const [h, b] = hostCall(op, { url: req.url, method: req.method, headers: [...req.headers], redirect: req.redirect }, body);
+    const body = req._stream() ? await readAll(req.body) : req._raw();
+    const [h, b] = hostCall(op, { url: req.url, method: req.method, headers: req.headers._pairs(), redirect: req.redirect }, body);
     const nullBody = h.status === 204 || h.status === 304 || req.method === "HEAD";
     const res = new Response(nullBody ? null : b.slice(), { status: h.status, statusText: h.statusText, headers: h.headers });
     return res._setOrigin(h.url || req.url, !!h.redirected);
@@ -729,9 +773,9 @@
   // send hands the response to Go: whole when its body is bytes, in
   // chunks as its stream yields them otherwise.
   async function send(res) {
-    const head = { status: res.status, headers: [...res.headers] };
+    const head = { status: res.status, headers: res.headers._pairs() };
     const s = res._stream();
-    if (!s) { hostCall("respond", head, res._bytes() || EMPTY); return; }
+    if (!s) { hostCall("respond", head, res._raw() || EMPTY); return; }
     head.length = -1;
     hostCall("respond", head);
     for await (let c of s) {
@@ -763,13 +807,16 @@
     async dispatch() {
       timers.clear();
       const [h, b] = hostCall("request");
-      host.origin = new URL(h.url).origin;
-      const init = { method: h.method, headers: h.headers };
+      const url = new URL(h.url);
+      host.origin = url.origin;
+      const init = { method: h.method };
       if (b.length) init.body = b.slice();
       const waits = [];
       const ctx = Object.freeze({ waitUntil(p) { waits.push(Promise.resolve(p).catch((e) => console.error("Uncaught (in waitUntil)", e))); }, passThroughOnException() {} });
       try {
-        const res = await host.entry.fetch(new Request(h.url, init), host.env, ctx);
+        incoming = { href: url.href, headers: h.headers };
+        const req = new Request(h.url, init);
+        const res = await host.entry.fetch(req, host.env, ctx);
         if (!(res instanceof Response)) throw new TypeError("the fetch handler did not return a Response");
         await send(res);
       } catch (e) {
