@@ -2,6 +2,7 @@ package jsrt
 
 import (
 	"context"
+	"net/http"
 	"testing"
 )
 
@@ -15,16 +16,17 @@ func BenchmarkHelloFetch(b *testing.B) {
 	defer r.Close(context.Background())
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch(request) { return new Response("hello " + new URL(request.url).pathname); } };`}, nil))
 	defer d.Close(context.Background())
-	req := &Request{Method: "GET", URL: "http://x/world"}
+	req := &Request{Method: "GET", URL: "http://x.localhost:8788/world", Header: http.Header{"User-Agent": {"wrk"}, "Accept": {"*/*"}}}
 	if _, err := d.Fetch(context.Background(), req); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
+	cpu := startCPU()
 	for b.Loop() {
 		if _, err := d.Fetch(context.Background(), req); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 // BenchmarkFirstRequest is a request on a fresh deployment: instantiation,

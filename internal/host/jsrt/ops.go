@@ -72,6 +72,9 @@ type wireHead struct {
 	Redirect   string      `json:"redirect,omitempty"`
 	Redirected bool        `json:"redirected,omitempty"`
 	Length     *int64      `json:"length,omitempty"`
+	// Origin comes with a request whose URL is already in the form the
+	// shim's URL parser gives it: the shim then takes the URL as it is.
+	Origin string `json:"origin,omitempty"`
 }
 
 // headerPairs lists h with lower-case names, the form the shim keeps, so
@@ -107,7 +110,7 @@ func (in *instance) hostOp(ctx context.Context, op string, f frame) []byte {
 	}
 	switch op {
 	case "request":
-		return encodeFrame(wireHead{URL: c.req.URL, Method: c.req.Method, Headers: headerPairs(c.req.Header)}, c.req.Body)
+		return encodeFrame(wireHead{URL: c.req.URL, Method: c.req.Method, Headers: headerPairs(c.req.Header), Origin: canonicalOrigin(c.req.URL)}, c.req.Body)
 	case "log":
 		var l struct{ Level, Msg string }
 		if json.Unmarshal(f.head, &l) == nil && c != nil && len(c.logs) < maxLogLines {
@@ -326,4 +329,48 @@ func (r *Recorder) Result() *http.Response {
 	}
 	return &http.Response{StatusCode: r.status, Status: fmt.Sprintf("%d %s", r.status, http.StatusText(r.status)),
 		Header: r.h, Body: io.NopCloser(&r.buf)}
+}
+
+// canonicalOrigin returns the origin of u when u is a plain http(s) URL
+// that the shim's URL parser would give back unchanged (lower-case host,
+// no default port, no dot segment, no fragment, no bare "?"), so the shim
+// need not parse it on every request; "" otherwise, and the shim parses.
+func canonicalOrigin(u string) string {
+	rest, ok := strings.CutPrefix(u, "http://")
+	defPort := "80"
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "https://"); !ok {
+			return ""
+		}
+		defPort = "443"
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash <= 0 {
+		return ""
+	}
+	host, port, hasPort := strings.Cut(rest[:slash], ":")
+	if host == "" || (hasPort && (port == "" || port == defPort || port[0] == '0')) {
+		return ""
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return ""
+		}
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return ""
+		}
+	}
+	p := rest[slash:]
+	if strings.ContainsAny(p, "# \t\n\r") || strings.HasSuffix(p, "?") {
+		return ""
+	}
+	if q := strings.IndexByte(p, '?'); q >= 0 {
+		p = p[:q]
+	}
+	if strings.Contains(p, "/.") {
+		return ""
+	}
+	return u[:len(u)-len(rest)+slash]
 }

@@ -111,6 +111,8 @@
   const URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/(?:([^@/?#]*)@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)(\?[^#]*)?(#.*)?$/;
   const DEFAULT_PORT = { "http:": "80", "https:": "443", "ws:": "80", "wss:": "443" };
   function normPath(p) {
+    // Most paths have no dot segment: nothing to resolve.
+    if (p[0] === "/" && p.indexOf("/.") < 0) return p;
     const segs = [];
     for (const s of p.split("/").slice(1)) {
       if (s === "..") segs.pop();
@@ -118,6 +120,29 @@
     }
     const last = p.split("/").pop();
     return "/" + segs.join("/") + ((last === "." || last === "..") && segs.length ? "/" : "");
+  }
+  // splitURL is URL_RE.exec for the plain absolute http(s) URL most
+  // requests carry, with a few indexOf calls instead of the backtracking
+  // regex; null for anything else (credentials, IPv6, odd ports), which
+  // the regex then handles.
+  function splitURL(s) {
+    const ci = s.indexOf("://");
+    if (ci !== 4 && ci !== 5) return null;
+    const proto = s.slice(0, ci + 1).toLowerCase();
+    if (proto !== "http:" && proto !== "https:") return null;
+    const hi = s.indexOf("#", ci + 3);
+    const end = hi < 0 ? s.length : hi;
+    let qi = s.indexOf("?", ci + 3);
+    if (qi > end) qi = -1;
+    const pend = qi < 0 ? end : qi;
+    let si = s.indexOf("/", ci + 3);
+    if (si < 0 || si > pend) si = pend;
+    const auth = s.slice(ci + 3, si);
+    if (auth.indexOf("@") >= 0 || auth.indexOf("[") >= 0) return null;
+    const pi = auth.indexOf(":");
+    const port = pi < 0 ? undefined : auth.slice(pi + 1);
+    if (port !== undefined && !/^\d*$/.test(port)) return null;
+    return [s, proto, undefined, pi < 0 ? auth : auth.slice(0, pi), port, s.slice(si, pend), qi < 0 ? undefined : s.slice(qi, end), hi < 0 ? undefined : s.slice(hi)];
   }
   class URLSearchParams {
     #list = [];
@@ -169,7 +194,7 @@
     #sp;
     constructor(input, base) {
       input = String(input).trim();
-      let m = URL_RE.exec(input);
+      let m = splitURL(input) || URL_RE.exec(input);
       if (!m && base !== undefined) {
         const b = new URL(base);
         let path = b.pathname, search = b.search, hash = "";
@@ -188,7 +213,7 @@
       if (DEFAULT_PORT[protocol] === port) port = "";
       const [username = "", password = ""] = (m[2] || "").split(":");
       this.#p = { protocol, username, password, hostname: m[3].toLowerCase(), port, pathname: normPath(m[5] || "/"), search: m[6] && m[6] !== "?" ? m[6] : "", hash: m[7] && m[7] !== "#" ? m[7] : "" };
-      this.#sp = URLSearchParams._bind(new URLSearchParams(this.#p.search), this);
+      this.#sp = null; // made on first use: most URLs never need it
     }
     _setSearch(s) { this.#p.search = s ? "?" + s : ""; }
     get protocol() { return this.#p.protocol; }
@@ -201,8 +226,8 @@
     get pathname() { return this.#p.pathname; }
     set pathname(v) { v = String(v); this.#p.pathname = normPath(v.startsWith("/") ? v : "/" + v); }
     get search() { return this.#p.search; }
-    set search(v) { v = String(v); this.#p.search = v && v !== "?" ? (v.startsWith("?") ? v : "?" + v) : ""; this.#sp._reset(this.#p.search); }
-    get searchParams() { return this.#sp; }
+    set search(v) { v = String(v); this.#p.search = v && v !== "?" ? (v.startsWith("?") ? v : "?" + v) : ""; if (this.#sp) this.#sp._reset(this.#p.search); }
+    get searchParams() { return this.#sp || (this.#sp = URLSearchParams._bind(new URLSearchParams(this.#p.search), this)); }
     get hash() { return this.#p.hash; }
     set hash(v) { v = String(v); this.#p.hash = v && v !== "#" ? (v.startsWith("#") ? v : "#" + v) : ""; }
     get href() {
@@ -807,14 +832,15 @@
     async dispatch() {
       timers.clear();
       const [h, b] = hostCall("request");
-      const url = new URL(h.url);
-      host.origin = url.origin;
+      // Go sends the origin when the URL needs no parsing (ops.go).
+      const url = h.origin ? null : new URL(h.url);
+      host.origin = h.origin || url.origin;
       const init = { method: h.method };
       if (b.length) init.body = b.slice();
       const waits = [];
       const ctx = Object.freeze({ waitUntil(p) { waits.push(Promise.resolve(p).catch((e) => console.error("Uncaught (in waitUntil)", e))); }, passThroughOnException() {} });
       try {
-        incoming = { href: url.href, headers: h.headers };
+        incoming = { href: url ? url.href : h.url, headers: h.headers };
         const req = new Request(h.url, init);
         const res = await host.entry.fetch(req, host.env, ctx);
         if (!(res instanceof Response)) throw new TypeError("the fetch handler did not return a Response");
