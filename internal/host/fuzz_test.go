@@ -167,6 +167,31 @@ func FuzzUploadJSON(f *testing.F) {
 	})
 }
 
+// FuzzUploadMultipartBinary is FuzzUploadMultipart with ?base64=false: the
+// parts are taken as the files' own bytes, so every byte a part holds counts.
+func FuzzUploadMultipartBinary(f *testing.F) {
+	bed := newFuzzBed(f)
+	for hash, b := range bed.files {
+		var buf bytes.Buffer
+		w := multipart.NewWriter(&buf)
+		w.SetBoundary("fuzzboundary")
+		fw, _ := w.CreateFormFile(hash, hash)
+		fw.Write(b)
+		w.Close()
+		f.Add("fuzzboundary", buf.Bytes())
+	}
+	f.Add("x", []byte("--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\x00\r\n--x--\r\n"))
+	f.Fuzz(func(t *testing.T, boundary string, body []byte) {
+		ct := "multipart/form-data; boundary=" + boundary
+		if strings.ContainsAny(boundary, "\r\n") {
+			ct = "multipart/form-data"
+		}
+		rec := bed.serve("POST", "/__api/projects/"+bed.project+"/assets/upload?base64=false", "Bearer "+bed.jwt, ct, body)
+		checkAnswer(t, rec, http.StatusOK, http.StatusCreated, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
+		bed.checkStored(t)
+	})
+}
+
 // FuzzUploadMultipart does the same for multipart/form-data bodies: the
 // fuzzer controls the boundary and the raw body.
 func FuzzUploadMultipart(f *testing.F) {
