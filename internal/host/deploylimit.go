@@ -1,6 +1,7 @@
 package host
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -87,6 +88,27 @@ func (l *deployLimiter) charge(project string, files int, now time.Time) {
 		w.used, w.end = 0, now.Add(l.window)
 	}
 	w.used += max(files, minDeployCharge)
+}
+
+// manifestEntryBytes is about the size of one manifest entry in JSON (a
+// path, a 64-digit hash and a size), for charging bodies that are not a
+// manifest.
+const manifestEntryBytes = 100
+
+// maxRefusedCharge caps what a refused upload session counts: a body cut
+// at the size limit is not a deploy of its size's worth of files.
+const maxRefusedCharge = 10_000
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // allowDeploy answers 429 with Retry-After when project has spent its

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,5 +56,21 @@ func TestDeployLimiterSweeps(t *testing.T) {
 	l.charge("late", 1, t0.Add(2*time.Minute))
 	if n := len(l.projects); n != 1 {
 		t.Errorf("%d projects kept, want only the one whose window is open", n)
+	}
+}
+
+// Upload sessions are charged for the body they make the host parse, valid
+// or not: a loop of large malformed manifests runs out of budget as a loop
+// of deploys does.
+func TestDeployBudgetChargesMalformedBodies(t *testing.T) {
+	th := newTestHost(t, func(c *Config) { c.DeployBudget = 1000 })
+	p := th.createProject("malformed")
+	// 40,000 bytes that are not JSON: 400 files' worth each.
+	bad := `{"manifest":` + strings.Repeat(" ", 40_000) + `x}`
+	for i, want := range []int{400, 400, 400, 429} {
+		resp, body := th.do("POST", "/__api/projects/"+p.ID+"/assets-upload-session", bad, "Content-Type", "application/json")
+		if resp.StatusCode != want {
+			t.Fatalf("malformed session %d: %d %s, want %d", i+1, resp.StatusCode, body, want)
+		}
 	}
 }

@@ -129,11 +129,21 @@ func (h *Host) handleUploadSession(w http.ResponseWriter, r *http.Request, id st
 		return err
 	}
 	var req api.UploadSessionRequest
-	if err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req); err != nil {
-		return err
+	body := &countingBody{ReadCloser: r.Body}
+	r.Body = body
+	err := decodeJSON(w, r, h.cfg.Limits.MaxBodyBytes, &req)
+	if err == nil {
+		err = h.validateManifest(req.Manifest)
 	}
-	h.chargeDeploy(id, len(req.Manifest))
-	if err := h.validateManifest(req.Manifest); err != nil {
+	// A manifest counts its files. A refused body cost its parse as well:
+	// it counts a file per manifestEntryBytes read, up to maxRefusedCharge,
+	// so that a loop of them is bounded too.
+	files := len(req.Manifest)
+	if err != nil {
+		files = min(int(body.n/manifestEntryBytes), maxRefusedCharge)
+	}
+	h.chargeDeploy(id, files)
+	if err != nil {
 		return err
 	}
 	if _, err := h.project(r.Context(), id); err != nil {
