@@ -108,7 +108,7 @@ host_pid=
 start_host() { # a fresh cfhost on an empty data dir
   stop_host
   rm -rf "$work/hostdata"
-  "$bin/cfhost" serve --listen 127.0.0.1:18788 --data-dir "$work/hostdata" --api-token bench --access-log=false 2>>"$work/cfhost.log" &
+  "$bin/cfhost" serve --listen 127.0.0.1:18788 --data-dir "$work/hostdata" --api-token bench 2>>"$work/cfhost.log" &
   host_pid=$!
   for _ in $(seq 50); do curl -sf http://127.0.0.1:18788/__api/health >/dev/null && break; sleep 0.1; done
 }
