@@ -13,6 +13,9 @@
 #           the default hard deadline on
 #   hono    the Hono app of testdata/hono, bundled by cfdeploy, when that
 #           fixture exists (GET /api/hello)
+#   loop    not a server: a 1e6-iteration JS loop in one request, with the
+#           hard deadline (wazero's close-on-deadline checks) on and off,
+#           in-process (BenchmarkLoop of internal/host/jsrt), CPU time each
 # The guests run in the real cfhost binary with its default flags: deployed
 # with `cfdeploy deploy --server`, requested by Host header <id>.localhost,
 # so routing, the asset dry run and the server-code runtime are all on the
@@ -31,14 +34,14 @@
 # first JS request <= 50 ms).
 #
 # Usage: bench/worker.sh [-d DURATION] [-u] [-t TARGET,...]
-#   (default 10s per target, pinned, every target; e.g. -t native,js)
+#   (default 10s per target, pinned, every target; e.g. -t native,js,loop)
 # Installs wrk, clang, lld, wasi-libc and libclang-rt-14-dev-wasm32 with
 # apt-get when they are missing.
 set -euo pipefail
 
 duration=10s
 pinned=1
-targets=native,go,goguest,c,js,hono
+targets=native,go,goguest,c,js,hono,loop
 while getopts d:ut: opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
@@ -213,16 +216,21 @@ results=$(
 	if want js; then measure js "$work/js/hello.js"; fi
 	if want hono; then measure hono "$hono_entry" /api/hello ""; fi
 	if want js; then first_request "$work/js/hello.js"; fi
+	if want loop; then
+		(cd "$root" && "${on_server[@]}" go test -run '^$' -bench '^BenchmarkLoop$' -benchtime=5x ./internal/host/jsrt) |
+			awk '/^BenchmarkLoop\/hardstop=/ { split($1, a, "[=-]"); for (i = 1; i <= NF; i++) if ($(i+1) == "cpu-us/op") c = $i; printf "loop-%s %.0f %.0f\n", a[2], $3 / 1e6, c / 1e3 }'
+	fi
 )
 
 echo
 echo "wrk -t1 -c4 -d$duration, $(nproc) cores, $placement, $(go version | awk '{print $3}'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$results" | awk '
 	$1 == "first" { first = $2; next }
+	$1 ~ /^loop-/ { loop[substr($1, 6)] = $2; loopcpu[substr($1, 6)] = $3; next }
 	{ name[++n] = $1; rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; cpu[$1] = $5 }
 	function has(t) { return t in rps }
 	END {
-		printf "%-8s %10s %10s %10s %12s %12s\n", "target", "req/s", "p50 ms", "p99 ms", "cpu us/req", "vs native"
+		if (n) printf "%-8s %10s %10s %10s %12s %12s\n", "target", "req/s", "p50 ms", "p99 ms", "cpu us/req", "vs native"
 		for (i = 1; i <= n; i++) {
 			t = name[i]
 			printf "%-8s %10d %10.3f %10.3f %12.1f", t, rps[t], p50[t], p99[t], cpu[t]
@@ -242,4 +250,5 @@ echo "$results" | awk '
 			printf "first JS request after a deploy, ms: %s (worst %.1f)\n", first, worst
 			printf "target first request <= 50 ms:                 %s\n", (worst <= 50) ? "met" : "MISSED"
 		}
+		if ("on" in loop) printf "1e6-iteration JS loop: hard deadline on %d ms (CPU %d ms), off %d ms (CPU %d ms): %.1fx\n", loop["on"], loopcpu["on"], loop["off"], loopcpu["off"], (loopcpu["off"] > 0 ? loopcpu["on"] / loopcpu["off"] : 0)
 	}'

@@ -73,12 +73,13 @@ func BenchmarkLoop(b *testing.B) {
 			if _, err := d.Fetch(context.Background(), req); err != nil {
 				b.Fatal(err)
 			}
-			b.ResetTimer()
+			cpu := startCPU()
 			for b.Loop() {
 				if _, err := d.Fetch(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
 	}
 }
