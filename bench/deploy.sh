@@ -20,16 +20,35 @@
 # is the median over the rounds: on a shared 2-core machine one run of either
 # side can be off by half, which decided the ratio when each ran once.
 #
-# Usage: [SITES="small mid large"] bench/deploy.sh [ROUNDS]
-# (needs curl, python3 and coreutils; installs curl if missing)
+# --database postgres adds cfhost on PostgreSQL: each round, after the SQLite
+# host's first deploys, a fresh cfhost with --database on a fresh database of
+# a throwaway local cluster (bench/lib/pg.sh: Unix socket, fsync on,
+# synchronous_commit off) deploys the same sites, and the first-deploy times
+# are printed side by side with the ratio PostgreSQL/SQLite (target: within
+# 2x). Its CPU figure counts the PostgreSQL server's processes too. Only the
+# first deploys are measured then (no redeploy, no hash phase).
+#
+# Usage: [SITES="small mid large"] bench/deploy.sh [--database postgres] [ROUNDS]
+# (needs curl, python3 and coreutils; installs curl, and postgresql for
+# --database postgres, if missing)
 set -euo pipefail
+database=
+if [[ ${1:-} == --database ]]; then
+  if [[ ${2:-} != postgres ]]; then
+    echo "usage: $0 [--database postgres] [ROUNDS]" >&2
+    exit 2
+  fi
+  database=postgres
+  shift 2
+fi
 rounds=${1:-5}
 sites=${SITES:-small mid large}
 cd "$(dirname "$0")/.."
+source bench/lib/pg.sh
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; pg_stop; rm -rf "$work"' EXIT
 bin=$work/bin
 go build -o "$bin/" ./cmd/cfhost ./cmd/cfdeploy ./bench/sink
 
@@ -104,23 +123,35 @@ baseline() { # dir -> "seconds cpu-seconds"
 }
 
 # --- cfhost + cfdeploy -----------------------------------------------------
-host_pid=
-start_host() { # a fresh cfhost on an empty data dir
+host_pid= host_on_pg=
+start_host() { # [--database ADDRESS]: a fresh cfhost on an empty data dir
   stop_host
   rm -rf "$work/hostdata"
-  "$bin/cfhost" serve --listen 127.0.0.1:18788 --data-dir "$work/hostdata" --api-token bench 2>>"$work/cfhost.log" &
-  host_pid=$!
+  "$bin/cfhost" serve --listen 127.0.0.1:18788 --data-dir "$work/hostdata" --api-token bench "$@" 2>>"$work/cfhost.log" &
+  host_pid=$! host_on_pg=${1:-}
   for _ in $(seq 50); do curl -sf http://127.0.0.1:18788/__api/health >/dev/null && break; sleep 0.1; done
 }
 stop_host() {
   if [[ -n $host_pid ]]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; host_pid=; fi
 }
 export CFDEPLOY_HOST=http://127.0.0.1:18788 CFDEPLOY_TOKEN=bench
-deploy() { # dir project -> "seconds cpu-seconds" (cfdeploy's and cfhost's), on an empty hash cache so that the first deploy hashes everything
+# db_cpu: CPU seconds of the PostgreSQL server so far when the host runs on
+# it (the postmaster, its live backends, and the backends it has reaped), or 0.
+db_cpu() {
+  if [[ -z $host_on_pg ]]; then echo 0; return; fi
+  local pm kids
+  pm=$(head -1 "$pg_dir/data/postmaster.pid")
+  kids=$(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+  # shellcheck disable=SC2086 # one stat file per word
+  cat "/proc/$pm/stat" $kids 2>/dev/null | awk -v t="$(getconf CLK_TCK)" '
+    { sub(/^.*\) /, ""); s += $12 + $13; if (NR == 1) s += $14 + $15 }
+    END { printf "%.2f", s / t }'
+}
+deploy() { # dir project -> "seconds cpu-seconds" (cfdeploy's and cfhost's, and PostgreSQL's when the host runs on it), on an empty hash cache so that the first deploy hashes everything
   rm -rf "$1/.cfdeploy" "$work/xdg-cache"
-  sync; local t0 c0 h0 me=$BASHPID; t0=$(now) c0=$(children_cpu "$me") h0=$(proc_cpu "$host_pid")
+  sync; local t0 c0 h0 d0 me=$BASHPID; t0=$(now) c0=$(children_cpu "$me") h0=$(proc_cpu "$host_pid") d0=$(db_cpu)
   XDG_CACHE_HOME=$work/xdg-cache "$bin/cfdeploy" deploy "$1" --project "$2" --json > "$work/last.json" 2>>"$work/cfdeploy.log"
-  echo "$(secs "$t0" "$(now)") $(cpu_sum "$c0" "$(children_cpu "$me")" "$h0" "$(proc_cpu "$host_pid")")"
+  echo "$(secs "$t0" "$(now)") $(cpu_sum "$c0" "$(children_cpu "$me")" "$h0" "$(proc_cpu "$host_pid")" | awk -v a="$d0" -v b="$(db_cpu)" '{ printf "%.2f", $1 + b - a }')"
 }
 project() { "$bin/cfdeploy" projects create "$1" --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -132,7 +163,8 @@ report() { # name files dir seconds baseline spread cpu base-cpu cpu-spread
 }
 
 echo "== deploy throughput, median of $rounds rounds (lower ratio is better; target <= 2.00x), load $(cut -d' ' -f1-3 /proc/loadavg) =="
-declare -A base_t host_t ratios base_c host_c cratios
+declare -A base_t host_t ratios base_c host_c cratios pg_t pg_c pgratios pgcratios
+[[ -z $database ]] || pg_start
 for r in $(seq 1 "$rounds"); do
   start_host
   for site in $sites; do
@@ -144,8 +176,23 @@ for r in $(seq 1 "$rounds"); do
     ratios[$site]+=" $(awk -v t="$t" -v b="$b" 'BEGIN { printf "%.2f", t / b }')"
     cratios[$site]+=" $(awk -v t="$tc" -v b="$bc" 'BEGIN { printf "%.2f", t / b }')"
   done
+  if [[ -n $database ]]; then
+    start_host --database "$(pg_database bench)"
+    for site in $sites; do
+      dir=${!site}
+      p=$(project "bench-$site-$r")
+      read -r t tc <<< "$(deploy "$dir" "$p")"
+      pg_t[$site]+=" $t" pg_c[$site]+=" $tc"
+      pgratios[$site]+=" $(awk -v t="$t" -v b="${host_t[$site]##* }" 'BEGIN { printf "%.2f", t / b }')"
+      pgcratios[$site]+=" $(awk -v t="$tc" -v b="${host_c[$site]##* }" 'BEGIN { printf "%.2f", t / b }')"
+    done
+    stop_host
+  fi
   line="round $r:"
-  for site in $sites; do line+=" $site ${ratios[$site]##* }x (CPU ${cratios[$site]##* }x)"; done
+  for site in $sites; do
+    line+=" $site ${ratios[$site]##* }x (CPU ${cratios[$site]##* }x)"
+    [[ -z $database ]] || line+=" postgres/sqlite ${pgratios[$site]##* }x (CPU ${pgcratios[$site]##* }x)"
+  done
   line+=", load $(cut -d' ' -f1 /proc/loadavg)"
   echo "$line" >&2
 done
@@ -157,6 +204,21 @@ for site in $sites; do
   report "first deploy ($site, $n files)" "$n" "$dir" "$(median <<< "${host_t[$site]}")" "$(median <<< "${base_t[$site]}")" "$spread" \
     "$(median <<< "${host_c[$site]}")" "$(median <<< "${base_c[$site]}")" "$cspread"
 done
+
+range() { tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
+if [[ -n $database ]]; then
+  echo "== first deploy, cfhost on PostgreSQL (--database, local cluster on a Unix socket) against SQLite, median of $rounds rounds (target <= 2.00x) =="
+  for site in $sites; do
+    n=$(find "${!site}" -type f -not -path '*/.cfdeploy/*' | wc -l)
+    awk -v name="first deploy ($site, $n files)" -v s="$(median <<< "${host_t[$site]}")" -v p="$(median <<< "${pg_t[$site]}")" \
+      -v r="$(median <<< "${pgratios[$site]}")" -v spread="$(range <<< "${pgratios[$site]}")" \
+      -v sc="$(median <<< "${host_c[$site]}")" -v pc="$(median <<< "${pg_c[$site]}")" \
+      -v cr="$(median <<< "${pgcratios[$site]}")" -v cspread="$(range <<< "${pgcratios[$site]}")" 'BEGIN {
+      printf "%-28s sqlite %.3f s   postgres %.3f s   ratio %.2fx %s   (per round %s)\n", name, s, p, r, (r <= 2 ? "met" : "MISSED"), spread
+      printf "%-28s CPU sqlite %.2f s   postgres %.2f s (with the database server)   ratio %.2fx   (per round %s)\n", "", sc, pc, cr, cspread }'
+  done
+  exit 0
+fi
 
 # SITES set: the first deploys were what was asked for.
 if [[ -n ${SITES:-} ]]; then exit 0; fi

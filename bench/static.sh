@@ -43,22 +43,31 @@
 # file-server logs no requests). -q turns cfhost's and nginx's access logs
 # off, for the log-less figures.
 #
-# Usage: bench/static.sh [-d DURATION] [-r ROUNDS] [-u] [-q]
+# -p adds a fourth server taking its turns with the others: cfhost as a
+# replica on PostgreSQL (--database, on a throwaway local cluster from
+# bench/lib/pg.sh), the same site deployed to it, and prints its requests/s
+# and CPU per request against the SQLite build's (target: within 5 %: a
+# cache hit touches no database on either).
+#
+# Usage: bench/static.sh [-d DURATION] [-r ROUNDS] [-u] [-q] [-p]
 #        (default 10s per file and server, 3 rounds, pinned, logs on)
-# Installs nginx, caddy and wrk with apt-get when they are missing.
+# Installs nginx, caddy and wrk (and postgresql for -p) with apt-get when
+# they are missing.
 set -euo pipefail
 
 duration=10s
 rounds=3
 pinned=1
 logs=1
-while getopts d:r:uq opt; do
+pg=
+while getopts d:r:uqp opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	r) rounds=$OPTARG ;;
 	u) pinned= ;;
 	q) logs= ;;
-	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-u] [-q]" >&2; exit 2 ;;
+	p) pg=1 ;;
+	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-u] [-q] [-p]" >&2; exit 2 ;;
 	esac
 done
 if [[ -n $pinned ]] && { ! command -v taskset >/dev/null || (($(nproc) < 2)); }; then
@@ -71,12 +80,14 @@ if [[ -n $pinned ]]; then
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib/pg.sh"
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers may run as another user
 pids=()
 cleanup() {
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	pg_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -193,10 +204,21 @@ pids+=($!)
 servers=(cfhost caddy nginx)
 ports=(18201 18202 18203)
 hosts=("$project.localhost" "" "")
+if [[ -n $pg ]]; then
+	echo "starting PostgreSQL and cfhost on it (--database)" >&2
+	pg_start
+	"${on_server[@]}" "$work/cfhost" serve --listen 127.0.0.1:18204 --data-dir "$work/cfhost-pg-data" --api-token bench \
+		--database "$(pg_database bench)" "${cfhost_log[@]}" 2>"$work/cfhost-pg.log" &
+	pids+=($!)
+	wait_up "http://127.0.0.1:18204/__api/health"
+	pg_project=$(CFDEPLOY_HOST=http://127.0.0.1:18204 "$work/cfdeploy" projects create bench --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+	CFDEPLOY_HOST=http://127.0.0.1:18204 "$work/cfdeploy" deploy "$site" --project "$pg_project" >/dev/null 2>>"$work/cfdeploy.log"
+	servers+=(cfhost-pg) ports+=(18204) hosts+=("$pg_project.localhost")
+fi
 for s in "${!servers[@]}"; do wait_up "http://127.0.0.1:${ports[$s]}/" "${hosts[$s]}"; done
 # The processes whose CPU time counts: nginx's single worker does the work.
 nginx_worker=$(pgrep -P "${pids[2]}" | head -1)
-cpu_pids=("${pids[0]}" "${pids[1]}" "${nginx_worker:-${pids[2]}}")
+cpu_pids=("${pids[0]}" "${pids[1]}" "${nginx_worker:-${pids[2]}}" "${pids[@]:3}")
 hz=$(getconf CLK_TCK)
 # cpu_ticks PID: user + system time of PID so far, in clock ticks.
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -267,6 +289,22 @@ awk -v duration="$duration" -v rounds="$rounds" -v placement="$placement" -v log
 			f = order[i]
 			c = med("cfhost", f, "cpu"); a = med("caddy", f, "cpu"); g = med("nginx", f, "cpu")
 			printf "%-10s  %10.2f  %10.2f  %10.2f  %13.2fx\n", f, c, a, g, c / g
+		}
+		if (("cfhost-pg", "html-4KiB", 1) in rps) {
+			printf "\ncfhost on PostgreSQL (--database) against the SQLite build, requests/s and CPU per request (medians)\n\n"
+			printf "%-10s  %10s %7s  %10s %7s  %9s  %-11s  %8s %8s %9s\n", "file", "sqlite r/s", "p99 ms", "pg r/s", "p99 ms", "pg/sqlite", "per round", "sqlite us", "pg us", "pg/sqlite"
+			worst = 1e9
+			for (i = 1; i <= n; i++) {
+				f = order[i]
+				c = med("cfhost", f, "rps"); q = med("cfhost-pg", f, "rps")
+				lo = 1e9; hi = 0
+				for (k = 1; k <= rounds; k++) { r = rps["cfhost-pg", f, k] / rps["cfhost", f, k]; if (r < lo) lo = r; if (r > hi) hi = r }
+				if (q / c < worst) worst = q / c
+				cc = med("cfhost", f, "cpu"); qc = med("cfhost-pg", f, "cpu")
+				printf "%-10s  %10.0f %7.2f  %10.0f %7.2f  %8.2fx  %-11s  %9.2f %8.2f %8.2fx\n", f, c, med("cfhost", f, "p99"), q, med("cfhost-pg", f, "p99"),
+					q / c, sprintf("%.2f-%.2f", lo, hi), cc, qc, qc / cc
+			}
+			printf "\ntarget: PostgreSQL replica within 5%% of the SQLite build (>= 0.95x on every file): worst %.2fx %s\n", worst, (worst >= 0.95 ? "met" : "MISSED")
 		}
 		c = ratio_c["html-4KiB"]; g = ratio_g["html-4KiB"]; j = ratio_g["js-100KiB"]; m = ratio_g["img-2MiB"]
 		pc = med("cfhost", "img-2MiB", "p99"); pg = med("nginx", "img-2MiB", "p99")
