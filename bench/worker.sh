@@ -11,7 +11,7 @@
 #   c       bench/cguest/hello.c built with clang + wasi-libc
 #   js      a JavaScript Worker (bench/jsguest/hello.js): QuickJS in wasm,
 #           the default hard deadline on
-#   hono    the Hono app of testdata/hono, bundled by cfdeploy, when that
+#   hono    TestJSHono's Hono app (test/e2e/testdata/hono), bundled by cfdeploy, when that
 #           fixture exists (GET /api/hello)
 #   loop    not a server: a 1e6-iteration JS loop in one request, with the
 #           hard deadline (wazero's close-on-deadline checks) on and off,
@@ -69,15 +69,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-hono_entry=${HONO:-}
-if [[ -z $hono_entry ]]; then
-	for f in "$root"/testdata/hono/src/index.{ts,js}; do [[ -e $f ]] && hono_entry=$f && break; done
-fi
-if want hono && [[ -z $hono_entry ]]; then
-	echo "no Hono fixture (testdata/hono/src/index.ts or HONO=ENTRYPOINT): skipping hono" >&2
-	targets=${targets//hono/}
-fi
-
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 if want c; then
@@ -86,10 +77,31 @@ if want c; then
 	[[ -e /usr/lib/wasm32-wasi/libc.a ]] || need+=(wasi-libc)
 	ls /usr/lib/llvm-14/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev-wasm32)
 fi
+if want hono && [[ -z ${HONO:-} ]]; then command -v npm >/dev/null || need+=(nodejs npm); fi
 if ((${#need[@]})); then
 	echo "installing ${need[*]}" >&2
 	sudo=; [[ $(id -u) -eq 0 ]] || sudo=sudo
 	$sudo apt-get install -y -q "${need[@]}" >&2
+fi
+
+# The Hono app is TestJSHono's fixture with the hono release that test pins
+# (version and tarball sha256 read from it), fetched with npm pack.
+hono_entry=${HONO:-}
+if want hono && [[ -z $hono_entry ]]; then
+	hono_test=$root/test/e2e/js_hono_test.go
+	hono_version=$(sed -n 's/^\thonoVersion *= *"\(.*\)"/\1/p' "$hono_test")
+	hono_sha=$(sed -n 's/^\thonoSHA256 *= *"\(.*\)"/\1/p' "$hono_test")
+	cp -r "$root/test/e2e/testdata/hono" "$work/hono"
+	mkdir -p "$work/hono/node_modules/hono" "$work/npm"
+	if (cd "$work/npm" && npm pack "hono@$hono_version" --silent >/dev/null 2>&1) &&
+		echo "$hono_sha  $work/npm/hono-$hono_version.tgz" | sha256sum -c --quiet; then
+		tar -xzf "$work/npm/hono-$hono_version.tgz" -C "$work/hono/node_modules/hono" --strip-components=1
+		hono_entry=$work/hono/src/index.ts
+	fi
+fi
+if want hono && [[ -z $hono_entry ]]; then
+	echo "could not fetch hono with npm (or HONO=ENTRYPOINT): skipping hono" >&2
+	targets=${targets//hono/}
 fi
 
 echo "building guests and server" >&2
