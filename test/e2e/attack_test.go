@@ -39,7 +39,13 @@ type attackBed struct {
 func newAttackBed(t *testing.T) *attackBed {
 	t.Helper()
 	bed := &attackBed{secret: randomHex(32)}
-	bed.srv = startServer(t, "", "--jwt-secret", bed.secret, "--log-level", "warn", "--access-log=false")
+	// The attacks send the same project manifests by the hundred thousand
+	// entries, which --deploy-budget charges like deploys: on a slow
+	// machine they fall into one window and the budget, tested on its own
+	// in TestHostileFairDeployLimit, would refuse the sessions that check
+	// what the attacks left behind.
+	bed.srv = startServer(t, "", "--jwt-secret", bed.secret, "--log-level", "warn", "--access-log=false",
+		"--deploy-budget", "1000000000")
 	bed.port = bed.srv.addr[strings.LastIndexByte(bed.srv.addr, ':')+1:]
 	bed.c = bed.srv.client(t, client.Options{})
 	ctx := context.Background()
