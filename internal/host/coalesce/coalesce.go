@@ -98,11 +98,28 @@ func (c *Conn) Done(w http.ResponseWriter) {
 		return
 	}
 	if _, ok := w.Header()["Content-Length"]; ok {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
+		flush(w)
 	}
 	c.release()
+}
+
+// flush flushes the first writer in w's chain of Unwrap methods that can
+// be flushed. Middleware that records a status or rewrites headers
+// usually wraps the writer without a Flush method of its own; missing it
+// here would leave the end of the response for net/http to send after the
+// handler returns: two writes, twice the work on loopback.
+func flush(w http.ResponseWriter) {
+	for {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
 }
 
 // release sends the held bytes and stops holding.

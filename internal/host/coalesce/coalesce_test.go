@@ -307,3 +307,23 @@ func BenchmarkResponse(b *testing.B) {
 		}
 	}
 }
+
+// unwrapOnly is middleware's usual response writer: it wraps another and
+// says so with Unwrap, without a Flush method of its own.
+type unwrapOnly struct{ http.ResponseWriter }
+
+func (u unwrapOnly) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+// TestDoneFlushesThroughWrappers: Done flushes the response writer under
+// any middleware wrappers, so that net/http's buffered end of a sized
+// response leaves with the held bytes instead of in a second write.
+func TestDoneFlushesThroughWrappers(t *testing.T) {
+	sc, _ := pair(t)
+	rec := httptest.NewRecorder()
+	rec.Header().Set("Content-Length", "5")
+	sc.Hold()
+	sc.Done(unwrapOnly{unwrapOnly{rec}})
+	if !rec.Flushed {
+		t.Fatal("Done did not flush the writer under the wrappers")
+	}
+}
