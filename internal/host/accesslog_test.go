@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 type lockedWriter struct {
@@ -20,6 +22,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Every project request gets one access-log line with its status and the
@@ -36,8 +44,12 @@ func TestAccessLogLine(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	// The line is written once the handler has returned, which may be
+	// after the client has the whole response; the writer flushes within
+	// a second.
+	poll.Until(t, 10*time.Second, "the access-log line", func() bool { return strings.Contains(out.String(), "\n") })
 	w.Close()
-	line := out.b.String()
+	line := out.String()
 	for _, want := range []string{"method=GET", "path=/__project/" + p.ID + "/", "status=200", "bytes=15", "duration_us="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("access log %q lacks %q", line, want)
