@@ -19,7 +19,9 @@ const MaxRulePlaceholders = 10
 // Go searches texts up to this long with vector instructions (amd64 with
 // AVX2, arm64), longer ones a byte at a time, some twenty times slower:
 // with 200 rules and a long path that was tens of milliseconds per request.
-// Cloudflare sets no limit; cfhost refuses longer ones at deploy time.
+// It also bounds the size of a PatternSet's automaton, which holds these
+// texts. Cloudflare sets no limit; cfhost refuses longer ones at deploy
+// time.
 const MaxRuleInnerLiteral = 32
 
 // maxDotSegment is the longest subject segment matched against a host
@@ -55,6 +57,7 @@ type Pattern struct {
 	// and tail starts with the part after it.
 	head, tail []segment
 	splat      bool
+	slots      int // literals in head and tail
 }
 
 // segment is the part of a pattern between two "/" (or an end, or the
@@ -66,6 +69,9 @@ type segment struct {
 	// placeholder); dots is true when any is.
 	noDot []bool
 	dots  bool
+	// slot numbers lits[0] among all the literals of the pattern, so that
+	// a PatternSet can name each literal it indexes.
+	slot int
 }
 
 // patternPiece is one part of a rule path: literal text, the splat, or a
@@ -249,7 +255,51 @@ func CompilePattern(rule string) (*Pattern, error) {
 	} else {
 		p.head = segs
 	}
+	slot := 0
+	for _, g := range [][]segment{p.head, p.tail} {
+		for i := range g {
+			g[i].slot = slot
+			slot += len(g[i].lits)
+		}
+	}
+	p.slots = slot
 	return p, nil
+}
+
+// searched calls fn with the slot and text of every literal the matcher
+// looks for in the subject (rather than comparing at a fixed place): those
+// between two captures of a segment, hence at most MaxRuleInnerLiteral
+// bytes each. Segments matched by dynamic programming search nothing.
+func (p *Pattern) searched(fn func(slot int, lit string)) {
+	if p.kind != patternSegments {
+		return
+	}
+	each := func(g *segment, from, to int) {
+		if g.dots {
+			return
+		}
+		for i := from; i <= to; i++ {
+			fn(g.slot+i, g.lits[i])
+		}
+	}
+	for i := range p.head {
+		g := &p.head[i]
+		k := len(g.lits) - 1
+		if p.splat && i == len(p.head)-1 {
+			each(g, 1, k) // matchFront searches for lits[k] too
+		} else {
+			each(g, 1, k-1)
+		}
+	}
+	for i := range p.tail {
+		g := &p.tail[i]
+		k := len(g.lits) - 1
+		if i == 0 && k > 0 {
+			each(g, 0, k-1) // matchLatest searches for lits[0] too
+		} else {
+			each(g, 1, k-1)
+		}
+	}
 }
 
 // onlyStarSplat reports whether the only capture among pieces is a "*".
@@ -268,6 +318,11 @@ func onlyStarSplat(pieces []patternPiece) bool {
 type Subject struct {
 	s       string
 	slashes int // count of "/" in s, -1 until needed
+	// occ is where the literals of a PatternSet occur in s, built the first
+	// time that set needs it (see PatternSet.MatchSubject), and slashPos
+	// where s has a "/" (nil until needed).
+	occ      *occurrences
+	slashPos *[]int32
 }
 
 // NewSubject prepares s for matching.
@@ -294,6 +349,11 @@ func (p *Pattern) Match(s string, dst []string) ([]string, bool) {
 
 // MatchSubject is Match for a prepared subject.
 func (p *Pattern) MatchSubject(sub *Subject, dst []string) ([]string, bool) {
+	return p.matchSubject(sub, dst, finder{})
+}
+
+// matchSubject matches, searching for literals with f.
+func (p *Pattern) matchSubject(sub *Subject, dst []string, f finder) ([]string, bool) {
 	s := sub.s
 	switch p.kind {
 	case patternLiteral:
@@ -310,12 +370,12 @@ func (p *Pattern) MatchSubject(sub *Subject, dst []string) ([]string, bool) {
 		if sub.slashCount() < len(p.head)+len(p.tail)-2 {
 			return dst, false
 		}
-		dst, ok = p.matchSplat(s, dst)
+		dst, ok = p.matchSplat(s, dst, f)
 	} else {
 		if sub.slashCount() != len(p.head)-1 {
 			return dst, false
 		}
-		dst, ok = p.matchSegments(s, dst)
+		dst, ok = p.matchSegments(s, dst, f)
 	}
 	if !ok {
 		return dst[:n0], false
@@ -325,18 +385,19 @@ func (p *Pattern) MatchSubject(sub *Subject, dst []string) ([]string, bool) {
 
 // matchSegments matches a pattern without a splat: the subject has exactly
 // as many "/" as the pattern, and each segment matches its own.
-func (p *Pattern) matchSegments(s string, dst []string) ([]string, bool) {
+func (p *Pattern) matchSegments(s string, dst []string, f finder) ([]string, bool) {
 	ok := true
 	for i := range p.head {
 		end := len(s)
 		if i < len(p.head)-1 {
-			end = strings.IndexByte(s, '/')
+			end = f.indexSlash(s, 0)
 		}
-		if dst, ok = p.head[i].matchWhole(s[:end], dst); !ok {
+		if dst, ok = p.head[i].matchWhole(s[:end], dst, f); !ok {
 			return dst, false
 		}
 		if end < len(s) {
 			s = s[end+1:]
+			f.off += end + 1
 		}
 	}
 	return dst, true
@@ -347,16 +408,16 @@ func (p *Pattern) matchSegments(s string, dst []string) ([]string, bool) {
 // in between, tail's first part takes the shortest end of the rest that it
 // matches (the splat is greedy), head's last part the longest start before
 // that, and the splat what lies between them.
-func (p *Pattern) matchSplat(s string, dst []string) ([]string, bool) {
+func (p *Pattern) matchSplat(s string, dst []string, f finder) ([]string, bool) {
 	var ok bool
 	// Head's whole segments, from the front.
 	aStart := 0
 	for _, g := range p.head[:len(p.head)-1] {
-		k := strings.IndexByte(s[aStart:], '/')
+		k := f.indexSlash(s, aStart) - aStart
 		if k < 0 {
 			return dst, false
 		}
-		if dst, ok = g.matchWhole(s[aStart:aStart+k], dst); !ok {
+		if dst, ok = g.matchWhole(s[aStart:aStart+k], dst, f.at(aStart)); !ok {
 			return dst, false
 		}
 		aStart += k + 1
@@ -367,7 +428,7 @@ func (p *Pattern) matchSplat(s string, dst []string) ([]string, bool) {
 	bounds := boundsBuf[:0]
 	bEnd := len(s)
 	for range p.tail[1:] {
-		k := strings.LastIndexByte(s[aStart:bEnd], '/')
+		k := f.lastIndexSlash(s, bEnd) - aStart
 		if k < 0 {
 			return dst, false
 		}
@@ -377,19 +438,19 @@ func (p *Pattern) matchSplat(s string, dst []string) ([]string, bool) {
 	// Tail's first part: the latest start q it matches from.
 	var bCapsBuf [MaxRulePlaceholders]string
 	bt := p.tail[0]
-	q, bCaps, ok := bt.matchLatest(s[aStart:bEnd], bCapsBuf[:0])
+	q, bCaps, ok := bt.matchLatest(s[aStart:bEnd], bCapsBuf[:0], f.at(aStart))
 	if !ok {
 		return dst, false
 	}
 	q += aStart
 	// Head's last part: from aStart, not past q nor past a "/".
 	bound := bEnd
-	if k := strings.IndexByte(s[aStart:bEnd], '/'); k >= 0 {
+	if k := f.indexSlash(s[:bEnd], aStart) - aStart; k >= 0 {
 		bound = aStart + k
 	}
 	bound = min(bound, q)
 	at := p.head[len(p.head)-1]
-	e, dst, ok := at.matchFront(s[aStart:bound], dst)
+	e, dst, ok := at.matchFront(s[aStart:bound], dst, f.at(aStart))
 	if !ok {
 		return dst, false
 	}
@@ -401,7 +462,7 @@ func (p *Pattern) matchSplat(s string, dst []string) ([]string, bool) {
 		if i > 0 {
 			start = bounds[len(bounds)-i] + 1
 		}
-		if dst, ok = g.matchWhole(s[start:end], dst); !ok {
+		if dst, ok = g.matchWhole(s[start:end], dst, f.at(start)); !ok {
 			return dst, false
 		}
 	}
@@ -409,7 +470,7 @@ func (p *Pattern) matchSplat(s string, dst []string) ([]string, bool) {
 }
 
 // matchWhole matches a segment against all of t, which holds no "/".
-func (g *segment) matchWhole(t string, dst []string) ([]string, bool) {
+func (g *segment) matchWhole(t string, dst []string, f finder) ([]string, bool) {
 	k := len(g.lits) - 1
 	if k == 0 {
 		return dst, t == g.lits[0]
@@ -424,7 +485,7 @@ func (g *segment) matchWhole(t string, dst []string) ([]string, bool) {
 	}
 	var m [MaxRulePlaceholders + 1]int
 	m[k] = len(t) - len(last)
-	if !g.fits(t, len(first), m[k]) || !g.fitMiddle(t, &m, len(first)+1) {
+	if !f.indexed() && !g.fits(t, len(first), m[k]) || !g.fitMiddle(t, &m, len(first)+1, f) {
 		return dst, false
 	}
 	return g.captures(t, &m, len(first), dst), true
@@ -433,7 +494,7 @@ func (g *segment) matchWhole(t string, dst []string) ([]string, bool) {
 // matchFront matches a segment against the longest start of t it can
 // (captures greedy from the left), t holding no "/". It returns where the
 // match ends.
-func (g *segment) matchFront(t string, dst []string) (int, []string, bool) {
+func (g *segment) matchFront(t string, dst []string, f finder) (int, []string, bool) {
 	k := len(g.lits) - 1
 	first := g.lits[0]
 	if !strings.HasPrefix(t, first) {
@@ -450,16 +511,16 @@ func (g *segment) matchFront(t string, dst []string) (int, []string, bool) {
 	if lo > len(t) {
 		return 0, dst, false
 	}
-	if !g.fits(t, len(first), -1) {
+	if !f.indexed() && !g.fits(t, len(first), -1) {
 		return 0, dst, false
 	}
 	var m [MaxRulePlaceholders + 1]int
-	j := lastIndex(t[lo:], g.lits[k])
+	j := f.last(t, lo, len(t), g, k)
 	if j < 0 {
 		return 0, dst, false
 	}
-	m[k] = lo + j
-	if !g.fitMiddle(t, &m, lo) {
+	m[k] = j
+	if !g.fitMiddle(t, &m, lo, f) {
 		return 0, dst, false
 	}
 	return m[k] + len(g.lits[k]), g.captures(t, &m, len(first), dst), true
@@ -468,7 +529,7 @@ func (g *segment) matchFront(t string, dst []string) (int, []string, bool) {
 // matchLatest matches a segment against the shortest end of t it can, t
 // possibly holding "/" before that end. It returns where the match starts;
 // the captures are those of matching exactly from there.
-func (g *segment) matchLatest(t string, dst []string) (int, []string, bool) {
+func (g *segment) matchLatest(t string, dst []string, f finder) (int, []string, bool) {
 	k := len(g.lits) - 1
 	last := g.lits[k]
 	if !strings.HasSuffix(t, last) {
@@ -479,21 +540,21 @@ func (g *segment) matchLatest(t string, dst []string) (int, []string, bool) {
 	}
 	if g.dots {
 		// Only the last segment of t can hold the match.
-		off := strings.LastIndexByte(t, '/') + 1
+		off := f.lastIndexSlash(t, len(t)) + 1
 		start, _, dst, ok := g.matchDP(t[off:], false, true, dst)
 		return off + start, dst, ok
 	}
 	var m [MaxRulePlaceholders + 1]int
 	m[k] = len(t) - len(last)
-	if !g.fitsAnywhere(t, m[k]) || !g.fitMiddle(t, &m, 1) {
+	if !f.indexed() && !g.fitsAnywhere(t, m[k]) || !g.fitMiddle(t, &m, 1, f) {
 		return 0, dst, false
 	}
 	hi := m[1] - 1
 	if hi < 0 {
 		return 0, dst, false
 	}
-	start := lastIndex(t[:hi], g.lits[0])
-	if start < 0 || strings.IndexByte(t[start:], '/') >= 0 {
+	start := f.last(t, 0, hi, g, 0)
+	if start < 0 || f.indexSlash(t, start) >= 0 {
 		// A capture would span a "/": searching only the last segment of t
 		// would have found nothing either.
 		return 0, dst, false
@@ -506,7 +567,7 @@ func (g *segment) matchLatest(t string, dst []string) (int, []string, bool) {
 // between), with m[k] already placed and nothing starting before lo. m[i]
 // is where lits[i] starts. Each search ends where the previous one found
 // its literal, so the searches scan t at most once in all.
-func (g *segment) fitMiddle(t string, m *[MaxRulePlaceholders + 1]int, lo int) bool {
+func (g *segment) fitMiddle(t string, m *[MaxRulePlaceholders + 1]int, lo int, f finder) bool {
 	k := len(g.lits) - 1
 	if m[k] < lo {
 		return false
@@ -516,11 +577,11 @@ func (g *segment) fitMiddle(t string, m *[MaxRulePlaceholders + 1]int, lo int) b
 		if hi < lo {
 			return false
 		}
-		j := lastIndex(t[lo:hi], g.lits[i])
+		j := f.last(t, lo, hi, g, i)
 		if j < 0 {
 			return false
 		}
-		m[i] = lo + j
+		m[i] = j
 	}
 	return true
 }
@@ -556,6 +617,73 @@ func (g *segment) fits(t string, p, end int) bool {
 func (g *segment) fitsAnywhere(t string, end int) bool {
 	j := strings.Index(t, g.lits[0])
 	return j >= 0 && g.fits(t, j+len(g.lits[0]), end)
+}
+
+// finder searches a segment's text t for its literals: with the strings
+// package, or, for a pattern of a PatternSet and a long subject, in the
+// index of the set's literals in the subject (t starting at subject offset
+// off).
+type finder struct {
+	occ *occurrences
+	ids []int32 // the literal id in occ of each of the pattern's slots, -1: none
+	// slashes are where the subject has a "/", in order, or nil.
+	slashes []int32
+	off     int
+}
+
+// indexSlash returns the index of the first "/" in t at or after from, or
+// -1: with the subject's list of slashes, when it has one, a binary search
+// rather than a scan of what may be the whole subject, for every pattern.
+func (f finder) indexSlash(t string, from int) int {
+	if f.slashes == nil {
+		if k := strings.IndexByte(t[from:], '/'); k >= 0 {
+			return from + k
+		}
+		return -1
+	}
+	i, _ := slices.BinarySearch(f.slashes, int32(f.off+from))
+	if i < len(f.slashes) && int(f.slashes[i]) < f.off+len(t) {
+		return int(f.slashes[i]) - f.off
+	}
+	return -1
+}
+
+// lastIndexSlash returns the index of the last "/" in t before to, or -1.
+func (f finder) lastIndexSlash(t string, to int) int {
+	if f.slashes == nil {
+		return strings.LastIndexByte(t[:to], '/')
+	}
+	i, _ := slices.BinarySearch(f.slashes, int32(f.off+to))
+	if i > 0 && int(f.slashes[i-1]) >= f.off {
+		return int(f.slashes[i-1]) - f.off
+	}
+	return -1
+}
+
+// at is f for a text starting at offset off of the current one.
+func (f finder) at(off int) finder {
+	f.off += off
+	return f
+}
+
+// indexed reports whether searches use the index, which makes the forward
+// pre-checks (fits) pointless: a search there costs no more than a check.
+func (f finder) indexed() bool { return f.ids != nil }
+
+// last returns where literal i of g last starts in t[lo:hi], as an index
+// into t, or -1.
+func (f finder) last(t string, lo, hi int, g *segment, i int) int {
+	lit := g.lits[i]
+	if f.ids == nil || lit == "" || f.ids[g.slot+i] < 0 {
+		if j := lastIndex(t[lo:hi], lit); j >= 0 {
+			return lo + j
+		}
+		return -1
+	}
+	if j := f.occ.last(f.ids[g.slot+i], f.off+lo, f.off+hi); j >= 0 {
+		return j - f.off
+	}
+	return -1
 }
 
 // lastIndex is strings.LastIndex, faster on long texts: it looks for the

@@ -198,9 +198,10 @@ func (s *Site) matchRedirect(pathname string) (*redirectRule, target, bool) {
 		return nil, target{}, false
 	}
 	sub := rules.NewSubject(pathname)
+	defer sub.Release()
 	var buf [rules.MaxRulePlaceholders]string
-	for _, rr := range s.dynamic {
-		caps, ok := rr.pattern.MatchSubject(&sub, buf[:0])
+	for i, rr := range s.dynamic {
+		caps, ok := s.dynamicSet.MatchSubject(i, &sub, buf[:0])
 		if !ok {
 			continue
 		}
@@ -268,20 +269,22 @@ func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 		return
 	}
 	sub := rules.NewSubject(pathname)
+	defer sub.Release()
 	var abs rules.Subject
 	if s.absHeaders {
 		abs = rules.NewSubject("https://" + hostname(req.Host) + pathname)
+		defer abs.Release()
 	}
 	var setBuf [16]string
 	set := setBuf[:0]
 	var capBuf [rules.MaxRulePlaceholders]string
 	budget := s.limits.MaxHeaderBytes
-	for _, hr := range s.headers {
+	for i, hr := range s.headers {
 		subject := &sub
 		if hr.abs {
 			subject = &abs
 		}
-		caps, ok := hr.pattern.MatchSubject(subject, capBuf[:0])
+		caps, ok := s.headerSet.MatchSubject(i, subject, capBuf[:0])
 		if !ok {
 			continue
 		}
@@ -323,6 +326,15 @@ func (s *Site) applyHeaders(h http.Header, pathname string, req *Request) {
 			}
 		}
 	}
+}
+
+// patterns returns the pattern of each rule, in order.
+func patterns[R any](rs []R, pattern func(R) *rules.Pattern) []*rules.Pattern {
+	ps := make([]*rules.Pattern, len(rs))
+	for i, r := range rs {
+		ps[i] = pattern(r)
+	}
+	return ps
 }
 
 func contains(list []string, s string) bool {

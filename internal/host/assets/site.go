@@ -64,6 +64,9 @@ type Site struct {
 	dynamic    []*redirectRule
 	headers    []*headerRule
 	absHeaders bool // some _headers rule is an https:// URL
+	// dynamicSet and headerSet are the patterns of dynamic and headers, in
+	// the same order, matched against a request's path in one pass.
+	dynamicSet, headerSet *rules.PatternSet
 	// notFoundPages holds the directories with a 404.html, for the
 	// 404-page fallback; nil when there is none.
 	notFoundPages *dirNode
@@ -148,6 +151,8 @@ func Compile(d Deployment, c *Cache) (*Site, error) {
 			s.absHeaders = s.absHeaders || hr.abs
 		}
 	}
+	s.dynamicSet = rules.NewPatternSet(patterns(s.dynamic, func(r *redirectRule) *rules.Pattern { return r.pattern }))
+	s.headerSet = rules.NewPatternSet(patterns(s.headers, func(r *headerRule) *rules.Pattern { return r.pattern }))
 	return s, nil
 }
 
