@@ -77,12 +77,16 @@ func callFunction(ctx context.Context, _ api.Module, s []uint64) {
 	if in == nil || id != hostFnID || argc < 1 {
 		return
 	}
-	op, head, _ := strings.Cut(in.argString(ctx, argv, 0), "\n")
+	if op, ok := in.argInt(argv, argc, 0); ok {
+		s[0] = uint64(in.fastOp(ctx, op, argc, argv))
+		return
+	}
+	op, head, _ := strings.Cut(in.argString(ctx, argv, argc, 0), "\n")
 	op, text := strings.CutSuffix(op, " text")
 	f := frame{head: json.RawMessage(head)}
 	switch {
 	case argc > 1 && text:
-		f.body = wellFormed([]byte(in.argString(ctx, argv, 1)))
+		f.body = wellFormed([]byte(in.argString(ctx, argv, argc, 1)))
 	case argc > 1:
 		f.body = in.argBytes(ctx, argv, 1)
 	}
@@ -90,15 +94,12 @@ func callFunction(ctx context.Context, _ api.Module, s []uint64) {
 	s[0] = uint64(in.newArrayBuffer(ctx, out))
 }
 
-// argPtr is the JSValueConst* of argument i.
-func (in *instance) argPtr(ctx context.Context, argv, i uint32) uint32 {
-	p, _ := in.call1(ctx, in.cbArgv, uint64(argv), uint64(i))
-	return p
-}
-
-func (in *instance) argString(ctx context.Context, argv, i uint32) string {
-	v := in.argPtr(ctx, argv, i)
-	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(v))
+// argString reads argument i as a string ("" when it is missing).
+func (in *instance) argString(ctx context.Context, argv, argc, i uint32) string {
+	if i >= argc {
+		return ""
+	}
+	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, i)))
 	if err != nil || p == 0 {
 		return ""
 	}
@@ -109,7 +110,7 @@ func (in *instance) argString(ctx context.Context, argv, i uint32) string {
 
 // argBytes copies an ArrayBuffer argument out of the engine.
 func (in *instance) argBytes(ctx context.Context, argv, i uint32) []byte {
-	v := in.argPtr(ctx, argv, i)
+	v := arg(argv, i)
 	n, err := in.call1(ctx, in.cbGetABLen, uint64(in.ctx), uint64(v))
 	if err != nil || n == 0 {
 		return nil

@@ -35,14 +35,15 @@ type instance struct {
 	newFunction, getFloat64                        api.Function
 	// The bridge's own handles (hostcall.go), used while the engine is
 	// inside QTS_Call.
-	cbArgv, cbGetString, cbFreeCString, cbFree api.Function
-	cbGetAB, cbGetABLen, cbNewAB               api.Function
+	cbGetString, cbFreeCString, cbFree, cbNewString api.Function
+	cbGetAB, cbGetABLen, cbNewAB                    api.Function
 
 	rt, ctx   uint32 // JSRuntime*, JSContext*
 	undefined uint32 // JSValueConst* of undefined
 	dispatch  uint32 // JSValue* of __cfhost.dispatch
 	tick      uint32 // JSValue* of __cfhost.tick: runs due timers
 	jobCtx    uint32 // scratch for QTS_ExecutePendingJob's JSContext**
+	mailbox   uint32 // the storage of the shim's mailbox (fastops.go)
 
 	unresolved []string             // module names the loader could not find
 	importedBy map[string][2]string // module name: importer, specifier
@@ -93,7 +94,7 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 		{&in.newContext, "QTS_NewContext"}, {&in.enableLoader, "QTS_RuntimeEnableModuleLoader"},
 		{&in.enableIn, "QTS_RuntimeEnableInterruptHandler"},
 		{&in.newFunction, "QTS_NewFunction"}, {&in.getFloat64, "QTS_GetFloat64"},
-		{&in.cbArgv, "QTS_ArgvGetJSValueConstPointer"}, {&in.cbGetString, "QTS_GetString"},
+		{&in.cbNewString, "QTS_NewString"}, {&in.cbGetString, "QTS_GetString"},
 		{&in.cbFreeCString, "QTS_FreeCString"}, {&in.cbFree, "free"},
 		{&in.cbGetAB, "QTS_GetArrayBuffer"}, {&in.cbGetABLen, "QTS_GetArrayBufferLength"},
 		{&in.cbNewAB, "QTS_NewArrayBuffer"},
@@ -285,7 +286,8 @@ func (in *instance) readCString(p uint32) string {
 	return ""
 }
 
-// installHost creates the bridge function and hands it to the shim.
+// installHost creates the bridge function and the mailbox and hands them
+// to the shim.
 func (in *instance) installHost(ctx context.Context) error {
 	name := in.mallocWith(ctx, in.malloc, "host")
 	if name == 0 {
@@ -300,12 +302,28 @@ func (in *instance) installHost(ctx context.Context) error {
 		return err
 	}
 	defer in.release(ctx, fn)
+	// The mailbox's storage is ours to address; the ArrayBuffer owns it
+	// and the shim keeps it for the instance's life.
+	if in.mailbox, err = in.call1(ctx, in.malloc, mailboxSize); err != nil {
+		return err
+	}
+	if in.mailbox == 0 {
+		return &Error{Name: "InternalError", Message: "out of memory"}
+	}
+	mb, err := in.call1(ctx, in.cbNewAB, uint64(in.ctx), uint64(in.mailbox), mailboxSize)
+	if err != nil {
+		return err
+	}
+	if err := in.exception(ctx, mb); err != nil {
+		return err
+	}
+	defer in.release(ctx, mb)
 	set, err := in.evalCode(ctx, "__cfhost.setHost", "cfhost:setHost", evalGlobal)
 	if err != nil {
 		return err
 	}
 	defer in.release(ctx, set)
-	r, err := in.callJS(ctx, set, fn)
+	r, err := in.callJS(ctx, set, fn, mb)
 	if err != nil {
 		return err
 	}
@@ -431,27 +449,73 @@ func (in *instance) nextTimer(ctx context.Context) (time.Duration, error) {
 }
 
 // run serves the request c on the instance: the shim's dispatch asks for
-// the request, runs the handler and sends the response through c. It
-// returns "" or the description of the handler's uncaught error.
+// the request, runs the handler and sends the response through c, and
+// says when it is done (fastops.go); run runs the jobs and timers that
+// takes. It returns "" or the description of the handler's uncaught error.
 func (in *instance) run(ctx context.Context, c *call) (string, error) {
 	ctx = context.WithValue(ctx, instKey{}, in)
 	in.cur = c
 	defer func() { in.cur = nil }()
-	r, err := in.callJS(ctx, in.dispatch)
+	if err := in.callQuick(ctx, in.call, uint64(in.ctx), uint64(in.dispatch), uint64(in.undefined), 0, 0); err != nil {
+		return "", err
+	}
+	for !c.done {
+		pending, err := in.call1(ctx, in.isJobPending, uint64(in.rt))
+		if err != nil {
+			return "", err
+		}
+		if pending != 0 {
+			// Every pending job, and those they queue, in one call.
+			if err := in.callQuick(ctx, in.executePendingJob, uint64(in.rt), ^uint64(0)>>32, uint64(in.jobCtx)); err != nil {
+				return "", err
+			}
+			continue
+		}
+		wait, err := in.nextTimer(ctx)
+		if err != nil {
+			return "", err
+		}
+		if c.done {
+			break
+		}
+		if pending, err = in.call1(ctx, in.isJobPending, uint64(in.rt)); err != nil {
+			return "", err
+		}
+		if pending != 0 {
+			continue // a timer ran and queued work
+		}
+		if wait < 0 {
+			return "", &Error{Name: "Error", Message: "the promise never settled: nothing is left to run"}
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return "", ctx.Err()
+			}
+		}
+	}
+	return c.uncaught, nil
+}
+
+// callQuick calls an engine function returning an owned JSValue* whose
+// value is of no interest unless it is an exception: the tag is read from
+// memory, so only an exception costs more calls.
+func (in *instance) callQuick(ctx context.Context, f api.Function, args ...uint64) error {
+	r, err := in.call1(ctx, f, args...)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if r, err = in.await(ctx, r); err != nil {
-		return "", err
+	if r == 0 {
+		return &Error{Name: "InternalError", Message: "out of memory"}
 	}
-	defer in.release(ctx, r)
-	p, err := in.call1(ctx, in.getString, uint64(in.ctx), uint64(r))
-	if err != nil {
-		return "", err
+	if tag, _ := in.valueAt(r); tag == tagException {
+		return in.exception(ctx, r)
 	}
-	out := in.readCString(p)
-	_, _ = in.freeCString.Call(ctx, uint64(in.ctx), uint64(p))
-	return out, nil
+	in.release(ctx, r)
+	return nil
 }
 
 // Error is an exception thrown by JS: at deploy time a syntax error, a

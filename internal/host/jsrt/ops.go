@@ -48,11 +48,13 @@ type call struct {
 	budget *budget
 	max    int64 // response body cap
 
-	logs   [][2]string
-	sent   bool   // head written
-	onSent func() // called once the head is written
-	ended  bool   // the whole body written
-	wrote  int64  // body bytes written
+	logs     [][2]string
+	done     bool   // the shim said the request is over (opDone)
+	uncaught string // the handler's uncaught error, described
+	sent     bool   // head written
+	onSent   func() // called once the head is written
+	ended    bool   // the whole body written
+	wrote    int64  // body bytes written
 	// tooLarge is set when the body passed max: the response is cut and
 	// the instance discarded.
 	tooLarge bool
@@ -63,6 +65,8 @@ const (
 	maxLogLine  = 8 << 10
 )
 
+// wireHead is the head of a subrequest or of its response in a bridge
+// frame.
 type wireHead struct {
 	URL        string      `json:"url,omitempty"`
 	Method     string      `json:"method,omitempty"`
@@ -71,10 +75,6 @@ type wireHead struct {
 	StatusText string      `json:"statusText,omitempty"`
 	Redirect   string      `json:"redirect,omitempty"`
 	Redirected bool        `json:"redirected,omitempty"`
-	Length     *int64      `json:"length,omitempty"`
-	// Origin comes with a request whose URL is already in the form the
-	// shim's URL parser gives it: the shim then takes the URL as it is.
-	Origin string `json:"origin,omitempty"`
 }
 
 // headerPairs lists h with lower-case names, the form the shim keeps, so
@@ -103,27 +103,12 @@ func (in *instance) hostOp(ctx context.Context, op string, f frame) []byte {
 	c := in.cur
 	if c == nil {
 		switch op {
-		case "digest", "hmac", "random", "log", "module":
+		case "digest", "hmac", "random", "module":
 		default:
 			return errFrame("Error", "%s is only available while a request is handled", op)
 		}
 	}
 	switch op {
-	case "request":
-		return encodeFrame(wireHead{URL: c.req.URL, Method: c.req.Method, Headers: headerPairs(c.req.Header), Origin: canonicalOrigin(c.req.URL)}, c.req.Body)
-	case "log":
-		var l struct{ Level, Msg string }
-		if json.Unmarshal(f.head, &l) == nil && c != nil && len(c.logs) < maxLogLines {
-			c.logs = append(c.logs, [2]string{l.Level, truncate(l.Msg, maxLogLine)})
-		}
-		return encodeFrame(nil, nil)
-	case "respond":
-		return c.respond(f)
-	case "chunk":
-		return c.chunk(f.body)
-	case "end":
-		c.ended = c.sent
-		return encodeFrame(nil, nil)
 	case "assets", "fetch":
 		return in.subrequest(ctx, op, f)
 	case "module":
@@ -156,16 +141,17 @@ func truncate(s string, n int) string {
 	return s
 }
 
-func (c *call) respond(f frame) []byte {
+// respond sends the response head and, unless stream is set, the whole
+// body; nil when it went out, an error frame otherwise.
+func (c *call) respond(status int, head string, body []byte, stream bool) []byte {
 	if c.sent {
 		return errFrame("TypeError", "the response was already sent")
 	}
-	var h wireHead
-	if err := json.Unmarshal(f.head, &h); err != nil {
-		return errFrame("TypeError", "bad response head: %v", err)
+	if status < 200 || status > 599 {
+		return errFrame("RangeError", "invalid status %d", status)
 	}
-	length := int64(len(f.body))
-	if h.Length != nil && *h.Length < 0 {
+	length := int64(len(body))
+	if stream {
 		length = -1
 	}
 	if length > c.max {
@@ -174,17 +160,19 @@ func (c *call) respond(f frame) []byte {
 	}
 	c.sent = true
 	c.onSent()
-	c.w.WriteHead(h.Status, pairsHeader(h.Headers), length)
+	c.w.WriteHead(status, parseHead(head), length)
 	if length < 0 {
-		return encodeFrame(nil, nil)
+		return nil
 	}
 	c.ended = true
 	if length == 0 {
-		return encodeFrame(nil, nil)
+		return nil
 	}
-	return c.chunk(f.body)
+	return c.chunk(body)
 }
 
+// chunk sends a piece of the body; nil when it went out, an error frame
+// otherwise.
 func (c *call) chunk(b []byte) []byte {
 	if !c.sent {
 		return errFrame("TypeError", "body before the response head")
@@ -197,7 +185,7 @@ func (c *call) chunk(b []byte) []byte {
 	if err := c.w.Write(b); err != nil {
 		return errFrame("Error", "the client went away: %v", err)
 	}
-	return encodeFrame(nil, nil)
+	return nil
 }
 
 // subrequest serves env.ASSETS.fetch ("assets") and fetch() ("fetch").

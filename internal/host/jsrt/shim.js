@@ -240,6 +240,16 @@
     static canParse(u, b) { try { new URL(u, b); return true; } catch { return false; } }
   }
 
+  // HEADER_NAMES maps header names as handlers write them to their checked,
+  // lower-case form.
+  const HEADER_NAMES = new Map();
+  // headerValue is v as a header value: trimmed, and without the NUL, CR and
+  // LF no header may hold (the Fetch standard's rule, which workerd keeps).
+  function headerValue(v) {
+    v = String(v).trim();
+    if (v.indexOf("\n") >= 0 || v.indexOf("\r") >= 0 || v.indexOf("\0") >= 0) throw new TypeError("Invalid header value: " + JSON.stringify(v));
+    return v;
+  }
   class Headers {
     #m = new Map();
     constructor(init) {
@@ -251,36 +261,63 @@
     // trimmed (net/http's parser guarantees both), so the per-name checks
     // are skipped on every request.
     _fill(pairs) {
-      const m = this.#m;
-      for (let i = 0; i < pairs.length; i++) {
-        const k = pairs[i][0], v = pairs[i][1], cur = m.get(k);
-        if (k === "set-cookie") { if (cur) cur.push(v); else m.set(k, [v]); }
-        else m.set(k, cur === undefined ? v : cur + ", " + v);
+      for (let i = 0; i < pairs.length; i++) this.#add(pairs[i][0], pairs[i][1]);
+      return this;
+    }
+    // _fillLines adds the "name\nvalue" lines of s from index at on, as Go
+    // sends a request's headers (fastops.go), checked as _fill's are.
+    _fillLines(s, at) {
+      while (at < s.length) {
+        const a = s.indexOf("\n", at);
+        let b = s.indexOf("\n", a + 1);
+        if (a < 0) break;
+        if (b < 0) b = s.length;
+        this.#add(s.slice(at, a), s.slice(a + 1, b));
+        at = b + 1;
       }
       return this;
+    }
+    #add(k, v) {
+      const m = this.#m, cur = m.get(k);
+      if (k === "set-cookie") { if (cur) cur.push(v); else m.set(k, [v]); }
+      else m.set(k, cur === undefined ? v : cur + ", " + v);
     }
     // _pairs is every [name, value], in no particular order: what crosses
     // to Go, where order does not matter.
     _pairs() {
       const out = [];
-      for (const [k, v] of this.#m) {
+      this.#m.forEach((v, k) => {
         if (typeof v === "string") out.push([k, v]);
         else for (let i = 0; i < v.length; i++) out.push([k, v[i]]);
-      }
+      });
+      return out;
+    }
+    // _head is every name and value as "name\nvalue" lines, the form a
+    // response head crosses to Go in: no name or value holds a newline.
+    _head() {
+      let out = "";
+      this.#m.forEach((v, k) => {
+        if (typeof v === "string") out += (out ? "\n" : "") + k + "\n" + v;
+        else for (let i = 0; i < v.length; i++) out += (out ? "\n" : "") + k + "\n" + v[i];
+      });
       return out;
     }
     #key(k) {
-      k = String(k).toLowerCase();
-      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(k)) throw new TypeError("Invalid header name: " + k);
-      return k;
+      // Names a handler uses are few: each is checked once.
+      const known = typeof k === "string" ? HEADER_NAMES.get(k) : undefined;
+      if (known !== undefined) return known;
+      const n = String(k).toLowerCase();
+      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(n)) throw new TypeError("Invalid header name: " + n);
+      if (typeof k === "string" && HEADER_NAMES.size < 1024) HEADER_NAMES.set(k, n);
+      return n;
     }
     append(k, v) {
-      k = this.#key(k); v = String(v).trim();
+      k = this.#key(k); v = headerValue(v);
       const cur = this.#m.get(k);
       if (k === "set-cookie") { (cur || this.#m.set(k, []).get(k)).push(v); return; }
       this.#m.set(k, cur === undefined ? v : cur + ", " + v);
     }
-    set(k, v) { k = this.#key(k); v = String(v).trim(); this.#m.set(k, k === "set-cookie" ? [v] : v); }
+    set(k, v) { k = this.#key(k); v = headerValue(v); this.#m.set(k, k === "set-cookie" ? [v] : v); }
     get(k) { const v = this.#m.get(this.#key(k)); return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v; }
     getSetCookie() { return [...(this.#m.get("set-cookie") || [])]; }
     has(k) { return this.#m.has(this.#key(k)); }
@@ -302,6 +339,8 @@
   // characters ("op text\n…") that Go encodes as UTF-8; answering a frame [u32 head length][JSON
   // head, ASCII][bytes]; a head of length 0 is null.
   let hostFn = null;
+  // MB is the mailbox: an ArrayBuffer whose storage Go reads and writes.
+  let MB = null;
   const EMPTY = new Uint8Array(0);
   const ERRORS = { TypeError, RangeError, Error };
   function hostCall(op, head, body) {
@@ -309,7 +348,24 @@
     if (typeof body === "string") buf = body.indexOf("\0") < 0 ? body : utf8Encode(body).buffer;
     else if (body && body.length) buf = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer : body.slice().buffer;
     const h = op + (typeof buf === "string" ? " text\n" : "\n") + (head === undefined ? "null" : JSON.stringify(head));
-    const r = buf ? hostFn(h, buf) : hostFn(h);
+    return readFrame(buf ? hostFn(h, buf) : hostFn(h));
+  }
+
+  // The per-request operations (fastops.go): hostFn(op, ...) with op a
+  // number, answering undefined, or an error frame to throw.
+  const OP_REQUEST = 1, OP_BODY = 2, OP_RESPOND = 3, OP_CHUNK = 4, OP_END = 5, OP_LOG = 6, OP_DONE = 7;
+  function fastCall(r) { if (r !== undefined) readFrame(r); }
+  // bodyArg is how a body crosses: a string as it is (Go encodes it), bytes
+  // copied into the mailbox (their length) when they fit, an ArrayBuffer
+  // otherwise.
+  function bodyArg(b) {
+    if (typeof b === "string") return b.indexOf("\0") < 0 ? b : bodyArg(utf8Encode(b));
+    if (b.length <= MB.length) { MB.set(b); return b.length; }
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer;
+  }
+
+  // readFrame reads an answer frame, throwing the error it holds.
+  function readFrame(r) {
     if (!(r instanceof ArrayBuffer)) throw new RangeError("out of memory");
     const u = new Uint8Array(r);
     const n = u[0] | (u[1] << 8) | (u[2] << 16) | (u[3] << 24);
@@ -521,8 +577,11 @@
       if (body instanceof ReadableStream) this.#stream = body;
       else if (typeof body === "string") this.#text = body;
       else this.#bytes = toBytes(body);
+      // Without headers (a Response that has made none yet) the caller
+      // keeps the default type until they are made.
       const t = defaultType(body);
-      if (t && !headers.has("content-type")) headers.set("content-type", t);
+      if (t && headers && !headers.has("content-type")) headers.set("content-type", t);
+      return t;
     }
     get bodyUsed() { return this.#used; }
     get body() {
@@ -559,18 +618,29 @@
   }
 
   // incoming is set by dispatch while it builds the request Go handed over:
-  // its URL was just parsed and its headers checked by Go.
+  // its URL was just parsed and its headers checked by Go, and they are
+  // made into Headers only if the handler looks at them.
   let incoming = null;
   class Request extends Body {
-    #url; #method; #headers; #redirect;
+    #url; #method; #headers; #redirect; #lines = ""; #at = 0;
     constructor(input, init = {}) {
       super();
-      const src = input instanceof Request ? input : null;
       const trusted = incoming;
       incoming = null;
-      this.#url = trusted ? trusted.href : src ? src.url : new URL(String(input)).href;
+      if (trusted) {
+        this.#url = trusted.href;
+        this.#method = trusted.method.toUpperCase();
+        this.#headers = null;
+        this.#lines = trusted.lines;
+        this.#at = trusted.at;
+        this.#redirect = "follow";
+        this._initBody(trusted.body, null);
+        return;
+      }
+      const src = input instanceof Request ? input : null;
+      this.#url = src ? src.url : new URL(String(input)).href;
       this.#method = String(init.method || (src ? src.method : "GET")).toUpperCase();
-      this.#headers = trusted ? new Headers()._fill(trusted.headers) : new Headers(init.headers || (src ? src.headers : undefined));
+      this.#headers = new Headers(init.headers || (src ? src.headers : undefined));
       this.#redirect = init.redirect || (src ? src.redirect : "follow");
       const body = "body" in init ? init.body : src ? src._cloneBody() : null;
       if (body != null && (this.#method === "GET" || this.#method === "HEAD")) throw new TypeError("Request with GET/HEAD method cannot have body");
@@ -578,38 +648,53 @@
     }
     get url() { return this.#url; }
     get method() { return this.#method; }
-    get headers() { return this.#headers; }
+    get headers() { return this.#headers || (this.#headers = new Headers()._fillLines(this.#lines, this.#at)); }
     get redirect() { return this.#redirect; }
     get signal() { return undefined; }
     clone() { return new Request(this); }
   }
 
   const STATUS_TEXT = { 200: "OK", 201: "Created", 204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable" };
+  // A Response makes its Headers only when they are asked for or given:
+  // until then #type is the content-type its body implies.
   class Response extends Body {
-    #status; #statusText; #headers; #url = ""; #redirected = false;
-    constructor(body = null, init = {}) {
+    #status = 200; #statusText = "OK"; #headers = null; #type = null; #url = ""; #redirected = false;
+    constructor(body = null, init = undefined) {
       super();
-      const status = init.status === undefined ? 200 : Number(init.status);
-      if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError("Invalid status: " + init.status);
-      this.#status = status;
-      this.#statusText = init.statusText !== undefined ? String(init.statusText) : STATUS_TEXT[status] || "";
-      this.#headers = new Headers(init.headers);
-      this._initBody(body, this.#headers);
+      if (init !== undefined && init !== null) {
+        const status = init.status === undefined ? 200 : Number(init.status);
+        if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError("Invalid status: " + init.status);
+        this.#status = status;
+        this.#statusText = init.statusText !== undefined ? String(init.statusText) : STATUS_TEXT[status] || "";
+        if (init.headers !== undefined) this.#headers = new Headers(init.headers);
+      }
+      const t = this._initBody(body, this.#headers);
+      if (!this.#headers) this.#type = t;
     }
     _setOrigin(url, redirected) { this.#url = url; this.#redirected = redirected; return this; }
+    _setType(t) { this.#type = t; return this; }
+    // _head is the head's headers as they cross to Go (Headers._head).
+    _head() { return this.#headers ? this.#headers._head() : this.#type ? "content-type\n" + this.#type : ""; }
     get status() { return this.#status; }
     get statusText() { return this.#statusText; }
     get ok() { return this.#status >= 200 && this.#status < 300; }
-    get headers() { return this.#headers; }
+    get headers() {
+      if (!this.#headers) {
+        this.#headers = new Headers();
+        if (this.#type) this.#headers.set("content-type", this.#type);
+      }
+      return this.#headers;
+    }
     get redirected() { return this.#redirected; }
     get url() { return this.#url; }
     get type() { return "default"; }
     get webSocket() { return null; }
     clone() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
-      return new Response(this._cloneBody(), { status: this.#status, statusText: this.#statusText, headers: this.#headers })._setOrigin(this.#url, this.#redirected);
+      return new Response(this._cloneBody(), { status: this.#status, statusText: this.#statusText, headers: this.headers })._setOrigin(this.#url, this.#redirected);
     }
     static json(data, init = {}) {
+      if (init.headers === undefined) return new Response(JSON.stringify(data), init)._setType("application/json");
       const headers = new Headers(init.headers);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
       return new Response(JSON.stringify(data), { ...init, headers });
@@ -785,32 +870,72 @@
     if (a instanceof Error) return a.stack ? a.name + ": " + a.message + "\n" + a.stack : String(a);
     try { return JSON.stringify(a) ?? String(a); } catch { return String(a); }
   };
+  // Levels by number, as fastops.go has them.
   const logger = (level) => (...args) => {
-    try { hostCall("log", { level, msg: args.map(fmt).join(" ").slice(0, 8192) }); } catch {}
+    let msg = args.map(fmt).join(" ").slice(0, 8192);
+    if (msg.indexOf("\0") >= 0) msg = msg.replaceAll("\0", "\ufffd");
+    try { hostFn(OP_LOG, level, msg); } catch {}
   };
-  const console = { log: logger("log"), info: logger("info"), debug: logger("debug"), warn: logger("warn"), error: logger("error"), trace: logger("debug") };
+  const console = { log: logger(0), info: logger(1), debug: logger(2), warn: logger(3), error: logger(4), trace: logger(2) };
 
   function describe(e) {
     if (e instanceof Error) return (e.name + ": " + e.message) + (e.stack ? "\n" + e.stack : "");
     return "Uncaught " + fmt(e);
   }
 
-  // send hands the response to Go: whole when its body is bytes, in
-  // chunks as its stream yields them otherwise.
-  async function send(res) {
-    const head = { status: res.status, headers: res.headers._pairs() };
+  // send hands the response to Go: whole when its body is bytes or text,
+  // in chunks as its stream yields them otherwise, and then it returns the
+  // promise of the last.
+  function send(res) {
     const s = res._stream();
-    if (!s) { hostCall("respond", head, res._raw() || EMPTY); return; }
-    head.length = -1;
-    hostCall("respond", head);
+    if (!s) {
+      const raw = res._raw();
+      // "| 0": a status parsed from JSON may be held as a double; Go reads
+      // an integer.
+      fastCall(hostFn(OP_RESPOND, res.status | 0, res._head(), raw === null ? undefined : bodyArg(raw)));
+      return undefined;
+    }
+    fastCall(hostFn(OP_RESPOND, res.status | 0, res._head(), -1));
+    return pump(s);
+  }
+  async function pump(s) {
     for await (let c of s) {
       if (typeof c === "string") c = utf8Encode(c);
       else if (c instanceof ArrayBuffer) c = new Uint8Array(c);
       else if (!ArrayBuffer.isView(c)) throw new TypeError("a body stream must yield Uint8Array chunks");
       else c = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
-      if (c.length) hostCall("chunk", null, c);
+      if (c.length) fastCall(hostFn(OP_CHUNK, bodyArg(c)));
     }
-    hostCall("end");
+    fastCall(hostFn(OP_END));
+  }
+
+  // The ctx of a fetch handler.
+  class ExecutionContext {
+    #waits;
+    constructor(waits) { this.#waits = waits; }
+    waitUntil(p) { this.#waits.push(Promise.resolve(p).catch((e) => console.error("Uncaught (in waitUntil)", e))); }
+    passThroughOnException() {}
+  }
+
+  // The steps of a request after the handler, each taken at once when the
+  // one before did not need to wait: a handler that returns its Response
+  // is served inside the one call that dispatches it.
+  function respond(res, waits) {
+    if (!(res instanceof Response)) return done(describe(new TypeError("the fetch handler did not return a Response")));
+    let p;
+    try { p = send(res); } catch (e) { return done(describe(e)); }
+    if (p) return p.then(() => settle(waits), (e) => done(describe(e)));
+    return settle(waits);
+  }
+  function settle(waits) {
+    if (!waits.length) return done("");
+    return Promise.all(waits).then(() => done(""));
+  }
+  // done tells Go the request is over, with the handler's uncaught error
+  // if it failed.
+  function done(uncaught) {
+    timers.clear();
+    if (uncaught) hostFn(OP_DONE, uncaught); else hostFn(OP_DONE);
   }
 
   const host = {
@@ -820,37 +945,46 @@
     b64: b64ToBytes,
     tick,
     require: makeRequire,
-    setHost(fn) { hostFn = fn; },
+    setHost(fn, mailbox) { hostFn = fn; MB = new Uint8Array(mailbox); },
     check(ns) {
       const d = ns.default;
       if (!d || typeof d.fetch !== "function") throw new TypeError("the entrypoint has no default export with a fetch method");
       host.entry = d;
     },
-    // dispatch runs the handler for the request Go holds; it resolves to ""
-    // or to the description of an uncaught error. ctx.waitUntil promises
-    // run after the response is sent, before it resolves.
-    async dispatch() {
+    // dispatch runs the handler for the request Go holds, sends its
+    // response and then waits for its ctx.waitUntil work, telling Go when
+    // all is done (OP_DONE); Go runs the jobs and timers until then.
+    dispatch() {
       timers.clear();
-      const [h, b] = hostCall("request");
+      const s = hostFn(OP_REQUEST);
+      if (typeof s !== "string") { fastCall(s); throw new RangeError("out of memory"); }
+      // method, URL, origin, body length, then the header lines.
+      const a = s.indexOf("\n"), b = s.indexOf("\n", a + 1), c = s.indexOf("\n", b + 1);
+      let d = s.indexOf("\n", c + 1);
+      if (d < 0) d = s.length;
+      const href = s.slice(a + 1, b), origin = s.slice(b + 1, c);
       // Go sends the origin when the URL needs no parsing (ops.go).
-      const url = h.origin ? null : new URL(h.url);
-      host.origin = h.origin || url.origin;
-      const init = { method: h.method };
-      if (b.length) init.body = b.slice();
+      const url = origin ? null : new URL(href);
+      host.origin = origin || url.origin;
       const waits = [];
-      const ctx = Object.freeze({ waitUntil(p) { waits.push(Promise.resolve(p).catch((e) => console.error("Uncaught (in waitUntil)", e))); }, passThroughOnException() {} });
+      let res;
       try {
-        incoming = { href: url ? url.href : h.url, headers: h.headers };
-        const req = new Request(h.url, init);
-        const res = await host.entry.fetch(req, host.env, ctx);
-        if (!(res instanceof Response)) throw new TypeError("the fetch handler did not return a Response");
-        await send(res);
+        let body = null;
+        if (s.slice(c + 1, d) !== "0") {
+          const ab = hostFn(OP_BODY);
+          if (!(ab instanceof ArrayBuffer)) { fastCall(ab); throw new RangeError("out of memory"); }
+          body = new Uint8Array(ab);
+        }
+        incoming = { href: url ? url.href : href, method: s.slice(0, a), lines: s, at: d + 1, body };
+        res = host.entry.fetch(new Request(href), host.env, new ExecutionContext(waits));
+        if (res !== null && typeof res === "object" && typeof res.then === "function") {
+          return Promise.resolve(res).then((r) => respond(r, waits), (e) => done(describe(e)));
+        }
       } catch (e) {
-        return describe(e);
+        incoming = null;
+        return done(describe(e));
       }
-      await Promise.all(waits);
-      timers.clear();
-      return "";
+      return respond(res, waits);
     },
   };
   const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
