@@ -729,6 +729,13 @@ func (g *segment) matchDP(t string, leftAnchored, rightAnchored bool, dst []stri
 		return 0, 0, dst, false
 	}
 	k := len(g.lits) - 1
+	// Each literal must occur somewhere: a few vectorised searches turn
+	// most rules that cannot match away before the quadratic work.
+	for _, l := range g.lits {
+		if !strings.Contains(t, l) {
+			return 0, 0, dst, false
+		}
+	}
 	// nextDot[x]: the first "." at or after x, or n.
 	var nextDot [maxDotSegment + 1]int16
 	nextDot[n] = int16(n)
@@ -750,20 +757,42 @@ func (g *segment) matchDP(t string, leftAnchored, rightAnchored bool, dst []stri
 	for i := k; i >= 0; i-- {
 		l := g.lits[i]
 		prev := int16(-1)
+		row := &last[i]
+		var next *[maxDotSegment + 1]int16
+		noDot := false
+		if i < k {
+			next, noDot = &last[i+1], g.noDot[i]
+		}
+		if i < k && l == "" && !noDot {
+			// Two placeholders side by side, the second free to span dots:
+			// valid from every b up to one before the latest start of the
+			// rest, so the row needs no test per position.
+			lim := max(int(next[n])-1, -1)
+			for b := 0; b <= n; b++ {
+				row[b] = int16(min(b, lim))
+			}
+			continue
+		}
 		for b := 0; b <= n; b++ {
 			e := b + len(l)
-			ok := e <= n && t[b:e] == l
+			ok := e <= n && (l == "" || t[b] == l[0] && (len(l) == 1 || t[b:e] == l))
 			switch {
 			case !ok:
 			case i == k:
 				ok = !rightAnchored || e == n
+			case e >= n:
+				ok = false
 			default:
-				ok = e < n && int(last[i+1][limit(i+1, e)]) >= e+1
+				reach := n // how far placeholder i+1 may reach from e
+				if noDot {
+					reach = int(nextDot[e])
+				}
+				ok = int(next[reach]) >= e+1
 			}
 			if ok {
 				prev = int16(b)
 			}
-			last[i][b] = prev
+			row[b] = prev
 		}
 	}
 	if leftAnchored {

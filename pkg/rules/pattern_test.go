@@ -218,15 +218,20 @@ func TestSubstituteMax(t *testing.T) {
 //     15 ms here and are refused at deploy);
 //   - literal-elsewhere: such literals, all present in the path, but in
 //     another segment than the one searched;
-//   - splat: such literals next to a "*", before it or after it.
+//   - splat: such literals next to a "*", before it or after it;
+//   - host: _headers rules with placeholders in the host (which may not
+//     span a dot, matched by dynamic programming), their literals all in a
+//     250-byte host but none where it would match.
 func BenchmarkPatternHostile(b *testing.B) {
 	dashes := "/" + strings.Repeat("-", 60<<10)
 	tag := func(i int) string { return string(rune('A' + i%26)) }
 	long := func(i int) string { return strings.Repeat("-", MaxRuleInnerLiteral-2) + "~" + tag(i) }
-	var all strings.Builder
+	var all, tags strings.Builder
 	for i := range 26 {
 		all.WriteString(long(i))
+		tags.WriteString("-~" + tag(i))
 	}
+	host := "https://" + tags.String() + "." + strings.Repeat("-", 250-tags.Len()-5) + ".com"
 	shapes := []struct {
 		name, path, last string
 		rule             func(i int) string
@@ -245,6 +250,9 @@ func BenchmarkPatternHostile(b *testing.B) {
 				return "/:a:b:c:d:e:f:g:h:i" + long(i) + "*"
 			}
 			return "/*" + long(i) + ":a:b:c:d:e:f:g:h:i"
+		}},
+		{"host", host + dashes, "https://*", func(i int) string {
+			return []string{"https://:a:b:c:d:e:f:g:h-~", "https://:a-:b-:c-:d-:e-:f-:g-:h-~"}[i%2] + tag(i) + ":i.com/*"
 		}},
 	}
 	for _, shape := range shapes {
