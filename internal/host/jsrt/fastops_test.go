@@ -220,3 +220,61 @@ func TestStatusHeldAsADouble(t *testing.T) {
 		})
 	}
 }
+
+// headWriter records the length a response head announced.
+type headWriter struct {
+	bufWriter
+	length int64
+}
+
+func (h *headWriter) WriteHead(status int, hdr http.Header, length int64) {
+	h.bufWriter.WriteHead(status, hdr, length)
+	h.length = length
+}
+
+// TestResponseRebuiltFromABodyIsWhole: new Response(res.body, res), which
+// routers such as Hono do to change a finished response's headers, takes
+// the text or bytes the untouched body stream stands for, so the response
+// goes out whole with its length rather than as a stream; a body stream
+// that was read from stays a stream.
+func TestResponseRebuiltFromABodyIsWhole(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
+  async fetch(request) {
+    const mode = new URL(request.url).pathname;
+    let res = mode === "/bytes" ? new Response(new Uint8Array([104, 105, 33])) : new Response("héllo");
+    if (mode === "/read") {
+      const reader = res.body.getReader();
+      const first = await reader.read();
+      reader.releaseLock();
+      return new Response(new ReadableStream({ start(c) { c.enqueue(first.value); c.close(); } }), res);
+    }
+    res = new Response(res.body, res);
+    res.headers.set("x-rebuilt", "1");
+    const again = new Response(res.body, res);
+    return again;
+  },
+};`}, nil))
+	defer d.Close(context.Background())
+	for _, tc := range []struct {
+		path, body, ctype string
+		length            int64
+	}{
+		{"/text", "héllo", "text/plain;charset=UTF-8", 6},
+		{"/bytes", "hi!", "", 3},
+		{"/read", "héllo", "text/plain;charset=UTF-8", -1},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			var w headWriter
+			if _, err := d.Serve(context.Background(), &Request{Method: "GET", URL: "http://x" + tc.path}, &w); err != nil {
+				t.Fatal(err)
+			}
+			if w.length != tc.length || w.body.String() != tc.body || w.header.Get("Content-Type") != tc.ctype {
+				t.Errorf("length %d, body %q, type %q; want %d, %q, %q", w.length, w.body.String(), w.header.Get("Content-Type"), tc.length, tc.body, tc.ctype)
+			}
+			if tc.path != "/read" && w.header.Get("X-Rebuilt") != "1" {
+				t.Errorf("headers %v", w.header)
+			}
+		})
+	}
+}

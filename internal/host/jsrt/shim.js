@@ -253,7 +253,7 @@
   class Headers {
     #m = new Map();
     constructor(init) {
-      if (init instanceof Headers) for (const [k, v] of init) this.append(k, v);
+      if (init instanceof Headers) init.#m.forEach((v, k) => this.#m.set(k, typeof v === "string" ? v : v.slice()));
       else if (Array.isArray(init)) for (const [k, v] of init) this.append(k, v);
       else if (init && typeof init === "object") for (const k of Object.keys(init)) this.append(k, init[k]);
     }
@@ -409,6 +409,7 @@
     #q = []; #waiters = []; #state = "readable"; #err; #src; #ctrl; #pulling = false; #hwm;
     constructor(source = {}, strategy = {}) {
       this._locked = false;
+      this._src = undefined; // what a body stream stands for (bodyStream)
       this.#src = source;
       this.#hwm = strategy.highWaterMark ?? 1;
       this.#ctrl = new ReadableStreamDefaultController(this);
@@ -418,6 +419,14 @@
       Promise.resolve(source.start ? source.start(this.#ctrl) : undefined).then(() => this.#pull(), (e) => this._error(e));
     }
     get locked() { return this._locked; }
+    // _claim hands over the text or bytes a body stream stands for when
+    // nothing has touched the stream yet, and locks it: it belongs to the
+    // body built from it now. Undefined for any other stream.
+    _claim() {
+      if (this._src === undefined || this._locked || this.#state !== "readable" || this.#q.length || this.#pulling) return undefined;
+      this._locked = true;
+      return this._src;
+    }
     _desired() { return this.#state === "readable" ? this.#hwm - this.#q.length : 0; }
     _enqueue(c) {
       if (this.#state !== "readable") throw new TypeError("stream is closed");
@@ -549,8 +558,21 @@
     for (const p of parts) { out.set(p, o); o += p.length; }
     return out;
   }
-  function bytesStream(b) {
-    return new ReadableStream({ start(c) { if (b.length) c.enqueue(b); c.close(); } });
+  // bodyStream is the stream a body held as text or bytes gives: nothing
+  // is encoded or queued until it is read, and a body built from it while
+  // it is untouched (new Response(res.body, res), as routers do to change
+  // a finished response's headers) takes the text or bytes back rather
+  // than reading it chunk by chunk.
+  function bodyStream(src) {
+    const s = new ReadableStream({
+      pull(c) {
+        const b = typeof src === "string" ? utf8Encode(src) : src;
+        if (b.length) c.enqueue(b);
+        c.close();
+      },
+    }, { highWaterMark: 0 });
+    s._src = src;
+    return s;
   }
 
   function toBytes(body) {
@@ -574,8 +596,12 @@
     #stream = null;
     #used = false;
     _initBody(body, headers) {
-      if (body instanceof ReadableStream) this.#stream = body;
-      else if (typeof body === "string") this.#text = body;
+      if (body instanceof ReadableStream) {
+        const src = body._claim();
+        if (src === undefined) this.#stream = body;
+        else if (typeof src === "string") this.#text = src;
+        else this.#bytes = src;
+      } else if (typeof body === "string") this.#text = body;
       else this.#bytes = toBytes(body);
       // Without headers (a Response that has made none yet) the caller
       // keeps the default type until they are made.
@@ -585,7 +611,7 @@
     }
     get bodyUsed() { return this.#used; }
     get body() {
-      if (!this.#stream && this._bytes()) this.#stream = bytesStream(this.#bytes);
+      if (!this.#stream && (this.#text !== null || this.#bytes)) this.#stream = bodyStream(this.#text !== null ? this.#text : this.#bytes);
       return this.#stream;
     }
     _bytes() {
