@@ -56,18 +56,12 @@ func (s *Postgres) CreateSession(ctx context.Context, sess Session, missing []Se
 		if _, err := tx.Exec(ctx, "INSERT INTO upload_session_manifests(session_id, manifest) VALUES ($1, $2)", sess.ID, string(sess.Manifest)); err != nil {
 			return err
 		}
-		for len(missing) > 0 {
-			batch := missing[:min(len(missing), 5000)]
-			missing = missing[len(batch):]
-			hashes, sizes, comp := make([]string, len(batch)), make([]int64, len(batch)), make([]bool, len(batch))
-			for i, m := range batch {
-				hashes[i], sizes[i], comp[i] = m.Hash, m.Size, m.Compressible
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO session_hashes(session_id, hash, size, compressible)
-				SELECT $1, h, s, c FROM unnest($2::text[], $3::bigint[], $4::boolean[]) AS t(h, s, c)`,
-				sess.ID, hashes, sizes, comp); err != nil {
-				return pgError(err)
-			}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"session_hashes"}, []string{"session_id", "hash", "size", "compressible"},
+			pgx.CopyFromSlice(len(missing), func(i int) ([]any, error) {
+				m := missing[i]
+				return []any{sess.ID, m.Hash, m.Size, m.Compressible}, nil
+			})); err != nil {
+			return pgError(err)
 		}
 		return nil
 	})
@@ -272,22 +266,16 @@ func (c *pgChunks) add(hash, encoding string, data []byte) {
 	}
 }
 
-// insert writes the rows, at most maxStatementBytes of data per statement.
+// insert writes the rows with COPY, which PostgreSQL takes in a stream:
+// cheaper for it than an INSERT of unnested arrays (no array to build and
+// take apart on either side), and the driver sends the rows as it encodes
+// them, a buffer at a time, so no copy of all the data is held.
 func (c *pgChunks) insert(ctx context.Context, tx pgx.Tx) error {
-	for from := 0; from < len(c.data); {
-		to, size := from, 0
-		for to < len(c.data) && (to == from || size+len(c.data[to]) <= maxStatementBytes) {
-			size += len(c.data[to])
-			to++
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO blob_chunks(hash, encoding, seq, data)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[])`,
-			c.hashes[from:to], c.encodings[from:to], c.seqs[from:to], c.data[from:to]); err != nil {
-			return err
-		}
-		from = to
-	}
-	return nil
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"blob_chunks"}, []string{"hash", "encoding", "seq", "data"},
+		pgx.CopyFromSlice(len(c.data), func(i int) ([]any, error) {
+			return []any{c.hashes[i], c.encodings[i], c.seqs[i], c.data[i]}, nil
+		}))
+	return err
 }
 
 // PutBlobs implements Store.

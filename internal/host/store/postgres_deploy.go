@@ -113,7 +113,7 @@ func (s *Postgres) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, 
 	return res, nil
 }
 
-// pgInsertAssets writes a deployment's assets, a batch per statement.
+// pgInsertAssets writes a deployment's assets.
 func pgInsertAssets(ctx context.Context, tx pgx.Tx, deploymentID string, assets []Asset) error {
 	sorted := slices.Clone(assets)
 	slices.SortFunc(sorted, func(a, b Asset) int { return strings.Compare(a.Path, b.Path) })
@@ -122,19 +122,14 @@ func pgInsertAssets(ctx context.Context, tx pgx.Tx, deploymentID string, assets 
 			return fmt.Errorf("asset %s: %w: listed twice", a.Path, ErrConflict)
 		}
 	}
-	for len(sorted) > 0 {
-		batch := sorted[:min(len(sorted), 5000)]
-		sorted = sorted[len(batch):]
-		paths, hashes, types := make([]string, len(batch)), make([]string, len(batch)), make([]string, len(batch))
-		sizes := make([]int64, len(batch))
-		for i, a := range batch {
-			paths[i], hashes[i], sizes[i], types[i] = a.Path, a.Hash, a.Size, a.ContentType
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deployment_assets(deployment_id, path, hash, size, content_type)
-			SELECT $1, p, h, s, c FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(p, h, s, c)`,
-			deploymentID, paths, hashes, sizes, types); err != nil {
-			return fmt.Errorf("assets: %w", pgError(err))
-		}
+	// COPY rather than INSERT: for ten thousand rows PostgreSQL spends
+	// markedly less taking a stream than unnesting arrays.
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deployment_assets"}, []string{"deployment_id", "path", "hash", "size", "content_type"},
+		pgx.CopyFromSlice(len(sorted), func(i int) ([]any, error) {
+			a := sorted[i]
+			return []any{deploymentID, a.Path, a.Hash, a.Size, a.ContentType}, nil
+		})); err != nil {
+		return fmt.Errorf("assets: %w", pgError(err))
 	}
 	return nil
 }
