@@ -28,6 +28,13 @@
 # 2x). Its CPU figure counts the PostgreSQL server's processes too. Only the
 # first deploys are measured then (no redeploy, no hash phase).
 #
+# A deploy on PostgreSQL is answered when it goes live on every replica at
+# once, --database-switch-delay (1s by default) after it is written: a fixed
+# wait, not work, and part of what a user waits for. The report gives the
+# ratio with it and, beside it, without it (the time less the delay), so
+# that neither hides the other. CFHOST_DATABASE_SWITCH_DELAY in the
+# environment sets the delay, as for cfhost itself.
+#
 # Usage: [SITES="small mid large"] bench/deploy.sh [--database postgres] [ROUNDS]
 # (needs curl, python3 and coreutils; installs curl, and postgresql for
 # --database postgres, if missing)
@@ -163,7 +170,17 @@ report() { # name files dir seconds baseline spread cpu base-cpu cpu-spread
 }
 
 echo "== deploy throughput, median of $rounds rounds (lower ratio is better; target <= 2.00x), load $(cut -d' ' -f1-3 /proc/loadavg) =="
-declare -A base_t host_t ratios base_c host_c cratios pg_t pg_c pgratios pgcratios
+declare -A base_t host_t ratios base_c host_c cratios pg_t pg_c pgratios pgcratios pgnratios
+switch_delay=${CFHOST_DATABASE_SWITCH_DELAY:-1s}
+# switch_secs: the delay in seconds (Go duration forms h, m, s, ms, us, ns).
+switch_secs=$(awk -v d="$switch_delay" 'BEGIN {
+  s = 0; u["h"] = 3600; u["m"] = 60; u["s"] = 1; u["ms"] = 1e-3; u["us"] = 1e-6; u["µs"] = 1e-6; u["ns"] = 1e-9
+  while (match(d, /^[0-9.]+(h|ms|m|us|µs|ns|s)/)) {
+    part = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+    n = part + 0; sub(/^[0-9.]+/, "", part); s += n * u[part]
+  }
+  if (d != "") { print "bad CFHOST_DATABASE_SWITCH_DELAY" > "/dev/stderr"; exit 1 }
+  printf "%.6f", s }')
 [[ -z $database ]] || pg_start
 for r in $(seq 1 "$rounds"); do
   start_host
@@ -177,7 +194,7 @@ for r in $(seq 1 "$rounds"); do
     cratios[$site]+=" $(awk -v t="$tc" -v b="$bc" 'BEGIN { printf "%.2f", t / b }')"
   done
   if [[ -n $database ]]; then
-    start_host --database "$(pg_database bench)"
+    start_host --database "$(pg_database bench)" --database-switch-delay "$switch_delay"
     for site in $sites; do
       dir=${!site}
       p=$(project "bench-$site-$r")
@@ -185,13 +202,14 @@ for r in $(seq 1 "$rounds"); do
       pg_t[$site]+=" $t" pg_c[$site]+=" $tc"
       pgratios[$site]+=" $(awk -v t="$t" -v b="${host_t[$site]##* }" 'BEGIN { printf "%.2f", t / b }')"
       pgcratios[$site]+=" $(awk -v t="$tc" -v b="${host_c[$site]##* }" 'BEGIN { printf "%.2f", t / b }')"
+      pgnratios[$site]+=" $(awk -v t="$t" -v w="$switch_secs" -v b="${host_t[$site]##* }" 'BEGIN { printf "%.2f", (t - w) / b }')"
     done
     stop_host
   fi
   line="round $r:"
   for site in $sites; do
     line+=" $site ${ratios[$site]##* }x (CPU ${cratios[$site]##* }x)"
-    [[ -z $database ]] || line+=" postgres/sqlite ${pgratios[$site]##* }x (CPU ${pgcratios[$site]##* }x)"
+    [[ -z $database ]] || line+=" postgres/sqlite ${pgratios[$site]##* }x (less the switch delay ${pgnratios[$site]##* }x, CPU ${pgcratios[$site]##* }x)"
   done
   line+=", load $(cut -d' ' -f1 /proc/loadavg)"
   echo "$line" >&2
@@ -207,14 +225,16 @@ done
 
 range() { tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
 if [[ -n $database ]]; then
-  echo "== first deploy, cfhost on PostgreSQL (--database, local cluster on a Unix socket) against SQLite, median of $rounds rounds (target <= 2.00x) =="
+  echo "== first deploy, cfhost on PostgreSQL (--database, local cluster on a Unix socket, --database-switch-delay $switch_delay) against SQLite, median of $rounds rounds (target <= 2.00x) =="
   for site in $sites; do
     n=$(find "${!site}" -type f -not -path '*/.cfdeploy/*' | wc -l)
     awk -v name="first deploy ($site, $n files)" -v s="$(median <<< "${host_t[$site]}")" -v p="$(median <<< "${pg_t[$site]}")" \
       -v r="$(median <<< "${pgratios[$site]}")" -v spread="$(range <<< "${pgratios[$site]}")" \
       -v sc="$(median <<< "${host_c[$site]}")" -v pc="$(median <<< "${pg_c[$site]}")" \
-      -v cr="$(median <<< "${pgcratios[$site]}")" -v cspread="$(range <<< "${pgcratios[$site]}")" 'BEGIN {
+      -v cr="$(median <<< "${pgcratios[$site]}")" -v cspread="$(range <<< "${pgcratios[$site]}")" \
+      -v w="$switch_secs" -v nr="$(median <<< "${pgnratios[$site]}")" -v nspread="$(range <<< "${pgnratios[$site]}")" 'BEGIN {
       printf "%-28s sqlite %.3f s   postgres %.3f s   ratio %.2fx %s   (per round %s)\n", name, s, p, r, (r <= 2 ? "met" : "MISSED"), spread
+      printf "%-28s less the switch delay (%.3f s): postgres %.3f s   ratio %.2fx %s   (per round %s)\n", "", w, p - w, nr, (nr <= 2 ? "met" : "MISSED"), nspread
       printf "%-28s CPU sqlite %.2f s   postgres %.2f s (with the database server)   ratio %.2fx   (per round %s)\n", "", sc, pc, cr, cspread }'
   done
   exit 0
