@@ -165,8 +165,17 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 // ReadFrom keeps the TCP connection's sendfile and splice paths, sending
-// anything held first.
+// anything held first. A *Section is sent from its file at its offset.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	if s, ok := r.(*Section); ok && c.err == nil {
+		return c.sendSection(s)
+	}
+	return c.readFrom(r)
+}
+
+// readFrom sends anything held, then r through the TCP connection's
+// ReadFrom.
+func (c *Conn) readFrom(r io.Reader) (int64, error) {
 	if c.held != nil && len(*c.held) > 0 {
 		b := *c.held
 		*c.held = b[:0]
