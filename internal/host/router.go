@@ -2,6 +2,7 @@ package host
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -246,6 +247,21 @@ func setClass(w http.ResponseWriter, c requestClass) {
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom passes src down to the writer below, so that an asset body kept
+// in a file reaches the connection's sendfile instead of being copied
+// through Write.
+func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	var n int64
+	var err error
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{s.ResponseWriter}, src)
+	}
+	s.bytes += n
 	return n, err
 }
 

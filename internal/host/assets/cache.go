@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // BlobSource is where blob bytes live; the host implements it over its
@@ -51,11 +52,20 @@ var encodingNames = [numEncodings]string{"", "gzip", "br"}
 // rep is one representation of a blob as the cache knows it. A rep is
 // immutable once published, so requests read it without locking.
 type rep struct {
-	missing  bool   // the variant does not exist
-	size     int64  // bytes
-	data     []byte // the bytes, unless streamed
-	streamed bool   // too large to hold: read from the BlobSource per request
+	missing  bool     // the variant does not exist
+	size     int64    // bytes
+	data     []byte   // the bytes, unless streamed or in file
+	file     *memFile // the bytes, from FileBody up where the platform allows
+	streamed bool     // too large to hold: read from the BlobSource per request
 	length   []string
+}
+
+// cost is what r counts against the cache's budget.
+func (r *rep) cost() int64 {
+	if r.file != nil {
+		return r.size
+	}
+	return int64(len(r.data))
 }
 
 // Cache holds blob bytes in memory in front of a BlobSource: a byte-bounded
@@ -68,6 +78,10 @@ type Cache struct {
 	src    BlobSource
 	budget int64
 	large  int64 // representations above this size are streamed
+	// files counts the in-memory files open (cached or still sending),
+	// maxFiles bounds it.
+	files    atomic.Int64
+	maxFiles int64
 
 	mu       sync.Mutex
 	entries  map[string]*cacheEntry
@@ -111,6 +125,7 @@ func NewCache(blobs BlobSource, budgetBytes int64) *Cache {
 		src:      blobs,
 		budget:   budgetBytes,
 		large:    min(LargeBlob, budgetBytes/4),
+		maxFiles: memFileLimit(),
 		entries:  map[string]*cacheEntry{},
 		inflight: map[flightKey]*flight{},
 	}
@@ -206,6 +221,9 @@ func (c *Cache) get(ctx context.Context, hash string, enc encoding) (*rep, error
 	delete(c.inflight, key)
 	if err == nil && !f.stale {
 		c.store(hash, enc, r)
+	} else if err == nil && r.file != nil {
+		// Not cached: no response may send from it (hold loads it again).
+		r.file.release()
 	}
 	c.mu.Unlock()
 	f.rep, f.err = r, err
@@ -225,7 +243,12 @@ func (c *Cache) load(ctx context.Context, hash string, enc encoding) (*rep, erro
 	}
 	r := &rep{size: size, length: one(strconv.FormatInt(size, 10))}
 	r.streamed = size > c.large
-	if !r.streamed {
+	if !r.streamed && size >= FileBody {
+		if r.file, err = c.loadFile(ra, size); err != nil {
+			return nil, fmt.Errorf("read blob %s %q: %w", hash, encodingNames[enc], err)
+		}
+	}
+	if !r.streamed && r.file == nil {
 		r.data = make([]byte, size)
 		if n, err := ra.ReadAt(r.data, 0); n < len(r.data) {
 			if err == nil {
@@ -260,7 +283,7 @@ func (c *Cache) store(hash string, enc encoding, r *rep) {
 		c.touch(e)
 	}
 	e.reps[enc] = r
-	cost := int64(len(r.data))
+	cost := r.cost()
 	e.cost += cost
 	c.used += cost
 	for c.used > c.budget && c.tail != nil && c.tail != e {
@@ -272,6 +295,32 @@ func (c *Cache) remove(e *cacheEntry) {
 	delete(c.entries, e.hash)
 	c.used -= e.cost
 	c.unlink(e)
+	for _, r := range e.reps {
+		if r != nil && r.file != nil {
+			r.file.release()
+		}
+	}
+}
+
+// hold makes r, a representation of hash looked up earlier, safe to send
+// from: it takes a reference on r's file for the caller to release. When
+// the file was evicted and closed since the lookup, it loads the
+// representation again.
+func (c *Cache) hold(ctx context.Context, hash string, enc encoding, r *rep) (*rep, error) {
+	for range 3 {
+		if r.file == nil || r.file.acquire() {
+			return r, nil
+		}
+		next, err := c.get(ctx, hash, enc)
+		if err != nil {
+			return nil, err
+		}
+		if next.missing || next.streamed || next.size != r.size {
+			return nil, fmt.Errorf("blob %s %q changed while being served", hash, encodingNames[enc])
+		}
+		r = next
+	}
+	return nil, fmt.Errorf("blob %s %q: evicted on every load", hash, encodingNames[enc])
 }
 
 func (c *Cache) touch(e *cacheEntry) {

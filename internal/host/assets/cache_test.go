@@ -103,3 +103,51 @@ func TestCacheMissingVariantsAreRemembered(t *testing.T) {
 		t.Errorf("an absent identity blob gave no error")
 	}
 }
+
+// A representation of FileBody bytes and more lives in an in-memory file
+// (on Linux). Evicting it while a response sends from it keeps the file
+// open until that response lets go; then it is closed, and the next
+// request loads it again.
+func TestCacheFileOutlivesEvictionWhileHeld(t *testing.T) {
+	blobs := newMemBlobs()
+	b := []byte(strings.Repeat("x", FileBody))
+	h := sha(b)
+	blobs.put(h, "", b)
+	c := NewCache(blobs, 0)
+	ctx := context.Background()
+	r, err := c.get(ctx, h, encIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.file == nil {
+		t.Skip("no in-memory files on this platform")
+	}
+	if r.data != nil || c.Used() != int64(len(b))+entryOverhead {
+		t.Fatalf("a file-backed rep also holds %d bytes; cache uses %d", len(r.data), c.Used())
+	}
+	held, err := c.hold(ctx, h, encIdentity, r)
+	if err != nil || held != r {
+		t.Fatalf("hold = %p, %v; want the cached rep", held, err)
+	}
+	c.Invalidate(h) // evicts
+	got := make([]byte, len(b))
+	if _, err := r.file.f.ReadAt(got, 0); err != nil || string(got) != string(b) {
+		t.Fatalf("the evicted file under a response: %v", err)
+	}
+	r.file.release()
+	if _, err := r.file.f.ReadAt(got, 0); err == nil {
+		t.Fatal("the file stayed open after its last release")
+	}
+	if n := c.files.Load(); n != 0 {
+		t.Errorf("%d files counted open, want 0", n)
+	}
+	// A response that looked the rep up before the eviction gets a fresh load.
+	again, err := c.hold(ctx, h, encIdentity, r)
+	if err != nil || again == r || again.file == nil {
+		t.Fatalf("hold of a closed rep = %+v, %v", again, err)
+	}
+	again.file.release()
+	if n := blobs.opens.Load(); n != 2 {
+		t.Errorf("blob opened %d times, want 2", n)
+	}
+}

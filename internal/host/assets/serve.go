@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/rules"
 )
 
@@ -267,8 +268,16 @@ func (s *Site) serveAsset(w http.ResponseWriter, h http.Header, r *http.Request,
 	}
 
 	var ra io.ReaderAt
-	if rp.streamed && !isHead(method) {
-		if ra, err = s.cache.open(r.Context(), a.hash, enc); err != nil {
+	if !isHead(method) && n > 0 {
+		switch {
+		case rp.streamed:
+			ra, err = s.cache.open(r.Context(), a.hash, enc)
+		case rp.file != nil:
+			if rp, err = s.cache.hold(r.Context(), a.hash, enc, rp); err == nil && rp.file != nil {
+				defer rp.file.release()
+			}
+		}
+		if err != nil {
 			for k := range h {
 				delete(h, k)
 			}
@@ -281,14 +290,33 @@ func (s *Site) serveAsset(w http.ResponseWriter, h http.Header, r *http.Request,
 	if isHead(method) || n == 0 {
 		return
 	}
-	if !rp.streamed {
+	// A write error means the client went away; there is nobody to tell.
+	switch {
+	case rp.file != nil:
+		sendFile(w, r, coalesce.NewSection(rp.file.f, off, n))
+	case !rp.streamed:
 		w.Write(rp.data[off : off+n])
-		return
+	default:
+		bufp := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(bufp)
+		io.CopyBuffer(writerOnly{w}, io.NewSectionReader(ra, off, n), *bufp)
+	}
+}
+
+// sendFile sends a body held in an in-memory file. Every writer on the way
+// (the router's recorder, the isolation and preview wrappers, net/http's
+// own) passes the Section down through ReadFrom to the connection, which
+// sends it with sendfile; a writer without ReadFrom gets it copied. On a
+// connection that can hold the header (coalesce), the header is flushed
+// into that hold first, or net/http would read the body's first 512 bytes
+// through the process to sniff a type that is already set.
+func sendFile(w http.ResponseWriter, r *http.Request, body *coalesce.Section) {
+	if coalesce.From(r.Context()) != nil {
+		http.NewResponseController(w).Flush()
 	}
 	bufp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bufp)
-	// A write error means the client went away; there is nobody to tell.
-	io.CopyBuffer(writerOnly{w}, io.NewSectionReader(ra, off, n), *bufp)
+	io.CopyBuffer(w, body, *bufp)
 }
 
 // copyBuffers hold the buffers large blobs are streamed through.

@@ -1,0 +1,96 @@
+package assets
+
+import (
+	"io"
+	"os"
+	"sync/atomic"
+)
+
+// FileBody is the size from which a representation held in memory is kept
+// in an in-memory file rather than a byte slice, where the platform has
+// such files (Linux's memfd): a connection then sends it with sendfile,
+// without copying it into the socket, as nginx sends a file from the page
+// cache. Below it one write of the bytes costs less than the system call
+// that sendfile adds.
+const FileBody = 32 << 10
+
+// maxMemFiles bounds the in-memory files open at once, whatever the budget
+// allows (a quarter of the descriptor limit when that is lower): past it,
+// representations are held as byte slices again.
+const maxMemFiles = 4096
+
+// memFile is a representation's bytes in a sealed in-memory file. The
+// cache holds one reference while the representation is cached, every
+// response sending from it one more; the last release closes the file, so
+// eviction never closes a file under a response, and an evicted file's
+// memory goes back as soon as its last response is sent rather than
+// whenever the garbage collector looks.
+type memFile struct {
+	f     *os.File
+	refs  atomic.Int64
+	count *atomic.Int64 // the cache's count of open files
+}
+
+// acquire takes a reference for a response; false when the file was
+// already closed (evicted and released), and must not be used.
+func (m *memFile) acquire() bool {
+	for {
+		n := m.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if m.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference, closing the file with the last.
+func (m *memFile) release() {
+	if m.refs.Add(-1) == 0 {
+		m.f.Close()
+		m.count.Add(-1)
+	}
+}
+
+// loadFile copies the size bytes of ra into a new in-memory file holding
+// the cache's reference. It returns nil and no error when no file can be
+// made (another platform, the descriptor limit), for the caller to hold
+// the bytes itself; an error is a failure to read ra.
+func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*memFile, error) {
+	if c.files.Add(1) > c.maxFiles {
+		c.files.Add(-1)
+		return nil, nil
+	}
+	f, err := createMemFile("cfhost-asset")
+	if err != nil {
+		c.files.Add(-1)
+		return nil, nil
+	}
+	m := &memFile{f: f, count: &c.files}
+	m.refs.Store(1)
+	bufp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufp)
+	buf := *bufp
+	for off := int64(0); off < size; {
+		chunk := buf[:min(int64(len(buf)), size-off)]
+		n, err := ra.ReadAt(chunk, off)
+		if n < len(chunk) {
+			m.release()
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if _, err := f.Write(chunk); err != nil {
+			m.release() // out of memory for files: hold the bytes instead
+			return nil, nil
+		}
+		off += int64(n)
+	}
+	if err := sealMemFile(f); err != nil {
+		m.release()
+		return nil, nil
+	}
+	return m, nil
+}

@@ -1,0 +1,72 @@
+package host
+
+import (
+	"crypto/rand"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
+)
+
+// An asset of 100 KiB leaves by sendfile, without its bytes passing
+// through the process, whichever writers the router puts in front of the
+// connection (its status recorder, the preview and isolation wrappers):
+// each must hand the body down through ReadFrom. The bytes still count in
+// the metrics.
+func TestLargeAssetLeavesBySendfile(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sendfile from in-memory files is Linux's")
+	}
+	th := newTestHost(t)
+	big := make([]byte, 100<<10)
+	rand.Read(big)
+	p := th.createProject("big")
+	th.deploy(p.ID, siteFiles{"/big.bin": string(big)})
+	pre := th.deploy(p.ID, siteFiles{"/big.bin": string(big)}, preview("next")).Deployment
+	iso := th.createProject("cookies")
+	th.deploy(iso.ID, siteFiles{"/big.bin": string(big), "/_headers": "/*\n  Set-Cookie: a=b\n"})
+
+	var total int
+	for _, tc := range []struct {
+		name, host, path string
+		header           []string
+		want             string
+	}{
+		{"subdomain", p.ID + ".localhost", "/big.bin", nil, string(big)},
+		{"path mode", "127.0.0.1", "/__project/" + p.ID + "/big.bin", nil, string(big)},
+		{"preview", pre.ShortID + "--" + p.ID + ".localhost", "/big.bin", nil, string(big)},
+		{"isolated", iso.ID + ".localhost", "/big.bin", nil, string(big)},
+		{"range", p.ID + ".localhost", "/big.bin", []string{"Range", "bytes=1000-70999"}, string(big[1000:71000])},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := coalesce.FileBytesSent()
+			resp, body := th.fetch(tc.host, tc.path, append([]string{"Accept-Encoding", "identity"}, tc.header...)...)
+			if resp.StatusCode/100 != 2 || body != tc.want {
+				t.Fatalf("status %d, %d bytes, want %d", resp.StatusCode, len(body), len(tc.want))
+			}
+			// The handler counts what it sent once sendfile has returned,
+			// which may be after the client has read the last byte. Other
+			// tests may send files meanwhile: count at least.
+			sent := func() int64 { return coalesce.FileBytesSent() - before }
+			for deadline := time.Now().Add(10 * time.Second); sent() < int64(len(tc.want)) && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			if n := sent(); n < int64(len(tc.want)) {
+				t.Errorf("%d bytes left by sendfile, want %d", n, len(tc.want))
+			}
+			total += len(body)
+		})
+	}
+	// Counted when each handler returns, which the client does not wait for.
+	want := fmt.Sprintf(`cfhost_http_response_bytes_total{class="asset"} %d`, total)
+	var metrics []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, metrics = th.do("GET", "/__metrics", nil); strings.Contains(string(metrics), want) {
+			return
+		}
+	}
+	t.Errorf("metrics lack %q:\n%s", want, metrics)
+}
