@@ -67,11 +67,14 @@ type serveOptions struct {
 	// DeployBudget per DeployWindow bounds the files a project deploys.
 	DeployBudget int
 	DeployWindow time.Duration
-	MaxFile      int64
-	MaxFiles     int
-	MaxBody      int64
-	MaxEnvVars   int
-	MaxEnvVal    int64
+	// DeployShare and DeployBurst pace a project's deploy work.
+	DeployShare int
+	DeployBurst time.Duration
+	MaxFile     int64
+	MaxFiles    int
+	MaxBody     int64
+	MaxEnvVars  int
+	MaxEnvVal   int64
 	// WorkerOutbound and WorkerOutboundAllow: see host.Config.
 	WorkerOutbound      string
 	WorkerOutboundAllow []string
@@ -157,6 +160,8 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("max-request-target", 16<<10, "longest request target (path and query) of a project request (then 414)", &o.MaxTarget),
 		intSetting("deploy-budget", 200000, 1, "files one project's deploys, rollbacks and promotions may count per --deploy-window (each counts its files, at least 100) before they are answered 429", &o.DeployBudget),
 		durationSetting("deploy-window", time.Minute, "window of --deploy-budget; a project that spent it may deploy again when its window ends", &o.DeployWindow),
+		intSetting("deploy-share", 25, 1, "percent of one core a project's deploy work (reading its manifests, writing its deployments, building its site) may take once past --deploy-burst, at most 100 (it pauses in between)", &o.DeployShare),
+		durationSetting("deploy-burst", 500*time.Millisecond, "deploy work a project that was quiet runs before it is paced to --deploy-share", &o.DeployBurst),
 		bytesSetting("long-request-path", 1<<10, "path length from which a static request counts as long: a project's long requests run one at a time, paced to --long-request-share", &o.LongRequestPath),
 		intSetting("long-request-share", 25, 1, "percent of one core a project's long static requests may take, at most 100 (they pause in between)", &o.LongRequestShare),
 		bytesSetting("max-rule-substitution", 16<<10, "longest _redirects target or _headers value a rule may build from a request (a rule over it is skipped, with a warning)", &o.MaxRuleSubstitution),
@@ -319,6 +324,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 		DeployWindow:     o.DeployWindow,
 		LongRequestPath:  int(min(o.LongRequestPath, 1<<30)),
 		LongRequestShare: min(o.LongRequestShare, 100),
+		DeployShare:      min(o.DeployShare, 100),
+		DeployBurst:      o.DeployBurst,
 		RuleLimits: assets.Limits{
 			MaxSubstitution: int(min(o.MaxRuleSubstitution, 1<<30)),
 			MaxHeaderBytes:  int(min(o.MaxRuleHeaderBytes, 1<<30)),

@@ -88,7 +88,17 @@ func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ 
 		d.CompatibilityDate = req.ServerCode.CompatibilityDate
 		d.CompatibilityFlags = req.ServerCode.CompatibilityFlags
 	}
-	assets, err := h.sessionAssets(ctx, sid)
+	// From here the work grows with the deployment's files: it runs in
+	// the project's turn for deploy work (heavy.go). Compiling server code,
+	// above, is not in it: the compile cache does it once per module, and a
+	// pause three times as long as a compile would slow every deploy of new
+	// code.
+	t, err := h.heavyTurn(ctx, id)
+	if err != nil {
+		return none, err
+	}
+	defer t.end()
+	assets, err := h.sessionAssets(ctx, t, sid)
 	if err != nil {
 		return none, err
 	}
@@ -236,8 +246,8 @@ func (h *Host) storeServerCode(ctx context.Context, projectID string, sc *api.Se
 }
 
 // sessionAssets lists the files of an upload session's manifest as the
-// deployment's assets.
-func (h *Host) sessionAssets(ctx context.Context, sid string) ([]store.Asset, error) {
+// deployment's assets, yielding to t between chunks.
+func (h *Host) sessionAssets(ctx context.Context, t *turn, sid string) ([]store.Asset, error) {
 	manifestJSON, err := h.store.SessionManifest(ctx, sid)
 	if err != nil {
 		return nil, err
@@ -246,9 +256,17 @@ func (h *Host) sessionAssets(ctx context.Context, sid string) ([]store.Asset, er
 	if err := json.Unmarshal(manifestJSON, &m); err != nil {
 		return nil, fmt.Errorf("read session manifest: %w", err)
 	}
+	if err := t.yield(ctx); err != nil {
+		return nil, err
+	}
 	assets := make([]store.Asset, 0, len(m))
 	for p, e := range m {
+		if len(assets)%yieldEvery == yieldEvery-1 {
+			if err := t.yield(ctx); err != nil {
+				return nil, err
+			}
+		}
 		assets = append(assets, store.Asset{Path: p, Hash: e.Hash, Size: e.Size, ContentType: manifest.ContentType(p)})
 	}
-	return assets, nil
+	return assets, t.yield(ctx)
 }

@@ -145,6 +145,13 @@ type Config struct {
 	// LongRequestShare is the percentage of one core a project's long
 	// requests may take (1 to 100); default 25.
 	LongRequestShare int
+	// DeployShare is the percentage of one core a project's deploy work
+	// (reading its manifests, writing its deployments, building its
+	// site) may take once past DeployBurst (1 to 100); default 25.
+	DeployShare int
+	// DeployBurst is how much deploy work a project that was quiet runs
+	// before it is paced to DeployShare; default 500ms.
+	DeployBurst time.Duration
 	// RuleLimits bound what _redirects and _headers rules add to one
 	// response; zero fields take assets' defaults.
 	RuleLimits assets.Limits
@@ -268,6 +275,12 @@ func (c *Config) setDefaults() {
 	if c.LongRequestShare <= 0 {
 		c.LongRequestShare = defaultLongRequestShare
 	}
+	if c.DeployShare <= 0 {
+		c.DeployShare = defaultDeployShare
+	}
+	if c.DeployBurst <= 0 {
+		c.DeployBurst = defaultDeployBurst
+	}
 	if c.Version == "" {
 		c.Version = "dev"
 	}
@@ -303,6 +316,9 @@ type Host struct {
 	deployLimit *deployLimiter
 	// pace takes turns among a project's long static requests.
 	pace *pacer
+	// heavy paces a project's deploy work: manifests, deployments and site
+	// builds (heavy.go).
+	heavy *pacer
 
 	// access is the access log, nil when off; ownAccess says the host
 	// made it and closes it.
@@ -388,7 +404,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		pg:          pg,
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL, now: cfg.Now},
 		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
-		pace:        newPacer(cfg.LongRequestShare),
+		pace:        newPacer(cfg.LongRequestShare, 0),
+		heavy:       newPacer(cfg.DeployShare, cfg.DeployBurst),
 		deployLimit: newDeployLimiter(cfg.DeployBudget, cfg.DeployWindow),
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),

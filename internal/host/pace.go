@@ -12,9 +12,10 @@ const (
 	defaultLongRequestShare = 25
 )
 
-// pacer bounds the CPU one project's long requests take on the static
-// path, so that a client sending them on many connections cannot take the
-// host's cores from other projects.
+// pacer bounds the CPU time one project's expensive work takes, so that a
+// tenant cannot take the host's cores from other projects. Two pacers use
+// it: one for a project's long static requests, one for its deploy work
+// (heavy.go).
 //
 // A long path is what makes a static request expensive: rule matching, the
 // 404-page walk and the headers rules copy captures into are all linear in
@@ -24,15 +25,21 @@ const (
 // network events every 10 ms: a few connections of such requests left
 // another project's static site a tenth of its throughput.
 //
-// So a project's long requests run one at a time, and after each the next
-// waits long enough (in proportion to the time the last one took) that they
-// take at most share percent of one core. The pauses leave the core idle
-// for other projects' requests. Requests waiting for their turn cost no CPU;
-// they end when their client goes away.
+// So a project's paced work runs one piece at a time (a turn), and the
+// time it runs is charged against the project: after it, the project's
+// next turn (or the next chunk of a long turn, see yield) waits long
+// enough that its work takes at most share percent of one core. A pacer
+// may grant a burst: after a quiet spell a project runs that much work
+// before pauses begin, so that small jobs never wait. The pauses leave the
+// core idle for other projects' requests. Work waiting for its turn costs
+// no CPU; it ends when its context does.
 type pacer struct {
-	// pause is how long the next request waits per unit of time the last
-	// one ran: 100/share - 1.
+	// pause is how long the project waits per unit of time its work ran:
+	// 100/share - 1.
 	pause float64
+	// tolerance is how far next may be ahead of now with work still going
+	// on at once: the burst times pause.
+	tolerance time.Duration
 
 	mu       sync.Mutex
 	projects map[string]*pace
@@ -40,22 +47,52 @@ type pacer struct {
 	sweepAt int
 }
 
-// pace is one project's turn: a slot, and when the next may start.
+// pace is one project's turn: a slot, and when its work is paid for.
 type pace struct {
 	slot chan struct{}
-	next time.Time // guarded by slot
-	refs int       // requests holding or waiting for the entry, under pacer.mu
+	// next is when the work the project ran so far would have ended had it
+	// run at its share of a core; guarded by slot.
+	next time.Time
+	refs int // turns holding or waiting for the entry, under pacer.mu
 }
 
-func newPacer(share int) *pacer {
+// minPause is the shortest pause a turn sleeps; a shorter one is owed, not
+// slept (next keeps it), so that fine-grained yields cost no timer churn.
+const minPause = time.Millisecond
+
+// newPacer returns a pacer that keeps each project's work to share percent
+// of one core once it has run burst of work since it was last paid up.
+func newPacer(share int, burst time.Duration) *pacer {
 	share = min(max(share, 1), 100)
-	return &pacer{pause: 100/float64(share) - 1, projects: map[string]*pace{}, sweepAt: 64}
+	pause := 100/float64(share) - 1
+	return &pacer{pause: pause, tolerance: time.Duration(float64(max(burst, 0)) * pause),
+		projects: map[string]*pace{}, sweepAt: 64}
 }
 
 // wait takes project's turn for one long request, waiting while another
 // runs and then for the pause the last one earned. It returns done, to call
 // when the request's work is over, or ctx's error.
 func (p *pacer) wait(ctx context.Context, project string) (done func(), err error) {
+	t, err := p.start(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	return t.end, nil
+}
+
+// turn is a project's right to run paced work, from start to end.
+type turn struct {
+	p       *pacer
+	project string
+	e       *pace
+	// from is when the work not yet charged began.
+	from time.Time
+}
+
+// start takes project's turn: it waits while another of the project's
+// turns runs, then until the project's earlier work is paid for. The
+// caller calls end when its work is over, and may call yield in between.
+func (p *pacer) start(ctx context.Context, project string) (*turn, error) {
 	e := p.ref(project)
 	select {
 	case e.slot <- struct{}{}:
@@ -63,24 +100,58 @@ func (p *pacer) wait(ctx context.Context, project string) (done func(), err erro
 		p.unref(project, e)
 		return nil, ctx.Err()
 	}
-	if d := time.Until(e.next); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			<-e.slot
-			p.unref(project, e)
-			return nil, ctx.Err()
-		}
-	}
-	start := time.Now()
-	return func() {
-		end := time.Now()
-		e.next = end.Add(time.Duration(float64(end.Sub(start)) * p.pause))
+	t := &turn{p: p, project: project, e: e}
+	if err := t.hold(ctx); err != nil {
 		<-e.slot
 		p.unref(project, e)
-	}, nil
+		return nil, err
+	}
+	return t, nil
+}
+
+// yield charges the work since the last yield (or start) to the project
+// and pauses when that puts it over its share. Long work calls it between
+// pieces of a few milliseconds, so that its pauses come while it runs
+// rather than all after it. On ctx's error the turn is still held: end it.
+func (t *turn) yield(ctx context.Context) error {
+	t.charge(time.Now())
+	return t.hold(ctx)
+}
+
+// end charges the work since the last yield and gives the turn back; the
+// project's next turn waits for what this one owes.
+func (t *turn) end() {
+	t.charge(time.Now())
+	<-t.e.slot
+	t.p.unref(t.project, t.e)
+}
+
+// hold waits until the project's work is paid for, within the tolerance.
+func (t *turn) hold(ctx context.Context) error {
+	if d := time.Until(t.e.next.Add(-t.p.tolerance)); d >= minPause {
+		tm := time.NewTimer(d)
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			tm.Stop()
+			t.from = time.Now()
+			return ctx.Err()
+		}
+	}
+	t.from = time.Now()
+	return nil
+}
+
+// charge moves next on by what the work from t.from to now costs at the
+// project's share.
+func (t *turn) charge(now time.Time) {
+	ran := now.Sub(t.from)
+	base := t.e.next
+	if base.Before(t.from) {
+		base = t.from
+	}
+	t.e.next = base.Add(time.Duration(float64(ran) * (t.p.pause + 1)))
+	t.from = now
 }
 
 func (p *pacer) ref(project string) *pace {

@@ -12,7 +12,7 @@ import (
 // may not start before a pause proportional to the time it ran. Other
 // projects have turns of their own.
 func TestPacerTurns(t *testing.T) {
-	p := newPacer(1) // a pause 99 times as long as the run
+	p := newPacer(1, 0) // a pause 99 times as long as the run
 	done, err := p.wait(context.Background(), "a")
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +50,45 @@ func TestPacerShare(t *testing.T) {
 		share int
 		pause float64
 	}{{100, 0}, {250, 0}, {25, 3}, {0, 99}} {
-		if p := newPacer(tt.share); p.pause != tt.pause {
+		if p := newPacer(tt.share, 0); p.pause != tt.pause {
 			t.Errorf("share %d: pause factor %v, want %v", tt.share, p.pause, tt.pause)
 		}
+	}
+}
+
+// A pacer with a burst lets a project's work run unpaused until it has
+// used the burst, then pauses it in proportion: here share 25 (three
+// times the work) after 100 ms. Work is simulated by moving the turn's
+// start back, and a cancelled context shows whether yield had to wait.
+func TestPacerBurst(t *testing.T) {
+	p := newPacer(25, 100*time.Millisecond)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	tn, err := p.start(context.Background(), "a")
+	if err != nil {
+		t.Fatalf("a quiet project's first turn: %v, want it at once", err)
+	}
+	tn.from = tn.from.Add(-80 * time.Millisecond) // 80 ms of work
+	if err := tn.yield(cancelled); err != nil {
+		t.Fatalf("after 80 ms of work, within the 100 ms burst: %v, want to go on at once", err)
+	}
+	tn.from = tn.from.Add(-40 * time.Millisecond) // 120 ms in all
+	if err := tn.yield(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("after 120 ms of work, past the burst: %v, want a pause", err)
+	}
+	other, err := p.start(context.Background(), "b")
+	if err != nil {
+		t.Fatalf("another project during the pause: %v, want its own turn at once", err)
+	}
+	other.end()
+	tn.end()
+	// The 120 ms are paid for at a quarter of a core, 480 ms after the
+	// work began (80 ms before start), however long the test itself took.
+	if e := p.projects["a"]; e.next.Before(start.Add(400 * time.Millisecond)) {
+		t.Errorf("paid up at +%v, want at least +400ms (120 ms of work at 25 %%, begun at -80ms)", e.next.Sub(start))
+	}
+	if _, err := p.start(cancelled, "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("a new turn of the project still paying: %v, want to wait", err)
 	}
 }

@@ -78,7 +78,7 @@ func (c *siteCache) forgetSlugs() {
 // buildPreview builds the site of the deployment that selector names: the
 // deployment whose short id it is, else the newest of the branch whose
 // slug it is.
-func (h *Host) buildPreview(ctx context.Context, projectID, selector string) (*site, error) {
+func (h *Host) buildPreview(ctx context.Context, t *turn, projectID, selector string) (*site, error) {
 	snap, err := store.Snapshot{}, store.ErrNotFound
 	if alias.IsShortID(selector) {
 		snap, err = h.store.PreviewSnapshot(ctx, projectID, selector, "")
@@ -97,7 +97,7 @@ func (h *Host) buildPreview(ctx context.Context, projectID, selector string) (*s
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.compileSite(ctx, snap)
+	s, err := h.compileSite(ctx, t, snap)
 	if err != nil {
 		return nil, err
 	}

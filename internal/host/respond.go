@@ -55,19 +55,34 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // is refused rather than silently replaced, so that a path never changes
 // on its way in.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	if err := checkLength(r, limit); err != nil {
+	b, err := readJSONBody(w, r, limit)
+	if err != nil {
 		return err
+	}
+	return unmarshalBody(b, v, limit)
+}
+
+// readJSONBody reads a body of at most limit bytes for decodeJSON: not
+// empty, and valid UTF-8.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if err := checkLength(r, limit); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		return bodyError(err, limit)
+		return nil, bodyError(err, limit)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return bodyError(io.EOF, limit)
+		return nil, bodyError(io.EOF, limit)
 	}
 	if !utf8.Valid(b) {
-		return api.Errorf(api.CodeInvalid, "request body is not valid UTF-8")
+		return nil, api.Errorf(api.CodeInvalid, "request body is not valid UTF-8")
 	}
+	return b, nil
+}
+
+// unmarshalBody decodes a body readJSONBody read into v.
+func unmarshalBody(b []byte, v any, limit int64) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return bodyError(err, limit)
 	}

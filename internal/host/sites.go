@@ -175,7 +175,14 @@ func (c *siteCache) build(ctx context.Context, key, projectID, selector string) 
 	c.inflight[key] = b
 	c.mu.Unlock()
 	c.built.Add(1)
-	s, err := c.h.buildSite(ctx, projectID, selector)
+	// A build costs in proportion to the site's files: it runs in the
+	// project's turn for deploy work (heavy.go).
+	t, err := c.h.heavyTurn(ctx, projectID)
+	var s *site
+	if err == nil {
+		s, err = c.h.buildSite(ctx, t, projectID, selector)
+		t.end()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inflight[key] == b {
@@ -273,9 +280,9 @@ func (c *siteCache) drop(projectID string, live bool) {
 // buildSite loads the active deployment (or, with a selector, the preview
 // it names) and compiles it: path table, rules, and the server-code
 // program.
-func (h *Host) buildSite(ctx context.Context, projectID, selector string) (*site, error) {
+func (h *Host) buildSite(ctx context.Context, t *turn, projectID, selector string) (*site, error) {
 	if selector != "" {
-		return h.buildPreview(ctx, projectID, selector)
+		return h.buildPreview(ctx, t, projectID, selector)
 	}
 	snap, err := h.store.ActiveSnapshot(ctx, projectID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -289,7 +296,7 @@ func (h *Host) buildSite(ctx context.Context, projectID, selector string) (*site
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.compileSite(ctx, snap)
+	s, err := h.compileSite(ctx, t, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -297,8 +304,9 @@ func (h *Host) buildSite(ctx context.Context, projectID, selector string) (*site
 	return s, nil
 }
 
-// compileSite compiles a deployment read from the store.
-func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, error) {
+// compileSite compiles a deployment read from the store, yielding to t
+// between chunks.
+func (h *Host) compileSite(ctx context.Context, t *turn, snap store.Snapshot) (*site, error) {
 	d := snap.Deployment
 	projectID := d.ProjectID
 	var err error
@@ -306,7 +314,8 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 	if err := json.Unmarshal([]byte(d.Config), &cfg); err != nil {
 		return nil, fmt.Errorf("deployment %s config: %w", d.ID, err)
 	}
-	ad := assets.Deployment{ID: d.ID, Config: cfg, Assets: make(map[string]assets.Asset, len(snap.Assets)), Limits: h.cfg.RuleLimits, Logger: h.log}
+	ad := assets.Deployment{ID: d.ID, Config: cfg, Files: make([]assets.File, 0, len(snap.Assets)), Limits: h.cfg.RuleLimits, Logger: h.log,
+		Yield: func() error { return t.yield(ctx) }}
 	// The texts were validated at deploy; parsing again only rebuilds the
 	// rules, and warnings were reported then. A deployment made before a
 	// limit existed (such as the placeholders per rule) may be over it:
@@ -321,10 +330,28 @@ func (h *Host) compileSite(ctx context.Context, snap store.Snapshot) (*site, err
 			h.log.Warn("deployment rules over a limit; serving those within it", "deployment", d.ID, "file", "_headers", "err", err)
 		}
 	}
-	files := make(map[string]blobFile, len(snap.Assets))
-	for _, a := range snap.Assets {
-		ad.Assets[a.Path] = assets.Asset{Hash: a.Hash, Size: a.Size, ContentType: a.ContentType}
-		files[a.Path] = blobFile{hash: a.Hash, size: a.Size}
+	if err := t.yield(ctx); err != nil {
+		return nil, err
+	}
+	// Server code reads the assets as files; without it no table of them
+	// is needed.
+	var files map[string]blobFile
+	if d.HasServerCode() {
+		files = make(map[string]blobFile, len(snap.Assets))
+	}
+	for i, a := range snap.Assets {
+		if i%yieldEvery == yieldEvery-1 {
+			if err := t.yield(ctx); err != nil {
+				return nil, err
+			}
+		}
+		ad.Files = append(ad.Files, assets.File{Path: a.Path, Asset: assets.Asset{Hash: a.Hash, Size: a.Size, ContentType: a.ContentType}})
+		if files != nil {
+			files[a.Path] = blobFile{hash: a.Hash, size: a.Size}
+		}
+	}
+	if err := t.yield(ctx); err != nil {
+		return nil, err
 	}
 	s := &site{projectID: projectID, deployment: d.ID, isolate: headersNeedIsolation(ad.Headers)}
 	if s.assets, err = assets.Compile(ad, h.cache); err != nil {
