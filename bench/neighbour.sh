@@ -45,7 +45,8 @@
 #        up before measuring, pinned, access log on, every attack; -q turns
 #        the access log off, to see what logging long attack paths costs;
 #        -x passes more flags to cfhost serve, e.g. -x "--worker-concurrency 2")
-# Installs wrk with apt-get when it is missing.
+# Installs wrk with apt-get when it is missing. PORT sets cfhost's port
+# (default 18301), for a machine where another run holds it.
 set -euo pipefail
 
 duration=10s
@@ -101,7 +102,7 @@ echo "building cfhost, the attacker and the guest" >&2
 (cd "$root" && go build -o "$work/" ./cmd/cfhost ./bench/attacker)
 (cd "$root" && GOOS=wasip1 GOARCH=wasm go build -o "$work/slow.wasm" ./test/e2e/testdata/guests/slow)
 
-port=18301
+port=${PORT:-18301}
 base=http://127.0.0.1:$port
 logging="access log on" access_log=--access-log=true
 [[ -n $logs ]] || logging="access log off" access_log=--access-log=false
