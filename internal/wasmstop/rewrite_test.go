@@ -1,0 +1,373 @@
+package wasmstop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// envModule exports the i32 global env.g that sumModule imports.
+func envModule() []byte {
+	out := []byte("\x00asm\x01\x00\x00\x00")
+	g := vec([]byte{i32, 0, opI32Const, 5, opEnd})
+	out = append(append(append(out, secGlobal), appendULEB(nil, uint32(len(g)))...), g...)
+	e := vec(append(name("g"), 3, 0))
+	return append(append(append(out, secExport), appendULEB(nil, uint32(len(e)))...), e...)
+}
+
+// newRuntime is a compiler runtime without wazero's own hard stop.
+func newRuntime(t testing.TB) wazero.Runtime {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	t.Cleanup(func() { rt.Close(ctx) })
+	if _, err := rt.InstantiateWithConfig(ctx, envModule(), wazero.NewModuleConfig().WithName("env")); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+func instantiate(t testing.TB, rt wazero.Runtime, wasm []byte) api.Module {
+	t.Helper()
+	rw, err := Rewrite(wasm)
+	if err != nil {
+		t.Fatalf("rewrite: %v", err)
+	}
+	mod, err := rt.InstantiateWithConfig(context.Background(), rw, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatalf("instantiate the rewritten module: %v", err)
+	}
+	return mod
+}
+
+// TestRewriteKeepsResults runs functions before and after the rewrite,
+// with far more probes than FuelPerYield, and compares.
+func TestRewriteKeepsResults(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t)
+	orig, err := rt.InstantiateWithConfig(ctx, sumModule.bytes(), wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := instantiate(t, rt, sumModule.bytes())
+	for _, tc := range []struct {
+		fn  string
+		arg uint64
+	}{{"sum", 0}, {"sum", 7}, {"sum", 3 * FuelPerYield}, {"count", 0}, {"count", 16}} {
+		t.Run(tc.fn, func(t *testing.T) {
+			want, err := orig.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := rw.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil || got[0] != want[0] {
+				t.Fatalf("%s(%d) = %v, %v after the rewrite, want %v", tc.fn, tc.arg, got, err, want)
+			}
+		})
+	}
+	if g := rw.ExportedGlobal(StopExport); g == nil || g.Get() != 0 {
+		t.Fatalf("stop global %v", g)
+	}
+}
+
+// TestStopEndsRunawayCode stops, at a context's deadline, code that never
+// calls the host: an endless loop, and 2^60 calls without any loop.
+func TestStopEndsRunawayCode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    testModule
+		fn   string
+		args []uint64
+	}{
+		{"loop", spinModule, "spin", nil},
+		{"calls", forkModule, "fork", []uint64{60}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mod := instantiate(t, newRuntime(t), tc.m.bytes())
+			s := For(mod)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			disarm := s.Arm(ctx)
+			_, err := mod.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Fatalf("got %v, want the unreachable trap", err)
+			}
+			if !disarm() || !s.Stopped() {
+				t.Fatal("disarm does not report the stop")
+			}
+		})
+	}
+}
+
+// TestDisarmKeepsInstance arms a stop for a call that ends in time: the
+// instance is not stopped and serves again.
+func TestDisarmKeepsInstance(t *testing.T) {
+	mod := instantiate(t, newRuntime(t), sumModule.bytes())
+	s := For(mod)
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		disarm := s.Arm(ctx)
+		if _, err := mod.ExportedFunction("sum").Call(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		stopped := disarm()
+		cancel()
+		if stopped {
+			t.Fatal("a call that ended in time was stopped")
+		}
+	}
+}
+
+// TestGarbageCollectionDuringRunawayCode collects garbage while a module
+// spins: the collection must finish although the spinning goroutine never
+// calls the host, since the probes visit Go now and then. Without those
+// visits the collection, and with it the whole process, would wait for the
+// spin to end; here the spin only ends once the collection is done.
+func TestGarbageCollectionDuringRunawayCode(t *testing.T) {
+	mod := instantiate(t, newRuntime(t), spinModule.bytes())
+	s := For(mod)
+	started := make(chan struct{})
+	go func() {
+		<-started
+		time.Sleep(50 * time.Millisecond)
+		for range 3 {
+			runtime.GC()
+		}
+		s.Stop()
+	}()
+	close(started)
+	_, err := mod.ExportedFunction("spin").Call(context.Background())
+	if err == nil || !s.Stopped() {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRewriteRefusesRewritten(t *testing.T) {
+	rw, err := Rewrite(spinModule.bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Rewrite(rw); err == nil {
+		t.Fatal("a rewritten module was rewritten again")
+	}
+}
+
+func TestRewriteRefusesBadModules(t *testing.T) {
+	good := spinModule.bytes()
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"empty", nil},
+		{"not wasm", []byte("hello world!")},
+		{"version 2", append([]byte("\x00asm\x02\x00\x00\x00"), good[8:]...)},
+		{"truncated", good[:len(good)-3]},
+		{"unknown opcode", testModule{funcs: []testFunc{{code: []byte{0xff}}}}.bytes()},
+		{"unclosed block", testModule{funcs: []testFunc{{code: []byte{opBlock, blockEmpty}}}}.bytes()},
+		{"code past end", testModule{funcs: []testFunc{{code: []byte{opEnd, 0x01}}}}.bytes()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Rewrite(tc.wasm); err == nil {
+				t.Fatal("rewritten")
+			}
+		})
+	}
+}
+
+// TestRewriteMinimalModules rewrites modules that lack the sections the
+// rewrite adds to: each must still compile.
+func TestRewriteMinimalModules(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"empty module", []byte("\x00asm\x01\x00\x00\x00")},
+		{"no exports", append([]byte("\x00asm\x01\x00\x00\x00"), 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 4, 1, 2, 0, opEnd)},
+		{"memory section without memory", append([]byte("\x00asm\x01\x00\x00\x00"), 5, 1, 0)},
+		{"custom sections", append([]byte("\x00asm\x01\x00\x00\x00"), 0, 5, 4, 'n', 'o', 't', 'e', 0, 8, 7, '.', 'd', 'e', 'b', 'u', 'g', '_')},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rw, err := Rewrite(tc.wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(rw), ".debug_") {
+				t.Error("stale DWARF kept")
+			}
+			mod, err := newRuntime(t).Instantiate(context.Background(), rw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if For(mod).global == nil {
+				t.Fatal("no stop global")
+			}
+		})
+	}
+}
+
+// engineWasm is the JS engine jsrt runs: half a megabyte of emscripten
+// output, the biggest module the host runs every day.
+func engineWasm(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../host/jsrt/engine.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var (
+	guestOnce sync.Once
+	guestWasm []byte
+	guestErr  error
+)
+
+// goGuest builds testdata/guest with GOOS=wasip1 once.
+func goGuest(t testing.TB) []byte {
+	t.Helper()
+	guestOnce.Do(func() {
+		out := filepath.Join(os.TempDir(), "wasmstop-guest.wasm")
+		cmd := exec.Command("go", "build", "-o", out, "./testdata/guest")
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			guestErr = errors.New(string(b))
+			return
+		}
+		guestWasm, guestErr = os.ReadFile(out)
+	})
+	if guestErr != nil {
+		t.Fatalf("build the guest: %v", guestErr)
+	}
+	return guestWasm
+}
+
+// TestDecodeRoundTrip decodes every function body of real modules
+// instruction by instruction: the instructions put back together must be
+// the body, byte for byte, with the blocks closed exactly at its end.
+func TestDecodeRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wasm func(testing.TB) []byte
+	}{{"js engine", engineWasm}, {"go guest", goGuest}} {
+		t.Run(tc.name, func(t *testing.T) {
+			secs, err := sections(tc.wasm(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bodies, instrs, loops int
+			for _, s := range secs {
+				if s.id != secCode {
+					continue
+				}
+				r := &reader{p: s.body}
+				n, _ := r.u32()
+				for range n {
+					size, err := r.u32()
+					if err != nil {
+						t.Fatal(err)
+					}
+					body := s.body[r.pos : r.pos+int(size)]
+					r.pos += int(size)
+					br := &reader{p: body}
+					if err := br.skipLocals(); err != nil {
+						t.Fatal(err)
+					}
+					again := append([]byte(nil), body[:br.pos]...)
+					for br.pos < len(body) {
+						start := br.pos
+						op, err := br.instr()
+						if err != nil {
+							t.Fatalf("body %d: %v", bodies, err)
+						}
+						instrs++
+						if op == opLoop {
+							loops++
+						}
+						again = append(again, body[start:br.pos]...)
+					}
+					if string(again) != string(body) {
+						t.Fatalf("body %d differs after decoding", bodies)
+					}
+					if err := walkBody(body, func(byte, int) {}); err != nil {
+						t.Fatalf("body %d: %v", bodies, err)
+					}
+					bodies++
+				}
+			}
+			t.Logf("%d bodies, %d instructions, %d loops", bodies, instrs, loops)
+			if bodies == 0 || loops == 0 {
+				t.Fatal("nothing decoded")
+			}
+		})
+	}
+}
+
+// TestRewriteGoGuest runs a real Go program rewritten: it computes what it
+// computes without the rewrite, and when it spins forever a Stop ends it.
+func TestRewriteGoGuest(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	rw, err := Rewrite(goGuest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := rt.CompileModule(ctx, rw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if _, err := rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStdout(&out)); err != nil {
+		t.Fatal(err)
+	}
+	// What testdata/guest computes.
+	xs := make([]int, 100000)
+	for i := range xs {
+		xs[i] = (i * 7919) % 100003
+	}
+	slices.Sort(xs)
+	if want := fmt.Sprintf("sorted %d %d %d\n", xs[0], xs[len(xs)/2], xs[len(xs)-1]); out.String() != want {
+		t.Fatalf("printed %q, want %q", out.String(), want)
+	}
+
+	mod, err := rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithArgs("guest", "spin").WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := For(mod)
+	ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	disarm := s.Arm(ctx)
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	var exit *sys.ExitError
+	if err == nil || errors.As(err, &exit) || !disarm() {
+		t.Fatalf("got %v, want a trap", err)
+	}
+}
+
+// TestRewriteEngine rewrites the JS engine and compiles it.
+func TestRewriteEngine(t *testing.T) {
+	rw, err := Rewrite(engineWasm(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntimeWithConfig(context.Background(), wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(context.Background())
+	if _, err := rt.CompileModule(context.Background(), rw); err != nil {
+		t.Fatal(err)
+	}
+}
