@@ -41,12 +41,17 @@ func (s *Stop) Stopped() bool {
 }
 
 // Arm stops the instance when ctx ends, until disarm is called. disarm
-// reports whether the instance was stopped, or is about to be: it must then
-// be discarded. Arming costs no goroutine until ctx ends.
+// reports whether the instance was stopped (then it must be discarded);
+// once it returned, Stopped agrees with it. Arming costs no goroutine until
+// ctx ends.
 func (s *Stop) Arm(ctx context.Context) (disarm func() (stopped bool)) {
 	cancel := context.AfterFunc(ctx, s.Stop)
-	return func() bool {
-		// false: Stop has run or is running on its own goroutine.
-		return !cancel() || s.Stopped()
-	}
+	return sync.OnceValue(func() bool {
+		if !cancel() {
+			// Stop has started on its own goroutine: make sure it is
+			// done before answering.
+			s.Stop()
+		}
+		return s.Stopped()
+	})
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmstop"
 )
 
 // engineWasm is QuickJS-ng built by emscripten (see engine.version).
@@ -33,7 +35,9 @@ const wasmPage = 64 << 10
 
 // compileEngine compiles the engine with its memory defined in the module
 // and capped at limit bytes, and instantiates the host functions it imports.
-func compileEngine(ctx context.Context, rt wazero.Runtime, limit int64) (wazero.CompiledModule, error) {
+// Unless noHardStop, the engine is rewritten first so that an instance can
+// be stopped anywhere, even inside a C builtin (wasmstop).
+func compileEngine(ctx context.Context, rt wazero.Runtime, limit int64, noHardStop bool) (wazero.CompiledModule, error) {
 	if got := engineSum(); got != engineSHA256 {
 		return nil, fmt.Errorf("engine.wasm sha256 %s, want %s: run go generate", got, engineSHA256)
 	}
@@ -41,6 +45,11 @@ func compileEngine(ctx context.Context, rt wazero.Runtime, limit int64) (wazero.
 	wasm, err := defineMemory(engineWasm, pages)
 	if err != nil {
 		return nil, err
+	}
+	if !noHardStop {
+		if wasm, err = wasmstop.Rewrite(wasm); err != nil {
+			return nil, fmt.Errorf("js engine: %w", err)
+		}
 	}
 	if err := instantiateHost(ctx, rt); err != nil {
 		return nil, err

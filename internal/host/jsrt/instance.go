@@ -13,6 +13,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmstop"
 )
 
 // instance is one engine: a wasm module instance with a QuickJS runtime and
@@ -22,6 +24,7 @@ type instance struct {
 	prog *Program
 	mod  api.Module
 	mem  api.Memory
+	stop *wasmstop.Stop // armed while a request or the set-up runs
 
 	// Engine functions called from Go. A wazero Function is not
 	// re-entrant, so the module loader, which runs inside QTS_Eval, has
@@ -73,10 +76,11 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 		}
 		return nil, fmt.Errorf("instantiate js engine: %w", err)
 	}
-	in.mod, in.mem = mod, mod.Memory()
+	in.mod, in.mem, in.stop = mod, mod.Memory(), wasmstop.For(mod)
+	disarm := in.stop.Arm(ctx)
 	ok := false
 	defer func() {
-		if !ok {
+		if disarm() || !ok {
 			in.close(context.WithoutCancel(ctx))
 		}
 	}()
@@ -161,6 +165,9 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	in.release(ctx, v)
 	if in.dispatch, err = in.evalCode(ctx, "__cfhost.dispatch", "cfhost:dispatch", evalGlobal); err != nil {
 		return nil, err
+	}
+	if disarm() {
+		return nil, fmt.Errorf("set up js engine: %w", ctx.Err())
 	}
 	ok = true
 	return in, nil

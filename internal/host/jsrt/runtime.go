@@ -29,7 +29,7 @@ type Config struct {
 	CacheDir string
 	// Timeout is the wall-clock deadline of one request, instance
 	// creation included. JS is interrupted at it; a C builtin that does
-	// not poll the interrupt is stopped by closing its module.
+	// not poll the interrupt is stopped by the engine's wasmstop probes.
 	Timeout time.Duration
 	// MemoryLimit caps an instance's linear memory: an allocation past it
 	// fails inside JS with an out-of-memory error.
@@ -43,9 +43,10 @@ type Config struct {
 	// recently used beyond it are closed.
 	Deployments int
 
-	// noHardStop leaves out wazero's close-on-deadline checks, for the
-	// benchmark that measures what they cost; a C builtin that never polls
-	// the interrupt handler then runs past the deadline.
+	// noHardStop leaves out the wasmstop rewrite, for the benchmark that
+	// measures what it costs and the test that shows what it stops; a C
+	// builtin that never polls the interrupt handler then runs past the
+	// deadline.
 	noHardStop bool
 }
 
@@ -81,8 +82,10 @@ type Runtime struct {
 	clock  uint64                 // last use, for eviction
 }
 
-// New compiles the engine. WithCloseOnContextDone is on: it is the only hard
-// stop for a C builtin that never polls the interrupt handler.
+// New compiles the engine, rewritten by wasmstop: the hard stop for a C
+// builtin that never polls the interrupt handler. wazero's own
+// (WithCloseOnContextDone) made loop-heavy JS several times slower and
+// started a goroutine for every call into the engine.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg = cfg.withDefaults()
 	var cache wazero.CompilationCache
@@ -96,11 +99,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(!cfg.noHardStop).
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(uint32(cfg.MemoryLimit / wasmPage))
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	engine, err := compileEngine(ctx, rt, cfg.MemoryLimit)
+	engine, err := compileEngine(ctx, rt, cfg.MemoryLimit, cfg.noHardStop)
 	if err != nil {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
@@ -308,7 +310,9 @@ func (d *Deployment) Serve(ctx context.Context, req *Request, w ResponseWriter) 
 	if err != nil {
 		return fail(statusOf(runCtx, err), d.rt.classify(runCtx, err))
 	}
+	disarm := in.stop.Arm(runCtx)
 	uncaught, err := in.run(runCtx, c)
+	disarm() // a stopped instance is not put back
 	switch {
 	case err != nil:
 		in.close(context.WithoutCancel(runCtx))
@@ -345,7 +349,7 @@ func (d *Deployment) take(ctx context.Context) (*instance, error) {
 
 func (d *Deployment) put(ctx context.Context, in *instance) {
 	d.mu.Lock()
-	if !d.closed && len(d.idle) < d.rt.cfg.Idle {
+	if !d.closed && len(d.idle) < d.rt.cfg.Idle && !in.stop.Stopped() {
 		d.idle = append(d.idle, in)
 		in = nil
 	}
