@@ -14,7 +14,7 @@
 #   hono    TestJSHono's Hono app (test/e2e/testdata/hono), bundled by cfdeploy, when that
 #           fixture exists (GET /api/hello)
 #   loop    not a server: a 1e6-iteration JS loop in one request, with the
-#           hard deadline (wazero's close-on-deadline checks) on and off,
+#           hard deadline (the engine's wasmstop probes) on and off,
 #           in-process (BenchmarkLoop of internal/host/jsrt), CPU time each
 # The guests run in the real cfhost binary with its default flags: deployed
 # with `cfdeploy deploy --server`, requested by Host header <id>.localhost,

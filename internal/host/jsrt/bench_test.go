@@ -49,8 +49,8 @@ func BenchmarkFirstRequest(b *testing.B) {
 }
 
 // BenchmarkLoop is a request running a 1e6-iteration JS loop on a reused
-// instance, with wazero's close-on-deadline checks (the hard stop for C
-// builtins that never poll the interrupt handler) and without them:
+// instance, with the engine's wasmstop probes (the hard stop for C builtins
+// that never poll the interrupt handler) and without them:
 // go test -run '^$' -bench Loop ./internal/host/jsrt
 func BenchmarkLoop(b *testing.B) {
 	for _, tc := range []struct {
