@@ -25,6 +25,7 @@ const (
 	opMemoryGrow  = 0x40
 	opI32Const    = 0x41
 	opI32Eqz      = 0x45
+	opI32LeS      = 0x4c
 	opI32Sub      = 0x6b
 
 	blockEmpty = 0x40

@@ -16,6 +16,9 @@ type testModule struct {
 	// importGlobal adds an imported i32 global env.g first in the global
 	// index space, to check the appended globals' indices.
 	importGlobal bool
+	// importWait adds the imported function host.wait, [] -> [], as
+	// function 0 (the module's own functions then start at 1).
+	importWait bool
 }
 
 func vec(items ...[]byte) []byte {
@@ -36,11 +39,15 @@ func (m testModule) bytes() []byte {
 		out = append(out, body...)
 	}
 	var types, funcs, exports, bodies [][]byte
+	first := uint32(0)
+	if m.importWait {
+		first = 1
+	}
 	for i, f := range m.funcs {
 		types = append(types, append(append([]byte{0x60}, vec(split(f.params)...)...), vec(split(f.results)...)...))
 		funcs = append(funcs, appendULEB(nil, uint32(i)))
 		if f.export != "" {
-			exports = append(exports, append(append(name(f.export), 0), appendULEB(nil, uint32(i))...))
+			exports = append(exports, append(append(name(f.export), 0), appendULEB(nil, first+uint32(i))...))
 		}
 		var locals [][]byte
 		for _, l := range f.locals {
@@ -50,9 +57,17 @@ func (m testModule) bytes() []byte {
 		b = append(b, opEnd)
 		bodies = append(bodies, append(appendULEB(nil, uint32(len(b))), b...))
 	}
-	sec(secType, vec(types...))
+	var imports [][]byte
+	if m.importWait {
+		types = append(types, []byte{0x60, 0, 0})
+		imports = append(imports, append(append(name("host"), name("wait")...), 0, byte(len(types)-1)))
+	}
 	if m.importGlobal {
-		sec(secImport, vec(append(append(name("env"), name("g")...), 3, 0x7f, 0)))
+		imports = append(imports, append(append(name("env"), name("g")...), 3, 0x7f, 0))
+	}
+	sec(secType, vec(types...))
+	if len(imports) > 0 {
+		sec(secImport, vec(imports...))
 	}
 	sec(secFunction, vec(funcs...))
 	if m.memory {
@@ -80,6 +95,9 @@ const (
 var (
 	// spin loops forever: (loop (br 0)).
 	spinModule = testModule{funcs: []testFunc{{code: []byte{opLoop, blockEmpty, 0x0c, 0, opEnd}, export: "spin"}}}
+
+	// waiter calls host.wait in an endless loop: one probe per call.
+	waitModule = testModule{importWait: true, funcs: []testFunc{{code: []byte{opLoop, blockEmpty, opCall, 0, 0x0c, 0, opEnd}, export: "wait"}}}
 
 	// fork(n) calls itself twice with n-1 while n > 0: 2^n calls, no loop.
 	forkModule = testModule{funcs: []testFunc{{params: []byte{i32}, export: "fork", code: []byte{

@@ -16,6 +16,11 @@ const Version = "wasmstop-1"
 // global: an i32 that Go sets to non-zero to make the instance trap.
 const StopExport = "cfhost.stop"
 
+// FuelExport is the name of the exported fuel global, the probes'
+// countdown: Stop empties it too, so that the very next probe checks the
+// stop (code that mostly waits in host calls may run few probes).
+const FuelExport = "cfhost.fuel"
+
 // FuelPerYield is how many probes (function entries and loop iterations)
 // run between two visits to Go. Each visit costs about as much as a
 // hundred probes; the gap bounds how long the goroutine cannot be
@@ -68,8 +73,8 @@ func Rewrite(wasm []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if m.exported[StopExport] {
-		return nil, fmt.Errorf("module already exports %q", StopExport)
+	if m.exported[StopExport] || m.exported[FuelExport] {
+		return nil, fmt.Errorf("module already exports %q or %q", StopExport, FuelExport)
 	}
 	if m.funcs != m.bodies {
 		return nil, fmt.Errorf("%d functions declared but %d bodies", m.funcs, m.bodies)
@@ -79,14 +84,19 @@ func Rewrite(wasm []byte) ([]byte, error) {
 	stop := fuel + 1
 	yield := m.importedFuncs + m.funcs
 
+	// fuel -= 1; if fuel <= 0 { yield() }. One load feeds both the store
+	// and the test: were the fuel read twice, a Stop emptying it in
+	// between would leave -1, and an equality test would then let 2^32
+	// probes pass. With <= 0, a value from Stop is always seen.
 	probe := []byte{opGlobalGet}
-	probe = appendULEB(probe, fuel)
-	probe = append(probe, opI32Eqz, opIf, blockEmpty, opCall)
-	probe = appendULEB(probe, yield)
-	probe = append(probe, opEnd, opGlobalGet)
 	probe = appendULEB(probe, fuel)
 	probe = append(probe, opI32Const, 1, opI32Sub, opGlobalSet)
 	probe = appendULEB(probe, fuel)
+	probe = append(probe, opGlobalGet)
+	probe = appendULEB(probe, fuel)
+	probe = append(probe, opI32Const, 0, opI32LeS, opIf, blockEmpty, opCall)
+	probe = appendULEB(probe, yield)
+	probe = append(probe, opEnd)
 
 	edits := map[byte]func([]byte) ([]byte, error){
 		secType: func(b []byte) ([]byte, error) {
@@ -102,10 +112,17 @@ func Rewrite(wasm []byte) ([]byte, error) {
 			return appendVec(b, 2, g)
 		},
 		secExport: func(b []byte) ([]byte, error) {
-			e := appendULEB(nil, uint32(len(StopExport)))
-			e = append(e, StopExport...)
-			e = append(e, 3) // global
-			return appendVec(b, 1, appendULEB(e, stop))
+			var e []byte
+			for _, x := range []struct {
+				name   string
+				global uint32
+			}{{StopExport, stop}, {FuelExport, fuel}} {
+				e = appendULEB(e, uint32(len(x.name)))
+				e = append(e, x.name...)
+				e = append(e, 3) // global
+				e = appendULEB(e, x.global)
+			}
+			return appendVec(b, 2, e)
 		},
 		secCode: func(b []byte) ([]byte, error) {
 			return rewriteCode(b, probe, yieldBody(fuel, stop))

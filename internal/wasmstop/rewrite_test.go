@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,7 +86,10 @@ func TestRewriteKeepsResults(t *testing.T) {
 }
 
 // TestStopEndsRunawayCode stops, at a context's deadline, code that never
-// calls the host: an endless loop, and 2^60 calls without any loop.
+// calls the host: an endless loop, and 2^60 calls without any loop. Each
+// runs several times: a stop lands at a random point of the probe, and an
+// early probe that read the fuel twice let one stop in three go unseen for
+// 2^32 probes.
 func TestStopEndsRunawayCode(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -97,19 +101,50 @@ func TestStopEndsRunawayCode(t *testing.T) {
 		{"calls", forkModule, "fork", []uint64{60}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mod := instantiate(t, newRuntime(t), tc.m.bytes())
-			s := For(mod)
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			disarm := s.Arm(ctx)
-			_, err := mod.ExportedFunction(tc.fn).Call(ctx, tc.args...)
-			if err == nil || !strings.Contains(err.Error(), "unreachable") {
-				t.Fatalf("got %v, want the unreachable trap", err)
-			}
-			if !disarm() || !s.Stopped() {
-				t.Fatal("disarm does not report the stop")
+			rt := newRuntime(t)
+			for range 5 {
+				mod := instantiate(t, rt, tc.m.bytes())
+				s := For(mod)
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				disarm := s.Arm(ctx)
+				_, err := mod.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+				cancel()
+				if err == nil || !strings.Contains(err.Error(), "unreachable") {
+					t.Fatalf("got %v, want the unreachable trap", err)
+				}
+				if !disarm() || !s.Stopped() {
+					t.Fatal("disarm does not report the stop")
+				}
 			}
 		})
+	}
+}
+
+// TestStopBetweenHostCalls stops code that spends its time in a host
+// function, with one probe between two calls: it must trap at the first
+// probe after the stop, not FuelPerYield calls later.
+func TestStopBetweenHostCalls(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t)
+	var calls atomic.Int64
+	_, err := rt.NewHostModuleBuilder("host").NewFunctionBuilder().WithFunc(func() {
+		calls.Add(1)
+		time.Sleep(time.Millisecond)
+	}).Export("wait").Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := instantiate(t, rt, waitModule.bytes())
+	s := For(mod)
+	ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	disarm := s.Arm(ctx)
+	_, err = mod.ExportedFunction("wait").Call(ctx)
+	if err == nil || !disarm() {
+		t.Fatalf("got %v", err)
+	}
+	if n := calls.Load(); n >= FuelPerYield/2 {
+		t.Fatalf("%d host calls ran: the stop waited for the fuel to run out", n)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 type Stop struct {
 	mu      sync.Mutex
 	global  api.MutableGlobal // nil: the module was not rewritten
+	fuel    api.MutableGlobal
 	stopped bool
 }
 
@@ -18,17 +19,22 @@ type Stop struct {
 // switch that records a stop but cannot enforce it.
 func For(mod api.Module) *Stop {
 	g, _ := mod.ExportedGlobal(StopExport).(api.MutableGlobal)
-	return &Stop{global: g}
+	f, _ := mod.ExportedGlobal(FuelExport).(api.MutableGlobal)
+	if g == nil || f == nil {
+		return &Stop{}
+	}
+	return &Stop{global: g, fuel: f}
 }
 
-// Stop makes the instance trap at its next visit to Go (within
-// FuelPerYield probes). It may be called from any goroutine, while the
-// instance runs.
+// Stop makes the instance trap at its next probe, or at the latest within
+// FuelPerYield probes when this races with a probe updating the fuel. It
+// may be called from any goroutine, while the instance runs.
 func (s *Stop) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.global != nil {
 		s.global.Set(1)
+		s.fuel.Set(0)
 	}
 	s.stopped = true
 }
