@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -28,6 +29,7 @@ import (
 	"github.com/andybalholm/brotli"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
 	"github.com/cfdeploy/cfdeploy/pkg/rules"
@@ -109,7 +111,19 @@ func run(dir, listen, html, notFound string, compress bool, log *slog.Logger) er
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: listen, Handler: site, ReadHeaderTimeout: 10 * time.Second}
+	// Served as cmd/cfhost serves assets: each response's header is held
+	// and leaves with its body, a body kept in a file by sendfile.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := coalesce.From(r.Context())
+		c.Hold()
+		site.ServeHTTP(w, r)
+		c.Done(w)
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: coalesce.ConnContext}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -119,7 +133,7 @@ func run(dir, listen, html, notFound string, compress bool, log *slog.Logger) er
 		srv.Shutdown(shutdown)
 	}()
 	log.Info("serving", "dir", dir, "listen", listen, "assets", len(d.Assets))
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+	if err := srv.Serve(coalesce.Listener(ln)); err != http.ErrServerClosed {
 		return err
 	}
 	return nil
