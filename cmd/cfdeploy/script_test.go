@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/cfdeploy/cfdeploy/internal/host"
+	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 )
 
 func TestMain(m *testing.M) {
@@ -53,10 +54,16 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			h, err := newHost(host.Config{DataDir: env.WorkDir + "/" + scriptHostData, APIToken: testToken})
+			data := env.WorkDir + "/" + scriptHostData
+			// The host and the guest command load the machine code that
+			// earlier scripts and runs compiled (internal/wasmcache).
+			caches := []string{data + "/wasm-cache", data + "/js-cache"}
+			wasmcache.Seed(caches...)
+			h, err := newHost(host.Config{DataDir: data, APIToken: testToken})
 			if err != nil {
 				return err
 			}
+			env.Defer(func() { wasmcache.Keep(caches...) })
 			cnt := &requestCounter{}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch {

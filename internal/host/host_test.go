@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
+	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -44,8 +45,16 @@ func newTestHost(t *testing.T, mod ...func(*Config)) *testHost {
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	scratch := cfg.DataDir
 	for _, m := range mod {
 		m(&cfg)
+	}
+	if cfg.DataDir == scratch && cfg.Worker.CacheDir == "" {
+		// Guests and the JS engine load the machine code earlier tests
+		// compiled; a test of the cache itself brings its own data dir.
+		caches := []string{filepath.Join(cfg.DataDir, "wasm-cache"), filepath.Join(cfg.DataDir, "js-cache")}
+		wasmcache.Seed(caches...)
+		t.Cleanup(func() { wasmcache.Keep(caches...) }) // after the host's Close
 	}
 	h, err := New(context.Background(), cfg)
 	if err != nil {

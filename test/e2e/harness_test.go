@@ -28,6 +28,7 @@ import (
 	_ "modernc.org/sqlite" // the driver the integrity check opens the database with
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store/pgtest"
+	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -114,8 +115,14 @@ type server struct {
 // given) and extra flags, and waits until it answers /__api/health.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
+	var caches []string
 	if dataDir == "" {
 		dataDir = filepath.Join(t.TempDir(), "data")
+		// A fresh data dir starts with the machine code that earlier
+		// servers compiled (internal/wasmcache); one a test brings (a
+		// small file system, a crash's leftovers) is left as it is.
+		caches = []string{filepath.Join(dataDir, "wasm-cache"), filepath.Join(dataDir, "js-cache")}
+		wasmcache.Seed(caches...)
 	}
 	s := &server{
 		t:       t,
@@ -131,6 +138,7 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 		if t.Failed() {
 			t.Logf("cfhost log (last 4 KiB):\n%s", s.logTail(4096))
 		}
+		wasmcache.Keep(caches...)
 	})
 	if err := s.start(); err != nil {
 		t.Fatal(err)

@@ -4,14 +4,41 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 )
+
+// cacheDir is the compilation cache of the runtimes tests start without one
+// of their own: the engine is compiled once per test binary (once per
+// machine, with internal/wasmcache), not once per test.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "jsrt-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = filepath.Join(dir, "cache")
+	wasmcache.Seed(cacheDir)
+	code := m.Run()
+	wasmcache.Keep(cacheDir)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 func newTestRuntime(t *testing.T, cfg Config) *Runtime {
 	t.Helper()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = cacheDir
+	}
 	r, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 )
 
 // This file builds the test guests from source, once per test binary, and
@@ -26,7 +28,8 @@ var (
 	guestsDir  string
 	guestsErr  error
 	// cacheDir is a wazero compilation cache shared by all runtimes of
-	// this test binary, so each guest is compiled only once.
+	// this test binary, so each guest is compiled only once, and seeded
+	// with what earlier runs compiled (internal/wasmcache).
 	cacheDir string
 )
 
@@ -38,7 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	guestsDir = filepath.Join(dir, "guests")
 	cacheDir = filepath.Join(dir, "cache")
+	wasmcache.Seed(cacheDir)
 	code := m.Run()
+	wasmcache.Keep(cacheDir)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
