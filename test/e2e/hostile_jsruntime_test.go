@@ -23,6 +23,9 @@ import (
 // within the deadline plus a second; the host's RSS stays bounded; another
 // project's JS and assets keep answering throughout.
 func TestHostileJSRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a dozen attacks that each run to the deadline, and 200 slow requests (internal/host/jsrt covers each limit)")
+	}
 	const timeout = 2 * time.Second
 	srv := startServer(t, "", "--log-level", "error", "--access-log=false", "--worker-timeout", timeout.String(), "--worker-memory", "64MiB")
 	c := srv.client(t, client.Options{})

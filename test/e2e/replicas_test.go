@@ -165,6 +165,9 @@ func withAppName(dsn, name string) string {
 // replica killed while it holds the garbage-collection job leaves another
 // to take it over, and a killed replica restarted later catches up.
 func TestReplicasOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three replicas under load through two dozen deploys and three kills (internal/host's replica tests cover the basics)")
+	}
 	dsn := pgtest.DSN(t)
 	token := randomHex(16)
 	reps := make([]*server, 3)
