@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,19 +79,44 @@ func guest(tb testing.TB, name string) []byte {
 	return b
 }
 
+// buildGuests builds the commands with one go build and each reactor
+// (-buildmode=c-shared takes one package) with its own, all at once: the
+// go command's start-up and staleness checks, not the links Go caches, are
+// what these builds cost.
 func buildGuests() error {
-	if err := os.MkdirAll(guestsDir, 0o755); err != nil {
+	cmds := filepath.Join(guestsDir, "cmd")
+	if err := os.MkdirAll(cmds, 0o755); err != nil {
 		return err
 	}
+	builds := [][]string{{"build", "-o", cmds + string(filepath.Separator)}}
 	for _, g := range guestSources {
-		args := []string{"build", "-o", filepath.Join(guestsDir, g.name+".wasm")}
 		if g.reactor {
-			args = append(args, "-buildmode=c-shared")
+			builds = append(builds, []string{"build", "-buildmode=c-shared", "-o", filepath.Join(guestsDir, g.name+".wasm"), g.dir})
+		} else {
+			builds[0] = append(builds[0], g.dir)
 		}
-		cmd := exec.Command("go", append(args, g.dir)...)
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", g.dir, err, out)
+	}
+	errs := make([]error, len(builds))
+	var wg sync.WaitGroup
+	for i, args := range builds {
+		wg.Go(func() {
+			cmd := exec.Command("go", args...)
+			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// go build names a command after its directory.
+	for _, g := range guestSources {
+		if !g.reactor {
+			if err := os.Rename(filepath.Join(cmds, filepath.Base(g.dir)), filepath.Join(guestsDir, g.name+".wasm")); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
