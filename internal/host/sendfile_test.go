@@ -1,8 +1,12 @@
 package host
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -69,4 +73,41 @@ func TestLargeAssetLeavesBySendfile(t *testing.T) {
 		}
 	}
 	t.Errorf("metrics lack %q:\n%s", want, metrics)
+}
+
+// Over TLS (HTTP/2 here) there is no sendfile: the body kept in a file is
+// copied out, intact, ranges included.
+func TestLargeAssetOverTLS(t *testing.T) {
+	th := newTestHost(t)
+	big := make([]byte, 100<<10)
+	rand.Read(big)
+	p := th.createProject("tls")
+	th.deploy(p.ID, siteFiles{"/big.bin": string(big)})
+	srv := httptest.NewUnstartedServer(th.h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	for _, tc := range []struct {
+		rng  string
+		want []byte
+	}{{"", big}, {"bytes=5-40004", big[5:40005]}} {
+		req, err := http.NewRequest("GET", srv.URL+"/big.bin", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = p.ID + ".localhost"
+		req.Header.Set("Accept-Encoding", "identity")
+		if tc.rng != "" {
+			req.Header.Set("Range", tc.rng)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.ProtoMajor != 2 || resp.StatusCode/100 != 2 || !bytes.Equal(body, tc.want) {
+			t.Fatalf("Range %q: %s %s, %d bytes (%v), want %d", tc.rng, resp.Proto, resp.Status, len(body), err, len(tc.want))
+		}
+	}
 }

@@ -303,19 +303,23 @@ func (s *Site) serveAsset(w http.ResponseWriter, h http.Header, r *http.Request,
 	}
 }
 
-// sendFile sends a body held in an in-memory file. Every writer on the way
-// (the router's recorder, the isolation and preview wrappers, net/http's
-// own) passes the Section down through ReadFrom to the connection, which
-// sends it with sendfile; a writer without ReadFrom gets it copied. On a
-// connection that can hold the header (coalesce), the header is flushed
-// into that hold first, or net/http would read the body's first 512 bytes
-// through the process to sniff a type that is already set.
+// sendFile sends a body held in an in-memory file. On a plain TCP
+// connection (a coalesce.Conn) every writer on the way (the router's
+// recorder, the isolation and preview wrappers, net/http's own) passes the
+// Section down through ReadFrom to the connection, which sends it with
+// sendfile; the header is flushed into the connection's hold first, or
+// net/http would read the body's first 512 bytes through the process to
+// sniff a type that is already set. Elsewhere (TLS, HTTP/2, recorders) the
+// body is copied through a pooled buffer: a writer's own ReadFrom might
+// allocate one per response.
 func sendFile(w http.ResponseWriter, r *http.Request, body *coalesce.Section) {
-	if coalesce.From(r.Context()) != nil {
-		http.NewResponseController(w).Flush()
-	}
 	bufp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bufp)
+	if coalesce.From(r.Context()) == nil {
+		io.CopyBuffer(writerOnly{w}, body, *bufp)
+		return
+	}
+	http.NewResponseController(w).Flush()
 	io.CopyBuffer(w, body, *bufp)
 }
 
