@@ -18,7 +18,8 @@
 # worker process, as the client takes the other core.
 #
 # The three servers run side by side (idle ones cost nothing) and take turns:
-# every round measures each file on cfhost, Caddy and nginx back to back, and
+# every round measures each file on cfhost, Caddy and nginx back to back (in
+# an order that rotates from round to round and file to file), and
 # each figure is the median over the rounds, so that a burst of load from a
 # neighbour on this shared machine falls on all three alike rather than
 # deciding a ratio. Per-round ratios are printed too, to show the spread.
@@ -239,7 +240,11 @@ done
 for round in $(seq 1 "$rounds"); do
 	echo "round $round of $rounds" >&2
 	for i in "${!files[@]}"; do
-		for s in "${!servers[@]}"; do
+		# Each round starts the turns with the next server, so that no
+		# server always runs right after the same neighbour (whose
+		# connections, caches and log writes it would inherit).
+		for k in "${!servers[@]}"; do
+			s=$(((k + round + i) % ${#servers[@]}))
 			t0=$(cpu_ticks "${cpu_pids[$s]}")
 			out=$(run_wrk "$s" "$i" "$duration")
 			t1=$(cpu_ticks "${cpu_pids[$s]}")
