@@ -254,7 +254,6 @@ type pgChunks struct {
 	hashes, encodings []string
 	seqs              []int32
 	data              [][]byte
-	bytes             int
 }
 
 func (c *pgChunks) add(hash, encoding string, data []byte) {
