@@ -9,6 +9,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -64,9 +65,19 @@ const (
 	promiseRejected  = 2
 )
 
-// newInstance instantiates the engine and evaluates the shim and prog.
-// A JS error comes back as *Error.
-func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, prog *Program) (*instance, error) {
+// snapshots holds a Runtime's shim image (snapshot.go), taken by the first
+// instance that evaluates the shim.
+type snapshots struct {
+	image atomic.Pointer[shimImage]
+	// off is set when the image cannot be taken: instances then evaluate
+	// the shim each.
+	off atomic.Bool
+}
+
+// newInstance instantiates the engine, restores the shim image of snap or
+// evaluates the shim (taking the image if snap has none), and evaluates
+// prog. A JS error comes back as *Error.
+func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, snap *snapshots, prog *Program) (*instance, error) {
 	in := &instance{prog: prog}
 	ctx = context.WithValue(ctx, instKey{}, in)
 	mod, err := rt.InstantiateModule(withMemory(ctx, func(r func()) { in.unmap = r }), cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
@@ -114,39 +125,18 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	if _, err := ctors.Call(ctx); err != nil {
 		return nil, fmt.Errorf("start js engine: %w", err)
 	}
-	if in.rt, err = in.call1(ctx, in.newRuntime); err != nil {
+	var img *shimImage
+	if snap != nil {
+		img = snap.image.Load()
+	}
+	if img != nil {
+		if !in.restore(img) {
+			return nil, errors.New("js engine: the shim image does not fit the memory")
+		}
+	} else if err := in.startShim(ctx, snap); err != nil {
 		return nil, err
 	}
-	if in.ctx, err = in.call1(ctx, in.newContext, uint64(in.rt), 0); err != nil {
-		return nil, err
-	}
-	if in.rt == 0 || in.ctx == 0 {
-		return nil, errors.New("js engine: out of memory creating the runtime")
-	}
-	if _, err := in.enableLoader.Call(ctx, uint64(in.rt), 1); err != nil {
-		return nil, err
-	}
-	if _, err := in.enableIn.Call(ctx, uint64(in.rt)); err != nil {
-		return nil, err
-	}
-	if in.undefined, err = in.call1(ctx, in.getUndefined); err != nil {
-		return nil, err
-	}
-	if in.jobCtx, err = in.call1(ctx, in.malloc, 4); err != nil {
-		return nil, err
-	}
-	v, err := in.evalCode(ctx, shimJS, "cfhost:shim.js", evalGlobal)
-	if err != nil {
-		return nil, fmt.Errorf("js shim: %w", err)
-	}
-	in.release(ctx, v)
-	if err := in.installHost(ctx); err != nil {
-		return nil, err
-	}
-	if in.tick, err = in.evalCode(ctx, "__cfhost.tick", "cfhost:tick", evalGlobal); err != nil {
-		return nil, err
-	}
-	v, err = in.evalCode(ctx, prog.bootstrap(), "cfhost:bootstrap", evalModule)
+	v, err := in.evalCode(ctx, prog.bootstrap(), "cfhost:bootstrap", evalModule)
 	if err == nil {
 		v, err = in.await(ctx, v)
 	}
@@ -171,6 +161,80 @@ func newInstance(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	}
 	ok = true
 	return in, nil
+}
+
+// startShim creates the QuickJS runtime and context and evaluates the
+// shim; when snap has no image yet and nothing has failed, it takes one.
+func (in *instance) startShim(ctx context.Context, snap *snapshots) error {
+	var fresh map[uint32]bool
+	capture := snap != nil && !snap.off.Load()
+	if capture {
+		if mem, ok := in.mem.Read(0, in.mem.Size()); ok {
+			fresh = nonZeroPages(mem)
+		}
+	}
+	var err error
+	if in.rt, err = in.call1(ctx, in.newRuntime); err != nil {
+		return err
+	}
+	if in.ctx, err = in.call1(ctx, in.newContext, uint64(in.rt), 0); err != nil {
+		return err
+	}
+	if in.rt == 0 || in.ctx == 0 {
+		return errors.New("js engine: out of memory creating the runtime")
+	}
+	if _, err := in.enableLoader.Call(ctx, uint64(in.rt), 1); err != nil {
+		return err
+	}
+	if _, err := in.enableIn.Call(ctx, uint64(in.rt)); err != nil {
+		return err
+	}
+	if in.undefined, err = in.call1(ctx, in.getUndefined); err != nil {
+		return err
+	}
+	if in.jobCtx, err = in.call1(ctx, in.malloc, 4); err != nil {
+		return err
+	}
+	v, err := in.evalCode(ctx, shimJS, "cfhost:shim.js", evalGlobal)
+	if err != nil {
+		return fmt.Errorf("js shim: %w", err)
+	}
+	in.release(ctx, v)
+	if err := in.installHost(ctx); err != nil {
+		return err
+	}
+	if in.tick, err = in.evalCode(ctx, "__cfhost.tick", "cfhost:tick", evalGlobal); err != nil {
+		return err
+	}
+	if capture && snap.image.Load() == nil {
+		return in.takeImage(ctx, snap, fresh)
+	}
+	return nil
+}
+
+// takeImage copies the instance's memory into snap, with where
+// Math.random's state is, found by calling it once.
+func (in *instance) takeImage(ctx context.Context, snap *snapshots, fresh map[uint32]bool) error {
+	img := in.captureImage(fresh)
+	const ctxBytes = 2048
+	before, ok := in.mem.Read(in.ctx, ctxBytes)
+	if img == nil || !ok {
+		snap.off.Store(true)
+		return nil
+	}
+	before = append([]byte(nil), before...)
+	v, err := in.evalCode(ctx, "Math.random()", "cfhost:random", evalGlobal)
+	if err != nil {
+		return err
+	}
+	in.release(ctx, v)
+	after, _ := in.mem.Read(in.ctx, ctxBytes)
+	if img.random, ok = findRandomState(before, after); !ok {
+		snap.off.Store(true)
+		return nil
+	}
+	snap.image.CompareAndSwap(nil, img)
+	return nil
 }
 
 // close discards the instance. No call into it may be running.

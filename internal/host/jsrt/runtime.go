@@ -76,6 +76,7 @@ type Runtime struct {
 	rt     wazero.Runtime
 	cache  wazero.CompilationCache
 	engine wazero.CompiledModule
+	snap   snapshots // the shim image new instances start from
 
 	mu     sync.Mutex
 	loaded map[string]*Deployment // by key
@@ -136,7 +137,7 @@ func (r *Runtime) Validate(ctx context.Context, prog *Program) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	in, err := newInstance(ctx, r.rt, r.engine, prog)
+	in, err := newInstance(ctx, r.rt, r.engine, &r.snap, prog)
 	if err != nil {
 		return r.classify(ctx, err)
 	}
@@ -344,7 +345,7 @@ func (d *Deployment) take(ctx context.Context) (*instance, error) {
 		return in, nil
 	}
 	d.mu.Unlock()
-	return newInstance(ctx, d.rt.rt, d.rt.engine, d.prog)
+	return newInstance(ctx, d.rt.rt, d.rt.engine, &d.rt.snap, d.prog)
 }
 
 func (d *Deployment) put(ctx context.Context, in *instance) {
