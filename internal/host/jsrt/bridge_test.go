@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -17,8 +18,11 @@ func TestBridgeShortcutsMatchTheParser(t *testing.T) {
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   async fetch(request) {
     const u = new URL(request.url);
+    // A leading space makes the parser take the URL apart itself.
+    const parsed = new URL(" " + request.url);
+    const parts = (x) => [x.protocol, x.username, x.password, x.hostname, x.port, x.host, x.pathname, x.search, x.hash, x.href];
     const h = new Headers([...request.headers]);
-    return Response.json({ url: request.url, href: u.href, origin: u.origin,
+    return Response.json({ url: request.url, href: u.href, origin: u.origin, parts: parts(u), parsedParts: parts(parsed),
       headers: [...request.headers], rebuilt: [...h], body: await request.text(),
       lone: "a\ud800b", astral: "😀é" });
   },
@@ -41,9 +45,13 @@ func TestBridgeShortcutsMatchTheParser(t *testing.T) {
 			var got struct {
 				URL, Href, Origin, Body, Lone, Astral string
 				Headers, Rebuilt                      [][2]string
+				Parts, ParsedParts                    []string
 			}
 			if err := json.Unmarshal(res.Body, &got); err != nil {
 				t.Fatalf("%v: %s", err, res.Body)
+			}
+			if strings.Join(got.Parts, " ") != strings.Join(got.ParsedParts, " ") {
+				t.Errorf("new URL(request.url) gives %q, the parser %q", got.Parts, got.ParsedParts)
 			}
 			if got.URL != got.Href {
 				t.Errorf("request.url %q, but new URL(request.url).href is %q", got.URL, got.Href)

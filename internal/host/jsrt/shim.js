@@ -141,7 +141,7 @@
     if (auth.indexOf("@") >= 0 || auth.indexOf("[") >= 0) return null;
     const pi = auth.indexOf(":");
     const port = pi < 0 ? undefined : auth.slice(pi + 1);
-    if (port !== undefined && !/^\d*$/.test(port)) return null;
+    if (port !== undefined) for (let i = 0; i < port.length; i++) { const c = port.charCodeAt(i); if (c < 48 || c > 57) return null; }
     return [s, proto, undefined, pi < 0 ? auth : auth.slice(0, pi), port, s.slice(si, pend), qi < 0 ? undefined : s.slice(qi, end), hi < 0 ? undefined : s.slice(hi)];
   }
   class URLSearchParams {
@@ -189,11 +189,30 @@
       return this.#list.map(([k, v]) => enc(k) + "=" + enc(v)).join("&");
     }
   }
+  // reqHref is the URL of the request being served when Go found it
+  // canonical (ops.go), and reqOrigin its origin: new URL(request.url),
+  // which most handlers make, then takes it apart with a few slices
+  // instead of parsing it.
+  let reqHref = null, reqOrigin = "";
+  function canonicalParts(href, origin) {
+    const ci = origin.indexOf(":");
+    const host = origin.slice(ci + 3);
+    const pi = host.indexOf(":");
+    const rest = href.slice(origin.length);
+    const qi = rest.indexOf("?");
+    return {
+      protocol: origin.slice(0, ci + 1), username: "", password: "",
+      hostname: pi < 0 ? host : host.slice(0, pi), port: pi < 0 ? "" : host.slice(pi + 1),
+      pathname: qi < 0 ? rest : rest.slice(0, qi), search: qi < 0 ? "" : rest.slice(qi), hash: "",
+    };
+  }
   class URL {
     #p;
     #sp;
     constructor(input, base) {
-      input = String(input).trim();
+      if (input === reqHref) { this.#p = canonicalParts(reqHref, reqOrigin); this.#sp = null; return; }
+      input = typeof input === "string" ? input : String(input);
+      if (input.length && (input.charCodeAt(0) <= 32 || input.charCodeAt(input.length - 1) <= 32)) input = input.trim();
       let m = splitURL(input) || URL_RE.exec(input);
       if (!m && base !== undefined) {
         const b = new URL(base);
@@ -211,7 +230,12 @@
       const protocol = m[1].toLowerCase();
       let port = m[4] || "";
       if (DEFAULT_PORT[protocol] === port) port = "";
-      const [username = "", password = ""] = (m[2] || "").split(":");
+      let username = "", password = "";
+      if (m[2]) {
+        const i = m[2].indexOf(":");
+        if (i < 0) username = m[2];
+        else { username = m[2].slice(0, i); password = m[2].slice(i + 1); }
+      }
       this.#p = { protocol, username, password, hostname: m[3].toLowerCase(), port, pathname: normPath(m[5] || "/"), search: m[6] && m[6] !== "?" ? m[6] : "", hash: m[7] && m[7] !== "#" ? m[7] : "" };
       this.#sp = null; // made on first use: most URLs never need it
     }
@@ -990,8 +1014,10 @@
       if (d < 0) d = s.length;
       const href = s.slice(a + 1, b), origin = s.slice(b + 1, c);
       // Go sends the origin when the URL needs no parsing (ops.go).
+      reqHref = null;
       const url = origin ? null : new URL(href);
       host.origin = origin || url.origin;
+      if (origin) { reqHref = href; reqOrigin = origin; }
       const waits = [];
       let res;
       try {
