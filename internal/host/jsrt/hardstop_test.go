@@ -23,7 +23,7 @@ func TestDeadlineStopsSlowBuiltin(t *testing.T) {
 		console.log("returned");
 		return new Response("ok");
 	} };`}, nil)
-	in, err := newInstance(context.Background(), r.rt, r.engine, prog)
+	in, err := newInstance(context.Background(), r.rt, r.engine, &r.snap, prog)
 	if err != nil {
 		t.Fatal(err)
 	}
