@@ -60,7 +60,20 @@ const (
 	tagUndefined = 3
 	tagException = 6
 	tagObject    = -1
+	tagString    = -7
+	tagRope      = -6 // a string made by concatenation, not yet flat
 )
+
+// isString reports whether tag is a string's: only those cross as text,
+// so the engine never runs JS (a toString, a getter) to convert an
+// argument while Go is inside one of its functions.
+func isString(tag int32) bool { return tag == tagString || tag == tagRope }
+
+// maxResponseHead caps the response head a handler sends, names and
+// values: a browser refuses a bigger one anyway (Chromium stops at 256
+// KiB), and it is held in Go's memory, which --worker-memory does not
+// bound.
+const maxResponseHead = 256 << 10
 
 // valueAt reads the JSValue at p: its tag and its lower 32 bits.
 func (in *instance) valueAt(p uint32) (tag int32, low uint32) {
@@ -101,7 +114,11 @@ func (in *instance) fastOp(ctx context.Context, op int32, argc, argv uint32) uin
 		return in.newArrayBuffer(ctx, c.req.Body)
 	case opRespond:
 		status, _ := in.argInt(argv, argc, 1)
-		head := in.argString(ctx, argv, argc, 2)
+		head, bad := in.responseHead(ctx, argv, argc)
+		if bad != nil {
+			out = bad
+			break
+		}
 		if n, ok := in.argInt(argv, argc, 3); ok && n < 0 {
 			out = c.respond(int(status), head, nil, true)
 			break
@@ -117,12 +134,14 @@ func (in *instance) fastOp(ctx context.Context, op int32, argc, argv uint32) uin
 			level = 0
 		}
 		if len(c.logs) < maxLogLines {
-			c.logs = append(c.logs, [2]string{logLevels[level], truncate(in.argString(ctx, argv, argc, 2), maxLogLine)})
+			c.logs = append(c.logs, [2]string{logLevels[level], in.argText(ctx, argv, argc, 2, maxLogLine)})
 		}
 	case opDone:
 		c.done = true
 		if argc > 1 {
-			c.uncaught = in.argString(ctx, argv, argc, 1)
+			if c.uncaught = in.argText(ctx, argv, argc, 1, maxUncaught); c.uncaught == "" {
+				c.uncaught = "Error: the handler failed"
+			}
 		}
 	default:
 		out = errFrame("TypeError", "unknown host operation %d", op)
@@ -131,6 +150,29 @@ func (in *instance) fastOp(ctx context.Context, op int32, argc, argv uint32) uin
 		return 0
 	}
 	return in.newArrayBuffer(ctx, out)
+}
+
+// maxUncaught caps the description of a handler's uncaught error (its
+// message and stack), which goes into the host's log and the project's.
+const maxUncaught = 16 << 10
+
+// argText reads argument i as a string, keeping at most its first max
+// bytes: a tenant may pass a string as big as its memory, and Go copies
+// only what it keeps. "" when it is missing or not a string.
+func (in *instance) argText(ctx context.Context, argv, argc, i uint32, max int) string {
+	if i >= argc {
+		return ""
+	}
+	if tag, _ := in.valueAt(arg(argv, i)); !isString(tag) {
+		return ""
+	}
+	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, i)))
+	if err != nil || p == 0 {
+		return ""
+	}
+	defer func() { _, _ = in.cbFreeCString.Call(ctx, uint64(in.ctx), uint64(p)) }()
+	b := in.cBytes(p)
+	return string(b[:min(len(b), max)])
 }
 
 // requestString hands the engine the request line and headers as one
@@ -200,32 +242,36 @@ func (in *instance) jsString(ctx context.Context, s string) uint32 {
 // mailbox, an ArrayBuffer, or undefined for none. f must not keep the
 // bytes: they may be the engine's memory.
 func (in *instance) withBody(ctx context.Context, argv, argc, i uint32, f func([]byte) []byte) []byte {
-	if i >= argc {
-		return f(nil)
+	var b []byte
+	tag, n := int32(tagUndefined), uint32(0)
+	if i < argc {
+		tag, n = in.valueAt(arg(argv, i))
 	}
-	tag, n := in.valueAt(arg(argv, i))
-	switch tag {
-	case tagUndefined:
-		return f(nil)
-	case tagInt:
-		if n > mailboxSize {
+	switch {
+	case tag == tagUndefined:
+	case tag == tagInt:
+		var ok bool
+		if b, ok = in.mem.Read(in.mailbox, n); !ok || n > mailboxSize {
 			return errFrame("RangeError", "body length %d is past the mailbox", n)
 		}
-		b, ok := in.mem.Read(in.mailbox, n)
-		if !ok {
-			return errFrame("RangeError", "body length %d is past the mailbox", n)
+	case tag == tagObject:
+		b = in.argBytes(ctx, argv, i)
+	case isString(tag):
+		p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, i)))
+		if err != nil || p == 0 {
+			return errFrame("RangeError", "out of memory")
 		}
-		return f(b)
-	case tagObject:
-		return f(in.argBytes(ctx, argv, i))
+		defer func() { _, _ = in.cbFreeCString.Call(ctx, uint64(in.ctx), uint64(p)) }()
+		b = wellFormed(in.cBytes(p))
+	default:
+		return errFrame("TypeError", "a body crosses as a string, bytes or undefined")
 	}
-	// A string, flat or a rope.
-	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, i)))
-	if err != nil || p == 0 {
-		return errFrame("RangeError", "out of memory")
+	if in.broken {
+		// A nested call while the arguments were read: nothing is sent,
+		// and callFunction stops the engine.
+		return nil
 	}
-	defer func() { _, _ = in.cbFreeCString.Call(ctx, uint64(in.ctx), uint64(p)) }()
-	return f(wellFormed(in.cBytes(p)))
+	return f(b)
 }
 
 // cBytes is the NUL-terminated string at p, as a view of the engine's
@@ -239,6 +285,34 @@ func (in *instance) cBytes(p uint32) []byte {
 		return buf[:i:i]
 	}
 	return nil
+}
+
+// responseHead reads the head argument of opRespond: a string of at most
+// maxResponseHead bytes whose values hold no CR (the shim's Headers refuses
+// CR, LF and NUL; this is the host's own check, whatever calls the bridge:
+// LF separates the lines, and a NUL ends the C string the head crosses as,
+// so it can only cut the head short). bad is the error frame to answer
+// when it is not.
+func (in *instance) responseHead(ctx context.Context, argv, argc uint32) (head string, bad []byte) {
+	if argc < 3 {
+		return "", nil
+	}
+	if tag, _ := in.valueAt(arg(argv, 2)); !isString(tag) {
+		return "", errFrame("TypeError", "the response head must be a string")
+	}
+	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, 2)))
+	if err != nil || p == 0 {
+		return "", errFrame("RangeError", "out of memory")
+	}
+	defer func() { _, _ = in.cbFreeCString.Call(ctx, uint64(in.ctx), uint64(p)) }()
+	b := in.cBytes(p)
+	if len(b) > maxResponseHead {
+		return "", errFrame("RangeError", "response headers of %d bytes are over this host's limit of %d", len(b), maxResponseHead)
+	}
+	if bytes.IndexByte(b, '\r') >= 0 {
+		return "", errFrame("TypeError", "a response header value holds a CR character")
+	}
+	return string(b), nil
 }
 
 // parseHead reads the "name\nvalue\n…" lines of a response head. A name

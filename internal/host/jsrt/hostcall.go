@@ -69,14 +69,29 @@ func callFunction(ctx context.Context, _ api.Module, s []uint64) {
 	if ctx.Err() != nil {
 		panic(trap("deadline"))
 	}
-	defer func() {
-		if ctx.Err() != nil {
-			panic(trap("deadline"))
-		}
-	}()
 	if in == nil || id != hostFnID || argc < 1 {
 		return
 	}
+	// The engine may run JS inside the calls Go makes below (a throw calls
+	// Error.prepareStackTrace), and that JS may call the bridge again: Go
+	// would then call an engine function that is still running, and a
+	// wazero function is not re-entrant (the inner call takes over the
+	// outer one's native stack). The shim never nests calls, so a nested
+	// one is hostile: it stops the engine and the instance is discarded.
+	if in.inHost {
+		in.broken = true
+		panic(trap(nestedCall))
+	}
+	in.inHost = true
+	defer func() {
+		in.inHost = false
+		if ctx.Err() != nil {
+			panic(trap("deadline"))
+		}
+		if in.broken {
+			panic(trap(nestedCall))
+		}
+	}()
 	if op, ok := in.argInt(argv, argc, 0); ok {
 		s[0] = uint64(in.fastOp(ctx, op, argc, argv))
 		return
@@ -94,9 +109,16 @@ func callFunction(ctx context.Context, _ api.Module, s []uint64) {
 	s[0] = uint64(in.newArrayBuffer(ctx, out))
 }
 
-// argString reads argument i as a string ("" when it is missing).
+// nestedCall is the trap of a bridge call made while another runs.
+const nestedCall = "a host call inside another"
+
+// argString reads argument i as a string ("" when it is missing or not a
+// string: converting anything else could run JS).
 func (in *instance) argString(ctx context.Context, argv, argc, i uint32) string {
 	if i >= argc {
+		return ""
+	}
+	if tag, _ := in.valueAt(arg(argv, i)); !isString(tag) {
 		return ""
 	}
 	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, i)))

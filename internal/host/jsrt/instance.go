@@ -53,6 +53,8 @@ type instance struct {
 	importedBy map[string][2]string // module name: importer, specifier
 	stderr     bytes.Buffer         // the engine's own prints
 	cur        *call                // the request being served
+	inHost     bool                 // a bridge call is running (hostcall.go)
+	broken     bool                 // a bridge call was made inside another: discard
 	unmap      func()               // gives the linear memory back
 }
 

@@ -164,11 +164,13 @@ func (c *call) respond(status int, head string, body []byte, stream bool) []byte
 	if length < 0 {
 		return nil
 	}
-	c.ended = true
 	if length == 0 {
+		c.ended = true
 		return nil
 	}
-	return c.chunk(body)
+	out := c.chunk(body)
+	c.ended = true
+	return out
 }
 
 // chunk sends a piece of the body; nil when it went out, an error frame
@@ -176,6 +178,9 @@ func (c *call) respond(status int, head string, body []byte, stream bool) []byte
 func (c *call) chunk(b []byte) []byte {
 	if !c.sent {
 		return errFrame("TypeError", "body before the response head")
+	}
+	if c.ended {
+		return errFrame("TypeError", "the response body was already sent")
 	}
 	if c.wrote+int64(len(b)) > c.max {
 		c.tooLarge = true

@@ -1,0 +1,219 @@
+package jsrt
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The bridge as a hostile tenant sees it: these handlers attack the
+// shim and the host function under it, and each test says what must hold.
+
+// grabHostJS gets the engine's raw host function into `host`, the way a
+// tenant can: Error.prepareStackTrace is called with call sites whose
+// getFunction() the engine answers even for native and strict frames, and
+// a body that is no ArrayBuffer makes the engine throw inside the bridge.
+const grabHostJS = `
+let host = null;
+function grab() {
+  Error.prepareStackTrace = (e, sites) => {
+    for (const s of sites) if (s.getFunctionName() === "host" && s.isNative()) host = s.getFunction();
+    return "";
+  };
+  class Grab extends Response { _raw() { return { length: 1e9, byteOffset: 0, byteLength: 1, buffer: { byteLength: 1 } }; } }
+  return new Grab("");
+}
+// frameError is the error a bridge answer holds ("" for none).
+function frameError(r) {
+  if (r === undefined) return "undefined";
+  if (!(r instanceof ArrayBuffer)) return typeof r;
+  const u = new Uint8Array(r);
+  const n = u[0] | (u[1] << 8) | (u[2] << 16) | (u[3] << 24);
+  const h = n === 0 ? null : JSON.parse(String.fromCharCode(...u.subarray(4, 4 + n)));
+  return h && h.error !== undefined ? h.type || "Error" : "ok";
+}
+`
+
+// grabHost serves the grabbing request on d and fails unless it worked.
+func grabHost(t *testing.T, d *Deployment) {
+	t.Helper()
+	if _, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/grab"}); err != nil {
+		t.Fatalf("grab: %v", err)
+	}
+}
+
+// TestHostileBridgeNestedCallsStopTheInstance: JS that the engine runs
+// while Go is inside one of its functions (here Error.prepareStackTrace,
+// called when the engine throws inside the bridge) calls the bridge
+// again. Go would then call an engine function that is still running; in
+// wazero the inner call takes over the outer one's native stack, and the
+// outer call resumes where the inner one left off (calls are silently
+// lost, results written to memory Go has released). Each shape must end
+// as its own 502 with the instance discarded, and the next request must
+// find a working one.
+func TestHostileBridgeNestedCallsStopTheInstance(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": grabHostJS + `
+let calls = 0;
+// notAB is a body the engine refuses inside the bridge, running the hook.
+const notAB = { length: 1e9, byteOffset: 0, byteLength: 1, buffer: { byteLength: 1 } };
+class Nest extends Response { _raw() { return notAB; } }
+export default { fetch(request) {
+  const p = new URL(request.url).pathname;
+  if (p === "/ok") return new Response("ok " + calls);
+  Error.prepareStackTrace = (e, sites) => {
+    Error.prepareStackTrace = undefined;
+    calls++;
+    for (const s of sites) if (s.getFunctionName() === "host" && s.isNative()) host = s.getFunction();
+    if (p === "/log") console.log("from inside the bridge");
+    if (p === "/same") host(3, 200, "", notAB);
+    if (p === "/dispatch") __cfhost.dispatch();
+    if (p === "/deep") for (let i = 0; i < 20; i++) host(6, 0, "x" + i);
+    return "";
+  };
+  return new Nest("");
+} };`}, nil))
+	defer d.Close(context.Background())
+	for _, path := range []string{"/log", "/same", "/dispatch", "/deep"} {
+		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
+			_, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x" + path})
+			var f *Failure
+			if !errors.As(err, &f) || f.Status != http.StatusBadGateway || !strings.Contains(err.Error(), nestedCall) {
+				t.Errorf("got %v, want a 502 failure for %q", err, nestedCall)
+			}
+			// A fresh instance: its count of hook calls starts at 0.
+			res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/ok"})
+			if err != nil || string(res.Body) != "ok 0" {
+				t.Fatalf("after: %v %v", res, err)
+			}
+		})
+	}
+}
+
+// TestHostileBridgeForgedCalls calls the raw host function with forged
+// operation numbers and arguments of every type: each is refused with an
+// error the caller can read (or ignored), no JS runs inside the host call
+// (a toString or valueOf of an argument is never called), nothing reaches
+// the response that the shim would have refused, and the request then
+// ends as the raw calls made it.
+func TestHostileBridgeForgedCalls(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": grabHostJS + `
+let ran = 0;
+const sneaky = { toString() { ran++; return "x-sneaky\n1"; }, valueOf() { ran++; return 200; } };
+export default { fetch(request) {
+  if (new URL(request.url).pathname === "/grab") return grab();
+  const wrong = [];
+  const expect = (want, ...args) => {
+    let got;
+    try { got = frameError(host(...args)); } catch (e) { got = "threw " + e.name; }
+    if (got !== want) wrong.push(args.map((a) => typeof a === "string" ? a.slice(0, 20) : typeof a).join(" ") + ": " + got);
+  };
+  // Operation numbers and types no shim sends.
+  for (const op of [0, 8, -1, 2147483647, 1.5, "3", sneaky, Symbol("op"), 10n, null, true]) expect("TypeError", op);
+  // opRespond with a status, head or body of the wrong type or shape.
+  expect("RangeError", 3, sneaky, "", undefined);
+  expect("RangeError", 3, 99, "", undefined);
+  expect("TypeError", 3, 200, sneaky, undefined);
+  expect("TypeError", 3, 200, 42, undefined);
+  expect("TypeError", 3, 200, "x-a\nb\r\nx-injected: 1", undefined);
+  expect("RangeError", 3, 200, "x-big\n" + "v".repeat(300 << 10), undefined);
+  for (const body of [Symbol("b"), 10n, 1.5, true, null]) expect("TypeError", 3, 200, "", body);
+  expect("RangeError", 3, 200, "", 70000);
+  expect("RangeError", 3, 200, "", 2147483647);
+  // A body before the head; logs and done with odd arguments.
+  expect("TypeError", 4, "early");
+  expect("undefined", 6, 99, "level out of range");
+  expect("undefined", 6, -1, sneaky);
+  // The slow road with forged frames.
+  expect("TypeError", "assets\n{not json");
+  expect("Error", "module\n" + JSON.stringify({ from: "index.js", spec: "../../../../etc/passwd" }));
+  expect("QuotaExceededError", "random\n{\"n\":-1}");
+  expect("TypeError", "random\n{\"n\":1e12}");
+  expect("TypeError", "nosuchop\nnull");
+  // The request, twice, and its body.
+  if (typeof host(1) !== "string" || typeof host(1) !== "string" || !(host(2) instanceof ArrayBuffer)) wrong.push("request");
+  // A response sent straight through the bridge; then a chunk past its
+  // end and a second head, both refused.
+  expect("undefined", 3, 201, "x-ok\n1", "raw");
+  expect("TypeError", 4, "past the end");
+  expect("TypeError", 3, 200, "", "again");
+  host(6, 0, "ran=" + ran + " wrong=" + wrong.join("; "));
+  host(7);
+  return new Promise(() => {});
+} };`}, nil))
+	defer d.Close(context.Background())
+	grabHost(t, d)
+	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/forge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != 201 || string(res.Body) != "raw" || res.Header.Get("X-Ok") != "1" || len(res.Header) != 1 {
+		t.Errorf("response %d %v %q, want 201 with x-ok and raw", res.Status, res.Header, res.Body)
+	}
+	var line string
+	for _, l := range res.Logs {
+		if strings.HasPrefix(l[1], "ran=") {
+			line = l[1]
+		}
+	}
+	if line != "ran=0 wrong=" {
+		t.Errorf("got %q, want no JS run and every call answered as expected", line)
+	}
+}
+
+// TestHostileBridgeMailboxIsPerDeployment: a handler can make Go read its
+// whole mailbox back as a body (a typed array whose length property lies),
+// so the mailbox holds what Go last wrote there: this instance's request
+// strings. Two deployments (here the same code with different env, as a
+// project's env change makes) never share an instance: what one request
+// wrote is not in the other's mailbox.
+func TestHostileBridgeMailboxIsPerDeployment(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	src := map[string]string{"index.js": `
+class Dump extends Response {
+  _raw() { const b = new Uint8Array(1); Object.defineProperty(b, "length", { value: 65536 }); return b; }
+}
+export default { fetch(request, env) { return new Dump(""); } };`}
+	a := r.Load(jsProgram("index.js", src, map[string]string{"WHO": "a"}))
+	defer a.Close(context.Background())
+	b := r.Load(jsProgram("index.js", src, map[string]string{"WHO": "b"}))
+	defer b.Close(context.Background())
+	dump := func(d *Deployment, h string) string {
+		res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/", Header: http.Header{"X-Marker": {h}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res.Body)
+	}
+	dump(a, "secret-of-a")
+	got := dump(b, "marker-of-b")
+	if !strings.Contains(got, "marker-of-b") {
+		t.Fatalf("the dump does not show the mailbox (%d bytes): the probe proves nothing", len(got))
+	}
+	if strings.Contains(got, "secret-of-a") {
+		t.Fatal("a request of deployment b read what deployment a's request left in the mailbox")
+	}
+}
+
+// TestHostileBridgeUncaughtErrorIsCapped: a handler throws an error with a
+// message of many megabytes, on every request. Its description goes into
+// the host's log line for the failure and the project's log: Go keeps only
+// the first maxUncaught bytes of it.
+func TestHostileBridgeUncaughtErrorIsCapped(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() {
+		throw new Error("x".repeat(8 << 20));
+	} };`}, nil))
+	defer d.Close(context.Background())
+	_, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/"})
+	var f *Failure
+	if !errors.As(err, &f) || f.Status != http.StatusInternalServerError {
+		t.Fatalf("got %v, want a 500 failure", err)
+	}
+	if n := len(f.Err.Error()); n > maxUncaught+1024 {
+		t.Errorf("the failure holds %d bytes of the error, want at most about %d", n, maxUncaught)
+	}
+}
