@@ -164,6 +164,58 @@ export default { fetch(request) {
 	}
 }
 
+// TestHostileBridgeMailboxStaysPrivate: tenant code replaces what the
+// shim could use to fill the mailbox (the typed arrays' set and length,
+// Function.prototype.call and apply) with functions that look for the
+// mailbox and detach it (transfer), which would leave Go writing into
+// memory the engine has given back. The shim must never hand it over,
+// and bodies of every size must still cross intact.
+func TestHostileBridgeMailboxStaysPrivate(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `
+let seen = 0;
+const rapply = Reflect.apply;
+const TA = Object.getPrototypeOf(Uint8Array.prototype);
+const set = TA.set, length = Object.getOwnPropertyDescriptor(TA, "length").get;
+const buffer = Object.getOwnPropertyDescriptor(TA, "buffer").get;
+function inspect(v) {
+  try {
+    const b = rapply(buffer, v, []);
+    if (b.byteLength === 65536) { seen++; b.transfer(); }
+  } catch {}
+}
+TA.set = function (...args) { inspect(this); return rapply(set, this, args); };
+Object.defineProperty(TA, "length", { get() { inspect(this); return rapply(length, this, []); }, configurable: true });
+const call = Function.prototype.call, apply = Function.prototype.apply;
+Function.prototype.call = function (self, ...args) { if (ArrayBuffer.isView(self)) inspect(self); return rapply(this, self, args); };
+Function.prototype.apply = function (self, args) { if (ArrayBuffer.isView(self)) inspect(self); return rapply(this, self, args || []); };
+export default { async fetch(request) {
+  if (new URL(request.url).pathname === "/seen") return new Response("seen " + seen);
+  return new Response(new Uint8Array(await request.arrayBuffer()));
+} };`}, nil))
+	defer d.Close(context.Background())
+	for _, n := range []int{1, 1000, mailboxSize - 1, mailboxSize + 1} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i*13 + 7)
+		}
+		res, err := d.Fetch(context.Background(), &Request{Method: "POST", URL: "http://x/echo", Body: body})
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if string(res.Body) != string(body) {
+			t.Fatalf("%d bytes: the body came back changed (%d bytes)", n, len(res.Body))
+		}
+	}
+	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/seen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Body) != "seen 0" {
+		t.Fatalf("got %q, want the mailbox never seen by tenant code", res.Body)
+	}
+}
+
 // TestHostileBridgeMailboxIsPerDeployment: a handler can make Go read its
 // whole mailbox back as a body (a typed array whose length property lies),
 // so the mailbox holds what Go last wrote there: this instance's request

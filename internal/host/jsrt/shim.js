@@ -363,8 +363,14 @@
   // characters ("op text\n…") that Go encodes as UTF-8; answering a frame [u32 head length][JSON
   // head, ASCII][bytes]; a head of length 0 is null.
   let hostFn = null;
-  // MB is the mailbox: an ArrayBuffer whose storage Go reads and writes.
-  let MB = null;
+  // MB is the mailbox: a view of the ArrayBuffer whose storage Go reads and
+  // writes, MB_SIZE bytes. No tenant code may ever see it (it could detach
+  // the buffer, and Go would write into memory the engine gave back), so it
+  // is only handed to the set of typed arrays as it was before any tenant
+  // module ran, not to what a tenant may have put on the prototypes.
+  let MB = null, MB_SIZE = 0;
+  const TA_SET = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "set").value;
+  const apply = Reflect.apply;
   const EMPTY = new Uint8Array(0);
   const ERRORS = { TypeError, RangeError, Error };
   function hostCall(op, head, body) {
@@ -384,7 +390,8 @@
   // otherwise.
   function bodyArg(b) {
     if (typeof b === "string") return b.indexOf("\0") < 0 ? b : bodyArg(utf8Encode(b));
-    if (b.length <= MB.length) { MB.set(b); return b.length; }
+    const n = b.length;
+    if (n <= MB_SIZE) { apply(TA_SET, MB, [b]); return n; }
     return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer;
   }
 
@@ -995,7 +1002,7 @@
     b64: b64ToBytes,
     tick,
     require: makeRequire,
-    setHost(fn, mailbox) { hostFn = fn; MB = new Uint8Array(mailbox); },
+    setHost(fn, mailbox) { if (!hostFn) { hostFn = fn; MB = new Uint8Array(mailbox); MB_SIZE = mailbox.byteLength; } },
     check(ns) {
       const d = ns.default;
       if (!d || typeof d.fetch !== "function") throw new TypeError("the entrypoint has no default export with a fetch method");
