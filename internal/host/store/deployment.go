@@ -54,6 +54,12 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 	if err != nil {
 		return res, fmt.Errorf("deploy: %w", err)
 	}
+	// Sorted before the transaction: the store has one writer, and every
+	// other project's writes wait while it is held.
+	assets, err := sortedAssets(nd.Assets)
+	if err != nil {
+		return res, fmt.Errorf("deploy: %w", err)
+	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		if nd.SessionID != "" {
 			r, err := tx.ExecContext(ctx, "UPDATE upload_sessions SET used = 1 WHERE id = ? AND project_id = ? AND used = 0", nd.SessionID, d.ProjectID)
@@ -75,7 +81,7 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 			string(env), entry, d.CompatibilityDate, string(flags), len(nd.Assets), d.Branch, d.BranchSlug, !d.Preview); err != nil {
 			return domainError(err)
 		}
-		if err := insertAssets(ctx, tx, d.ID, nd.Assets); err != nil {
+		if err := insertAssets(ctx, tx, d.ID, assets); err != nil {
 			return err
 		}
 		for _, m := range nd.Modules {
@@ -135,17 +141,23 @@ func (s *SQLite) Deploy(ctx context.Context, nd NewDeployment) (DeployResult, er
 	return res, nil
 }
 
-// insertAssets writes a deployment's assets in path order, the order of the
-// table's key, so that rows are appended rather than scattered, and several
-// rows per statement.
-func insertAssets(ctx context.Context, tx *sql.Tx, deploymentID string, assets []Asset) error {
+// sortedAssets returns assets in path order, the order of the table's key,
+// refusing a path listed twice.
+func sortedAssets(assets []Asset) ([]Asset, error) {
 	sorted := slices.Clone(assets)
 	slices.SortFunc(sorted, func(a, b Asset) int { return strings.Compare(a.Path, b.Path) })
 	for i, a := range sorted {
 		if i > 0 && sorted[i-1].Path == a.Path {
-			return fmt.Errorf("asset %s: %w: listed twice", a.Path, ErrConflict)
+			return nil, fmt.Errorf("asset %s: %w: listed twice", a.Path, ErrConflict)
 		}
 	}
+	return sorted, nil
+}
+
+// insertAssets writes a deployment's assets, sorted by sortedAssets, so
+// that rows are appended rather than scattered, and several rows per
+// statement.
+func insertAssets(ctx context.Context, tx *sql.Tx, deploymentID string, sorted []Asset) error {
 	args := make([]any, 0, maxBatch)
 	for len(sorted) > 0 {
 		batch := sorted[:min(len(sorted), maxBatch/5)]
