@@ -24,6 +24,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmstop"
 )
 
 // The exports a guest-mode reactor provides (pkg/guest).
@@ -56,6 +58,7 @@ func isGuestReactor(m wazero.CompiledModule) bool {
 // liveInstance is one instantiated guest-mode module and what it holds.
 type liveInstance struct {
 	mod    api.Module
+	stop   *wasmstop.Stop
 	alloc  *requestAllocator
 	fnEnc  api.Function // guestAllocExport
 	fnRun  api.Function // guestServeExport
@@ -218,7 +221,11 @@ func (rt *Runtime) runGuest(ctx context.Context, r *http.Request, mod *loadedMod
 		li.close()
 		return nil, rt.guestFailure(ctx, err, &stderr, log, emit, "request")
 	}
-	ip.give(li)
+	if li.stop.Stopped() {
+		li.close() // it answered, but was stopped right after: spent
+	} else {
+		ip.give(li)
+	}
 	if stderr != "" {
 		log.Info("server code log", "stderr", stderr)
 		emit.stderr(stderr)
@@ -247,7 +254,7 @@ func (rt *Runtime) startInstance(ctx context.Context, prog *compiledProgram, p *
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithRandSource(rand.Reader).
-		WithStartFunctions("_initialize")
+		WithStartFunctions() // _initialize runs below, with the stop armed
 	for _, e := range appendProjectEnv(nil, p) {
 		mc = mc.WithEnv(e.name, e.value)
 	}
@@ -264,6 +271,11 @@ func (rt *Runtime) startInstance(ctx context.Context, prog *compiledProgram, p *
 		mc = mc.WithFSConfig(fsc)
 	}
 	inst, err := rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), prog.compiled, mc)
+	var stop *wasmstop.Stop
+	if err == nil {
+		stop = wasmstop.For(inst)
+		err = runStart(ctx, inst, stop, "_initialize")
+	}
 	if err != nil {
 		if inst != nil {
 			_ = inst.Close(context.Background())
@@ -271,7 +283,7 @@ func (rt *Runtime) startInstance(ctx context.Context, prog *compiledProgram, p *
 		alloc.release()
 		return nil, &guestError{err: err, stderr: li.stderr.String()}
 	}
-	li.mod = inst
+	li.mod, li.stop = inst, stop
 	li.fnEnc = inst.ExportedFunction(guestAllocExport)
 	li.fnRun = inst.ExportedFunction(guestServeExport)
 	if li.fnEnc == nil || li.fnRun == nil {
@@ -299,7 +311,7 @@ func (rt *Runtime) callGuest(ctx context.Context, li *liveInstance, r *http.Requ
 	if uint64(len(msg)) > 1<<32-1 {
 		return nil, fmt.Errorf("request too large for guest mode")
 	}
-	out, err := li.fnEnc.Call(ctx, uint64(len(msg)))
+	out, err := callArmed(ctx, li.stop, li.fnEnc, uint64(len(msg)))
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +319,7 @@ func (rt *Runtime) callGuest(ctx context.Context, li *liveInstance, r *http.Requ
 	if !mem.Write(uint32(out[0]), msg) {
 		return nil, fmt.Errorf("%w: allocation of %d bytes at %#x", errGuestGarbage, len(msg), uint32(out[0]))
 	}
-	out, err = li.fnRun.Call(ctx, uint64(len(msg)))
+	out, err = callArmed(ctx, li.stop, li.fnRun, uint64(len(msg)))
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +376,7 @@ func (rt *Runtime) guestFailure(ctx context.Context, err error, stderr *string, 
 	switch {
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled, ctx.Err() != nil:
 		return &runFailure{} // the client is gone
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+	case errors.Is(err, errStopped), errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		log.Warn("server code timed out; instance discarded", "timeout", rt.cfg.Timeout, "stage", what, "stderr", *stderr)
 		emit.stderr(*stderr)
 		emit.failure(http.StatusGatewayTimeout, "server code ran past its deadline of %s (%s)", rt.cfg.Timeout, what)

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/cfdeploy/cfdeploy/internal/wasmstop"
 	cfapi "github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -93,6 +94,10 @@ func (rt *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazer
 	defer rt.compileMu.Unlock()
 	if rt.closed.Load() {
 		return nil, ErrClosed
+	}
+	wasm, err := wasmstop.Rewrite(wasm)
+	if err != nil {
+		return nil, invalidf("server module cannot be compiled: %v", err)
 	}
 	before := rt.disk.listEntries()
 	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))

@@ -32,6 +32,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmstop"
 )
 
 // Defaults for the zero fields of Config.
@@ -210,10 +212,11 @@ type Runtime struct {
 	closed atomic.Bool
 }
 
-// New creates the shared wazero runtime. WithCloseOnContextDone is on: it is
-// the only way to stop a looping guest, and without it such a guest would
-// freeze the whole process at the next garbage collection: compiled guest
-// code cannot be preempted, so the collector's stop-the-world never ends.
+// New creates the shared wazero runtime. Its guests are compiled rewritten
+// by wasmstop (stop.go): that is how a looping guest is stopped, and
+// without it such a guest would freeze the whole process at the next
+// garbage collection: compiled guest code cannot be preempted otherwise, so
+// the collector's stop-the-world would never end.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg = cfg.withDefaults()
 	// wazero v1.12.0 fills its version string lazily without
@@ -236,7 +239,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
 		WithCompilationCache(cache)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
@@ -516,7 +518,8 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 		WithSysWalltime().
 		WithSysNanotime().
 		WithSysNanosleep().
-		WithRandSource(rand.Reader)
+		WithRandSource(rand.Reader).
+		WithStartFunctions() // run below, with the stop armed
 	for _, e := range buildEnv(r, req, int(body.size), &p) {
 		mc = mc.WithEnv(e.name, e.value)
 	}
@@ -535,6 +538,9 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 	defer cancel()
 	runCtx = experimental.WithMemoryAllocator(runCtx, alloc)
 	inst, err := rt.rt.InstantiateModule(runCtx, mod.prog.compiled, mc)
+	if err == nil {
+		err = runStart(runCtx, inst, wasmstop.For(inst), "_start")
+	}
 	if inst != nil {
 		_ = inst.Close(ctx)
 	}
@@ -546,7 +552,7 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 		case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled,
 			ctx.Err() != nil:
 			return nil, &runFailure{} // the client is gone
-		case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		case errors.Is(err, errStopped), errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 			log.Warn("server code timed out", "timeout", rt.cfg.Timeout, "stderr", stderr.String())
 			emit.stderr(stderr.String())
 			emit.failure(http.StatusGatewayTimeout, "server code ran past its deadline of %s", rt.cfg.Timeout)
