@@ -269,3 +269,64 @@ func TestHostileBridgeUncaughtErrorIsCapped(t *testing.T) {
 		t.Errorf("the failure holds %d bytes of the error, want at most about %d", n, maxUncaught)
 	}
 }
+
+// TestHostileBridgeReplacedGlobals: a tenant replaces or deletes what the
+// shim might lean on (the globals Response, Headers and, once its modules
+// are loaded, __cfhost; the
+// species of typed arrays, arrays and promises)
+// and answers with odd objects: a Proxy of a Response, a Response whose
+// status is an object, whose head is not a string, a plain object. Each
+// request ends as its own answer or a 500, never hangs or breaks the
+// instance, and a plain request afterwards is served by the same one.
+func TestHostileBridgeReplacedGlobals(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `
+const R = Response, H = Headers;
+let served = 0;
+globalThis.Response = function () { throw new Error("replaced"); };
+globalThis.Headers = null;
+class Evil extends Uint8Array { static get [Symbol.species]() { throw new Error("species"); } }
+Object.defineProperty(Uint8Array, Symbol.species, { get() { return Evil; } });
+Object.defineProperty(Array, Symbol.species, { get() { throw new Error("array species"); } });
+Object.defineProperty(Promise, Symbol.species, { get() { throw new Error("promise species"); } });
+export default { fetch(request) {
+  served++;
+  delete globalThis.__cfhost;
+  switch (new URL(request.url).pathname) {
+  case "/proxy": return new Proxy(new R("p"), {});
+  case "/status": return new (class extends R { get status() { return { valueOf() { return 201; } }; } })("s");
+  case "/head": return new (class extends R { _head() { return { toString() { return "x-a\n1"; } }; } })("h");
+  case "/plain": return { status: 200, body: "x" };
+  case "/bytes": return new R(new Uint8Array([1, 2, 3]));
+  case "/text": return new R("text\u0000with nul");
+  }
+  return new R("served " + served, { headers: new H({ "x-ok": "1" }) });
+} };`}, nil))
+	defer d.Close(context.Background())
+	for _, tc := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/proxy", "", 500}, {"/status", "s", 201}, {"/head", "", 500}, {"/plain", "", 500},
+		{"/bytes", "\x01\x02\x03", 200}, {"/text", "text\x00with nul", 200},
+	} {
+		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
+			res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x" + tc.path})
+			var f *Failure
+			switch {
+			case tc.status == 500:
+				if !errors.As(err, &f) || f.Status != 500 {
+					t.Fatalf("got %v %v, want a 500 failure", res, err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case res.Status != tc.status || string(res.Body) != tc.body:
+				t.Fatalf("got %d %q, want %d %q", res.Status, res.Body, tc.status, tc.body)
+			}
+		})
+	}
+	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/"})
+	if err != nil || string(res.Body) != "served 7" || res.Header.Get("X-Ok") != "1" {
+		t.Fatalf("after: %v %v, want the same instance serving its 7th request", res, err)
+	}
+}
