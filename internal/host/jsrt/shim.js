@@ -640,6 +640,9 @@
       if (t && headers && !headers.has("content-type")) headers.set("content-type", t);
       return t;
     }
+    // _setBytes takes bytes nothing else holds (a request body from Go)
+    // without the copy _initBody makes of what a handler passes.
+    _setBytes(b) { this.#bytes = b; }
     get bodyUsed() { return this.#used; }
     get body() {
       if (!this.#stream && (this.#text !== null || this.#bytes)) this.#stream = bodyStream(this.#text !== null ? this.#text : this.#bytes);
@@ -691,7 +694,7 @@
         this.#lines = trusted.lines;
         this.#at = trusted.at;
         this.#redirect = "follow";
-        this._initBody(trusted.body, null);
+        this._setBytes(trusted.body);
         return;
       }
       const src = input instanceof Request ? input : null;
