@@ -18,10 +18,11 @@ import (
 // inner call took over the native stack of the outer one and the first
 // such request killed cfhost (SIGSEGV) with every project on it. Now each
 // ends as its own 502, and a neighbour's assets and JS keep answering; so
-// does the attacker's next request. The same tenant also tries to send
-// a response head with a CR through the raw bridge function, which the
-// engine hands out in the call sites, and through Headers: no injected
-// header ever reaches the client.
+// does the attacker's next request. The same tenant also tries to take the
+// raw bridge function from prepareStackTrace's call sites (the engine
+// handed it out) to send a response head with a CR, and sends one through
+// Headers: the function is not handed out, and no injected header ever
+// reaches the client.
 func TestHostileBridgeNestedCallKeepsTheHostUp(t *testing.T) {
 	srv := startServer(t, "", "--log-level", "warn", "--access-log=false", "--worker-timeout", "10s")
 	c := srv.client(t, client.Options{})
@@ -106,6 +107,9 @@ export default { fetch(request) {
 			resp, body := get(t, attacker, "/raw-cr")
 			if resp.Header.Get("X-Injected") != "" || resp.Header.Get("X-A") != "" || body == "raw" {
 				t.Fatalf("raw head with CR went out: %d %v %q", resp.StatusCode, resp.Header, body)
+			}
+			if resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("the handler got the bridge function: %d %q", resp.StatusCode, body)
 			}
 		}
 		neighbour(t)

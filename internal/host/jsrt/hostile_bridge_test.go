@@ -11,21 +11,13 @@ import (
 // The bridge as a hostile tenant sees it: these handlers attack the
 // shim and the host function under it, and each test says what must hold.
 
-// grabHostJS gets the engine's raw host function into `host`, the way a
-// tenant can: Error.prepareStackTrace is called with call sites whose
-// getFunction() the engine answers even for native and strict frames, and
-// a body that is no ArrayBuffer makes the engine throw inside the bridge.
-const grabHostJS = `
-let host = null;
-function grab() {
-  Error.prepareStackTrace = (e, sites) => {
-    for (const s of sites) if (s.getFunctionName() === "host" && s.isNative()) host = s.getFunction();
-    return "";
-  };
-  class Grab extends Response { _raw() { return { length: 1e9, byteOffset: 0, byteLength: 1, buffer: { byteLength: 1 } }; } }
-  return new Grab("");
-}
-// frameError is the error a bridge answer holds ("" for none).
+// rawHostJS lets a handler call the bridge raw, as `host`, with the
+// function exposeRawHost hands it. The shim keeps its own bridge function
+// to itself (TestHostileBridgeCallSitesHideTheBridge), so the host's own
+// checks are tested with a second one, the same Go callback.
+const rawHostJS = `
+const host = (...args) => globalThis.__rawHost(...args);
+// frameError is the error a bridge answer holds ("ok" for none).
 function frameError(r) {
   if (r === undefined) return "undefined";
   if (!(r instanceof ArrayBuffer)) return typeof r;
@@ -36,12 +28,35 @@ function frameError(r) {
 }
 `
 
-// grabHost serves the grabbing request on d and fails unless it worked.
-func grabHost(t *testing.T, d *Deployment) {
+// exposeRawHost serves a request to /warm on d, so that an instance is
+// idle, and makes globalThis.__rawHost a bridge function in it: the
+// instance d's next request takes.
+func exposeRawHost(t *testing.T, d *Deployment) {
 	t.Helper()
-	if _, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/grab"}); err != nil {
-		t.Fatalf("grab: %v", err)
+	if _, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/warm"}); err != nil {
+		t.Fatalf("warm: %v", err)
 	}
+	d.mu.Lock()
+	in := d.idle[len(d.idle)-1]
+	d.mu.Unlock()
+	ctx := context.WithValue(context.Background(), instKey{}, in)
+	name := in.mallocWith(ctx, in.malloc, "host")
+	fn, err := in.call1(ctx, in.newFunction, uint64(in.ctx), uint64(name), 3, 0, hostFnID)
+	in.freePtr(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.release(ctx, fn)
+	set, err := in.evalCode(ctx, "(f) => { globalThis.__rawHost = f; }", "test:set", evalGlobal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.release(ctx, set)
+	r, err := in.callJS(ctx, set, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.release(ctx, r)
 }
 
 // TestHostileBridgeNestedCallsStopTheInstance: JS that the engine runs
@@ -55,7 +70,7 @@ func grabHost(t *testing.T, d *Deployment) {
 // find a working one.
 func TestHostileBridgeNestedCallsStopTheInstance(t *testing.T) {
 	r := newTestRuntime(t, Config{})
-	d := r.Load(jsProgram("index.js", map[string]string{"index.js": grabHostJS + `
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": rawHostJS + `
 let calls = 0;
 // notAB is a body the engine refuses inside the bridge, running the hook.
 const notAB = { length: 1e9, byteOffset: 0, byteLength: 1, buffer: { byteLength: 1 } };
@@ -63,10 +78,10 @@ class Nest extends Response { _raw() { return notAB; } }
 export default { fetch(request) {
   const p = new URL(request.url).pathname;
   if (p === "/ok") return new Response("ok " + calls);
+  if (p === "/warm") return new Response("warm");
   Error.prepareStackTrace = (e, sites) => {
     Error.prepareStackTrace = undefined;
     calls++;
-    for (const s of sites) if (s.getFunctionName() === "host" && s.isNative()) host = s.getFunction();
     if (p === "/log") console.log("from inside the bridge");
     if (p === "/same") host(3, 200, "", notAB);
     if (p === "/dispatch") __cfhost.dispatch();
@@ -78,6 +93,7 @@ export default { fetch(request) {
 	defer d.Close(context.Background())
 	for _, path := range []string{"/log", "/same", "/dispatch", "/deep"} {
 		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
+			exposeRawHost(t, d)
 			_, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x" + path})
 			var f *Failure
 			if !errors.As(err, &f) || f.Status != http.StatusBadGateway || !strings.Contains(err.Error(), nestedCall) {
@@ -100,11 +116,11 @@ export default { fetch(request) {
 // ends as the raw calls made it.
 func TestHostileBridgeForgedCalls(t *testing.T) {
 	r := newTestRuntime(t, Config{})
-	d := r.Load(jsProgram("index.js", map[string]string{"index.js": grabHostJS + `
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": rawHostJS + `
 let ran = 0;
 const sneaky = { toString() { ran++; return "x-sneaky\n1"; }, valueOf() { ran++; return 200; } };
 export default { fetch(request) {
-  if (new URL(request.url).pathname === "/grab") return grab();
+  if (new URL(request.url).pathname !== "/forge") return new Response("warm");
   const wrong = [];
   const expect = (want, ...args) => {
     let got;
@@ -145,7 +161,7 @@ export default { fetch(request) {
   return new Promise(() => {});
 } };`}, nil))
 	defer d.Close(context.Background())
-	grabHost(t, d)
+	exposeRawHost(t, d)
 	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/forge"})
 	if err != nil {
 		t.Fatal(err)
@@ -328,5 +344,47 @@ export default { fetch(request) {
 	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/"})
 	if err != nil || string(res.Body) != "served 7" || res.Header.Get("X-Ok") != "1" {
 		t.Fatalf("after: %v %v, want the same instance serving its 7th request", res, err)
+	}
+}
+
+// TestHostileBridgeCallSitesHideTheBridge: Error.prepareStackTrace gets
+// call sites, and the engine answers getFunction() for every frame. Called
+// while the engine throws inside the bridge, the sites hold the native
+// host function and the shim's own functions: a tenant could take the raw
+// bridge and every closure of the shim. The sites a tenant's function gets
+// answer getFunction() and getThis() for its own frames only, and what it
+// returns is still the stack.
+func TestHostileBridgeCallSitesHideTheBridge(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `
+let seen = [];
+class Nest extends Response { _raw() { return { length: 1e9, byteOffset: 0, byteLength: 1, buffer: { byteLength: 1 } }; } }
+function mine() { return new Error("x").stack; }
+export default { fetch(request) {
+  if (new URL(request.url).pathname === "/report") {
+    const sites = [];
+    Error.prepareStackTrace = (e, s) => { sites.push(...s); return "custom"; };
+    const stack = mine();
+    Error.prepareStackTrace = undefined;
+    const own = sites.find((s) => s.getFunctionName() === "mine");
+    const leaked = seen.filter((s) => s.getFunction() !== undefined && (s.isNative() || String(s.getFileName()).startsWith("cfhost:")));
+    return new Response("sites=" + seen.length + " leaked=" + leaked.map((s) => s.getFunctionName()).join(",") +
+      " own=" + (own && own.getFunction() === mine) + " stack=" + stack);
+  }
+  // The engine throws inside the bridge: the body is no ArrayBuffer.
+  Error.prepareStackTrace = (e, s) => { seen.push(...s); Error.prepareStackTrace = undefined; return ""; };
+  return new Nest("");
+} };`}, nil))
+	defer d.Close(context.Background())
+	if _, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/throw"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "http://x/report"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(res.Body)
+	if !strings.HasPrefix(got, "sites=") || strings.HasPrefix(got, "sites=0") || !strings.Contains(got, " leaked= own=true stack=custom") {
+		t.Errorf("got %q, want the hook to have seen sites, none of the host's handing out its function, the tenant's own doing so, and the custom stack", got)
 	}
 }

@@ -1049,6 +1049,43 @@
       return respond(res, waits);
     },
   };
+  // Error.prepareStackTrace gets call sites whose getFunction() the
+  // engine answers for every frame, the shim's and the native host
+  // function's included: a tenant could call the bridge raw. The tenant's
+  // function is handed sites that answer getFunction() and getThis()
+  // only for the tenant's own frames, as V8 answers them only for
+  // non-strict code.
+  (() => {
+    const desc = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
+    if (!desc || typeof desc.set !== "function") return;
+    const setSlot = desc.set;
+    let proto = null;
+    apply(setSlot, Error, [(e, sites) => { proto = Object.getPrototypeOf(sites[0]); return ""; }]);
+    void new Error("probe").stack;
+    apply(setSlot, Error, [undefined]);
+    if (!proto) return;
+    const real = new WeakMap();
+    const safe = {};
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const f = proto[name];
+      if (typeof f !== "function" || name === "constructor") continue;
+      safe[name] = function () { return apply(f, real.get(this), []); };
+    }
+    const hidden = (site) => apply(proto.isNative, site, []) || String(apply(proto.getFileName, site, [])).startsWith("cfhost:");
+    safe.getFunction = function () { const s = real.get(this); return hidden(s) ? undefined : apply(proto.getFunction, s, []); };
+    safe.getThis = function () { const s = real.get(this); return hidden(s) ? undefined : apply(proto.getThis, s, []); };
+    let user;
+    Object.defineProperty(Error, "prepareStackTrace", {
+      configurable: true, enumerable: false,
+      get() { return user; },
+      set(v) {
+        user = v;
+        apply(setSlot, Error, [typeof v !== "function" ? v : function (e, sites) {
+          return apply(v, this, [e, sites.map((s) => { const o = Object.create(safe); real.set(o, s); return o; })]);
+        }]);
+      },
+    });
+  })();
   const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
   define("__cfhost", host);
   define("console", console);
