@@ -278,3 +278,27 @@ func TestResponseRebuiltFromABodyIsWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestForgedBodyStreamSourceIsIgnored: what a body stream stands for is
+// private to the shim, so tenant code cannot make a stream that a new
+// Response takes as text or bytes it chose (an object posing as bytes
+// would have the shim send mailbox bytes it never wrote).
+func TestForgedBodyStreamSourceIsIgnored(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
+  fetch() {
+    const s = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("real")); c.close(); } });
+    s._src = { length: 40 };
+    s._claim = () => ({ length: 40 });
+    return new Response(s);
+  },
+};`}, nil))
+	defer d.Close(context.Background())
+	var w headWriter
+	if _, err := d.Serve(context.Background(), &Request{Method: "GET", URL: "http://x/", Header: http.Header{"X-Secret": {"from the request"}}}, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.length != -1 || w.body.String() != "real" {
+		t.Errorf("length %d, body %q; want the stream's own body, streamed", w.length, w.body.String())
+	}
+}

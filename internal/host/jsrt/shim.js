@@ -436,11 +436,11 @@
     releaseLock() { if (this.#s) { this.#s._locked = false; this.#s = null; } }
     get closed() { return this.#s ? this.#s._closedP : Promise.resolve(); }
   }
+  let markBodyStream, claimBodyStream;
   class ReadableStream {
     #q = []; #waiters = []; #state = "readable"; #err; #src; #ctrl; #pulling = false; #hwm;
     constructor(source = {}, strategy = {}) {
       this._locked = false;
-      this._src = undefined; // what a body stream stands for (bodyStream)
       this.#src = source;
       this.#hwm = strategy.highWaterMark ?? 1;
       this.#ctrl = new ReadableStreamDefaultController(this);
@@ -450,13 +450,20 @@
       Promise.resolve(source.start ? source.start(this.#ctrl) : undefined).then(() => this.#pull(), (e) => this._error(e));
     }
     get locked() { return this._locked; }
-    // _claim hands over the text or bytes a body stream stands for when
-    // nothing has touched the stream yet, and locks it: it belongs to the
-    // body built from it now. Undefined for any other stream.
-    _claim() {
-      if (this._src === undefined || this._locked || this.#state !== "readable" || this.#q.length || this.#pulling) return undefined;
-      this._locked = true;
-      return this._src;
+    // #bodySrc is the text or bytes a body stream stands for
+    // (bodyStream), private so that tenant code can neither read nor forge
+    // it: only the shim's markBodyStream and claimBodyStream reach it.
+    #bodySrc = undefined;
+    static {
+      markBodyStream = (s, src) => { s.#bodySrc = src; };
+      // claimBodyStream hands over what a body stream stands for when
+      // nothing has touched it yet, and locks it: it belongs to the body
+      // built from it now. Undefined for any other stream.
+      claimBodyStream = (s) => {
+        if (s.#bodySrc === undefined || s._locked || s.#state !== "readable" || s.#q.length || s.#pulling) return undefined;
+        s._locked = true;
+        return s.#bodySrc;
+      };
     }
     _desired() { return this.#state === "readable" ? this.#hwm - this.#q.length : 0; }
     _enqueue(c) {
@@ -602,7 +609,7 @@
         c.close();
       },
     }, { highWaterMark: 0 });
-    s._src = src;
+    markBodyStream(s, src);
     return s;
   }
 
@@ -628,7 +635,7 @@
     #used = false;
     _initBody(body, headers) {
       if (body instanceof ReadableStream) {
-        const src = body._claim();
+        const src = claimBodyStream(body);
         if (src === undefined) this.#stream = body;
         else if (typeof src === "string") this.#text = src;
         else this.#bytes = src;
