@@ -235,6 +235,9 @@ type module struct {
 }
 
 func (m *module) count(s section) error {
+	if err := plausibleCount(s); err != nil {
+		return err
+	}
 	var err error
 	switch s.id {
 	case secType:
@@ -258,6 +261,26 @@ func (m *module) count(s section) error {
 	}
 	if err != nil {
 		return fmt.Errorf("section %d: %w", s.id, err)
+	}
+	return nil
+}
+
+// plausibleCount refuses a vector section that claims more entries than
+// it has bytes. Every entry takes at least one byte, and wazero allocates
+// for the claimed count before it reads a single entry: a module of a few
+// bytes claiming 2^32 globals makes it ask for tens of GiB, and a failed
+// allocation ends the whole process.
+func plausibleCount(s section) error {
+	switch s.id {
+	case secCustom, 8, 12: // custom, start (an index), data count (a number)
+		return nil
+	}
+	n, k, err := uleb32(s.body)
+	if err != nil {
+		return fmt.Errorf("section %d: count: %w", s.id, err)
+	}
+	if uint64(n) > uint64(len(s.body)-k) {
+		return fmt.Errorf("section %d claims %d entries in %d bytes", s.id, n, len(s.body)-k)
 	}
 	return nil
 }

@@ -223,6 +223,21 @@ func TestRewriteRefusesBadModules(t *testing.T) {
 	}
 }
 
+// TestRewriteRefusesHugeCounts gives every vector section a count of
+// 2^32-2 in a body of a few bytes. wazero allocates for the count before
+// reading any entry (for globals, tens of GiB: the process dies), so the
+// rewrite, which runs first, must refuse them all.
+func TestRewriteRefusesHugeCounts(t *testing.T) {
+	for _, id := range []byte{1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13} {
+		t.Run(fmt.Sprint("section ", id), func(t *testing.T) {
+			m := append([]byte("\x00asm\x01\x00\x00\x00"), id, 6, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0)
+			if _, err := Rewrite(m); err == nil || !strings.Contains(err.Error(), "entries") {
+				t.Fatalf("got %v, want the count refused", err)
+			}
+		})
+	}
+}
+
 // TestRewriteMinimalModules rewrites modules that lack the sections the
 // rewrite adds to: each must still compile.
 func TestRewriteMinimalModules(t *testing.T) {
