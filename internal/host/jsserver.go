@@ -181,7 +181,7 @@ func (h *Host) serveJS(w http.ResponseWriter, r *http.Request, s *site, id strin
 	jsLogs(emit, logs)
 	var fail *jsrt.Failure
 	if errors.As(err, &fail) {
-		log.Warn("js server code failed", "status", fail.Status, "err", fail.Err, "sent", fail.Sent)
+		log.Warn("js server code failed", "status", fail.Status, "err", errForLog(fail.Err), "sent", fail.Sent)
 		if r.Context().Err() == nil {
 			jsFailure(emit, fail)
 		}
@@ -351,8 +351,24 @@ func (j *jsWriter) flush() error {
 	return nil
 }
 
-func logConsole(log interface{ Info(string, ...any) }, lines [][2]string) {
+// errForLog is the start of a failure's description for the host's own log:
+// a tenant chooses the message and stack of what it throws, and the whole of
+// it (up to 16 KiB) is in the project's log already.
+func errForLog(err error) string {
+	const keep = 1 << 10
+	s := fmt.Sprint(err)
+	if len(s) > keep {
+		s = s[:keep] + "… (cut)"
+	}
+	return s
+}
+
+// logConsole copies a request's console lines into the host's own log at
+// debug level only: they are the tenant's text (up to 8 MiB a request), and
+// the project log is where they belong; at info level any tenant could fill
+// the operator's disk through it.
+func logConsole(log interface{ Debug(string, ...any) }, lines [][2]string) {
 	for _, l := range lines {
-		log.Info("js console", "level", l[0], "msg", l[1])
+		log.Debug("js console", "level", l[0], "msg", l[1])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -316,5 +317,46 @@ func TestLogBounds(t *testing.T) {
 	}
 	if n := f.Dropped(); n != int64(1000-cap(f.C)) {
 		t.Errorf("dropped %d, want %d", n, 1000-cap(f.C))
+	}
+}
+
+// TestTenantTextStaysOutOfTheHostLog: what server code prints is the
+// tenant's text and belongs in the project's log; the host's own log (at its
+// default level) gets at most a short excerpt of a failure, so a tenant cannot
+// fill the operator's disk by logging or failing on every request.
+func TestTenantTextStaysOutOfTheHostLog(t *testing.T) {
+	hostLog := &lockedBuffer{}
+	th := newTestHost(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(hostLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	p := th.createProject("chatty")
+	th.deployJS(p.ID, `export default {
+  fetch(request) {
+    const line = "tenant-text-" + "x".repeat(8000);
+    for (let i = 0; i < 200; i++) console.log(line);
+    if (new URL(request.url).pathname === "/throw") throw new Error("tenant-error-" + "y".repeat(15000));
+    return new Response("ok");
+  },
+};`)
+	sub := p.ID + ".localhost"
+	for range 3 {
+		if resp, body := th.fetch(sub, "/api"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("fetch: %d %q", resp.StatusCode, body)
+		}
+		if resp, _ := th.fetch(sub, "/throw"); resp.StatusCode != 500 {
+			t.Fatalf("throw: %d", resp.StatusCode)
+		}
+	}
+	if lines := th.logLines(p.ID); len(lines) == 0 || !strings.HasPrefix(lines[0].Message, "tenant-text-") {
+		t.Fatalf("the project's log lacks the console lines: %d lines", len(lines))
+	}
+	// Six requests printed 9.6 MB and threw 90 KB; the host log may hold the
+	// three failures' excerpts and the access lines, nothing more.
+	got := hostLog.String()
+	if strings.Contains(got, "tenant-text-") || len(got) > 16<<10 {
+		t.Fatalf("host log holds %d bytes of tenant text: %.300q", len(got), got)
+	}
+	if !strings.Contains(got, "tenant-error-") {
+		t.Errorf("the failures are missing from the host log: %.300q", got)
 	}
 }

@@ -227,7 +227,7 @@ func (rt *Runtime) runGuest(ctx context.Context, r *http.Request, mod *loadedMod
 		ip.give(li)
 	}
 	if stderr != "" {
-		log.Info("server code log", "stderr", stderr)
+		log.Debug("server code log", "stderr", stderr)
 		emit.stderr(stderr)
 	}
 	return res, nil
@@ -377,17 +377,17 @@ func (rt *Runtime) guestFailure(ctx context.Context, err error, stderr *string, 
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled, ctx.Err() != nil:
 		return &runFailure{} // the client is gone
 	case errors.Is(err, errStopped), errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
-		log.Warn("server code timed out; instance discarded", "timeout", rt.cfg.Timeout, "stage", what, "stderr", *stderr)
+		log.Warn("server code timed out; instance discarded", "timeout", rt.cfg.Timeout, "stage", what, "stderr", stderrForLog(*stderr))
 		emit.stderr(*stderr)
 		emit.failure(http.StatusGatewayTimeout, "server code ran past its deadline of %s (%s)", rt.cfg.Timeout, what)
 		return &runFailure{status: http.StatusGatewayTimeout}
 	case errors.Is(err, errMalformed), errors.Is(err, errGuestGarbage), errors.Is(err, errOutputLimit):
-		log.Warn("server code returned an invalid response; instance discarded", "err", err, "stderr", *stderr)
+		log.Warn("server code returned an invalid response; instance discarded", "err", err, "stderr", stderrForLog(*stderr))
 		emit.stderr(*stderr)
 		emit.failure(http.StatusBadGateway, "server code returned an invalid response: %v", err)
 		return &runFailure{status: http.StatusBadGateway}
 	case errors.As(err, &exit):
-		log.Warn("server code exited; instance discarded", "stage", what, "exit_code", exit.ExitCode(), "stderr", *stderr)
+		log.Warn("server code exited; instance discarded", "stage", what, "exit_code", exit.ExitCode(), "stderr", stderrForLog(*stderr))
 		emit.stderr(*stderr)
 		emit.failure(http.StatusBadGateway, "server code exited with status %d (%s)", exit.ExitCode(), what)
 		return &runFailure{status: http.StatusBadGateway}
@@ -395,7 +395,7 @@ func (rt *Runtime) guestFailure(ctx context.Context, err error, stderr *string, 
 		if rt.closed.Load() {
 			return &runFailure{status: http.StatusServiceUnavailable}
 		}
-		log.Warn("server code crashed; instance discarded", "stage", what, "err", err, "stderr", *stderr)
+		log.Warn("server code crashed; instance discarded", "stage", what, "err", err, "stderr", stderrForLog(*stderr))
 		emit.stderr(*stderr)
 		emit.failure(http.StatusBadGateway, "server code crashed (%s): %v", what, err)
 		return &runFailure{status: http.StatusBadGateway}

@@ -553,13 +553,13 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 			ctx.Err() != nil:
 			return nil, &runFailure{} // the client is gone
 		case errors.Is(err, errStopped), errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
-			log.Warn("server code timed out", "timeout", rt.cfg.Timeout, "stderr", stderr.String())
+			log.Warn("server code timed out", "timeout", rt.cfg.Timeout, "stderr", stderrForLog(stderr.String()))
 			emit.stderr(stderr.String())
 			emit.failure(http.StatusGatewayTimeout, "server code ran past its deadline of %s", rt.cfg.Timeout)
 			return nil, &runFailure{status: http.StatusGatewayTimeout}
 		case errors.As(err, &exit):
 			log.Warn("server code exited with an error", "exit_code", exit.ExitCode(),
-				"stdout_overflow", stdout.overflow, "stderr", stderr.String())
+				"stdout_overflow", stdout.overflow, "stderr", stderrForLog(stderr.String()))
 			emit.stderr(stderr.String())
 			emit.failure(http.StatusBadGateway, "server code exited with status %d", exit.ExitCode())
 			return nil, &runFailure{status: http.StatusBadGateway}
@@ -567,27 +567,27 @@ func (rt *Runtime) run(r *http.Request, p Program, req *Request, body *requestBo
 			if rt.closed.Load() {
 				return nil, &runFailure{status: http.StatusServiceUnavailable}
 			}
-			log.Warn("server code crashed", "err", err, "stderr", stderr.String())
+			log.Warn("server code crashed", "err", err, "stderr", stderrForLog(stderr.String()))
 			emit.stderr(stderr.String())
 			emit.failure(http.StatusBadGateway, "server code crashed: %v", err)
 			return nil, &runFailure{status: http.StatusBadGateway}
 		}
 	}
 	if stdout.overflow {
-		log.Warn("server code response too large", "limit", rt.cfg.MaxStdout, "stderr", stderr.String())
+		log.Warn("server code response too large", "limit", rt.cfg.MaxStdout, "stderr", stderrForLog(stderr.String()))
 		emit.stderr(stderr.String())
 		emit.failure(http.StatusBadGateway, "server code printed a response over %d bytes", rt.cfg.MaxStdout)
 		return nil, &runFailure{status: http.StatusBadGateway}
 	}
 	res, err := parseResponse(stdout.Bytes())
 	if err != nil {
-		log.Warn("server code printed an invalid response", "err", err, "stderr", stderr.String())
+		log.Warn("server code printed an invalid response", "err", err, "stderr", stderrForLog(stderr.String()))
 		emit.stderr(stderr.String())
 		emit.failure(http.StatusBadGateway, "server code printed an invalid response: %v", err)
 		return nil, &runFailure{status: http.StatusBadGateway}
 	}
 	if stderr.Len() > 0 {
-		log.Info("server code log", "stderr", stderr.String())
+		log.Debug("server code log", "stderr", stderr.String())
 		emit.stderr(stderr.String())
 	}
 	return res, nil
