@@ -1,8 +1,9 @@
 //go:build unix
 
 // Package pgtest runs a real, throwaway PostgreSQL server for tests: one
-// cluster per test binary, started on first use with initdb in a temporary
-// directory, reachable only over a Unix socket, with durability turned off
+// cluster per test binary, started on first use in a temporary directory
+// (from initdb's output, made once per machine and copied), reachable only
+// over a Unix socket, with durability turned off
 // because nothing in it outlives the run. Each test gets a database of its
 // own. The server is a child of the test process and, on Linux, dies with
 // it: a test binary killed by a timeout or a panic leaves no server behind.
@@ -169,10 +170,9 @@ func start() (*server, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := s.command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
-		"--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
+	if err := s.initdb(bin, data); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+		return nil, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
