@@ -218,7 +218,7 @@ func sections(wasm []byte) ([]section, error) {
 		}
 		p = p[1+n:]
 		if uint64(len(p)) < uint64(size) {
-			return nil, fmt.Errorf("section %d runs past the end", id)
+			return nil, fmt.Errorf("%w: section %d runs past the end", errMalformed, id)
 		}
 		secs = append(secs, section{id, p[:size]})
 		p = p[size:]
@@ -265,6 +265,13 @@ func (m *module) count(s section) error {
 	return nil
 }
 
+// errMalformed is a section that wazero might still accept, or choke on:
+// one running past the end of the module, a count larger than its section
+// could hold, or a data count section
+// without exactly one number in it (wazero then reads the next section's
+// first byte as the count when one follows, and accepts it when none does).
+var errMalformed = errors.New("malformed section")
+
 // plausibleCount refuses a vector section that claims more entries than
 // it has bytes. Every entry takes at least one byte, and wazero allocates
 // for the claimed count before it reads a single entry: a module of a few
@@ -272,7 +279,12 @@ func (m *module) count(s section) error {
 // allocation ends the whole process.
 func plausibleCount(s section) error {
 	switch s.id {
-	case secCustom, 8, 12: // custom, start (an index), data count (a number)
+	case secCustom, 8: // custom, start (an index)
+		return nil
+	case 12: // data count: one number
+		if _, k, err := uleb32(s.body); err != nil || k != len(s.body) {
+			return fmt.Errorf("%w: data count section of %d bytes", errMalformed, len(s.body))
+		}
 		return nil
 	}
 	n, k, err := uleb32(s.body)
@@ -280,7 +292,7 @@ func plausibleCount(s section) error {
 		return fmt.Errorf("section %d: count: %w", s.id, err)
 	}
 	if uint64(n) > uint64(len(s.body)-k) {
-		return fmt.Errorf("section %d claims %d entries in %d bytes", s.id, n, len(s.body)-k)
+		return fmt.Errorf("%w: section %d claims %d entries in %d bytes", errMalformed, s.id, n, len(s.body)-k)
 	}
 	return nil
 }
