@@ -110,6 +110,8 @@ type serveOptions struct {
 	DashboardSession time.Duration
 	AuthFailWindow   time.Duration
 	AuthFailClients  int
+	// UnknownNames bounds the cache of names that named no project.
+	UnknownNames int
 
 	// httpsPort is HTTPSListen's port, when HTTPS is on.
 	httpsPort string
@@ -177,6 +179,7 @@ func (o *serveOptions) settings() []setting {
 		intSetting("auth-fail-limit", 20, 1, "failed API authentications one client address may make per --auth-fail-window before it is answered 429", &o.AuthFailLimit),
 		durationSetting("auth-fail-window", time.Minute, "window of --auth-fail-limit; a refused address may try again when its window ends", &o.AuthFailWindow),
 		intSetting("auth-fail-clients", 10000, 1, "most client addresses whose failed authentications are remembered (bounds the limiter's memory)", &o.AuthFailClients),
+		intSetting("unknown-project-names", 4096, 1, "most project ids and slugs found to name no project that are remembered, so repeated requests for one ask the database nothing (bounds the cache's memory)", &o.UnknownNames),
 		boolSetting("dashboard", true, "serve the web dashboard at /__dashboard/ on the host's own names (signed in with the admin token or a project token)", &o.Dashboard),
 		durationSetting("dashboard-session", 12*time.Hour, "how long a dashboard sign-in lasts before the token is asked for again", &o.DashboardSession),
 		bytesSetting("logs-project-bytes", 256<<10, "server-code log lines (console, uncaught errors, stderr) kept per project for 'cfdeploy tail'; older lines go first", &o.LogsProjectBytes),
@@ -349,6 +352,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		DashboardSessionTTL: o.DashboardSession,
 		AuthFailWindow:      o.AuthFailWindow,
 		AuthFailClients:     o.AuthFailClients,
+		MaxCachedMisses:     o.UnknownNames,
 
 		Logs: projectlog.Config{
 			ProjectBytes: o.LogsProjectBytes,

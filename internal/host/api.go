@@ -86,6 +86,8 @@ func (h *Host) handleCreateProject(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	// Its slug may have been asked for, and remembered as no project's.
+	h.sites.forgetSlugs()
 	writeJSON(w, http.StatusCreated, api.ProjectResponse{Success: true, Project: toAPIProject(p)})
 	return nil
 }

@@ -126,6 +126,10 @@ type Config struct {
 	AuthFailClients int
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
+	// MaxCachedMisses bounds how many unknown project names (ids and
+	// slugs that named no project) are remembered, so that a request
+	// repeating one asks the database nothing; default 4096.
+	MaxCachedMisses int
 	// MaxRequestTarget is the longest request target (path and query, as
 	// sent) of a project request, in bytes; longer ones get 414 before any
 	// project work. Default 16 KiB, Cloudflare's URL limit.
@@ -259,6 +263,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxRequestTarget <= 0 {
 		c.MaxRequestTarget = DefaultMaxRequestTarget
+	}
+	if c.MaxCachedMisses <= 0 {
+		c.MaxCachedMisses = DefaultMaxCachedMisses
 	}
 	if c.DashboardSessionTTL <= 0 {
 		c.DashboardSessionTTL = dashboard.DefaultSessionTTL

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store"
@@ -22,9 +23,13 @@ func previewKey(projectID, selector string) string { return projectID + "/" + se
 
 // siteFor resolves the label that addressed a project — its id, its slug,
 // or "<short-id|branch-slug>--<id|slug>" — to the site to serve. A project
-// id goes straight to the live-site cache, as before previews existed.
+// id goes straight to the live-site cache, as before previews existed. A
+// name already found to name no project is refused without a query.
 func (h *Host) siteFor(ctx context.Context, label string) (*site, error) {
 	selector, project := alias.Parse(label)
+	if h.sites.misses.has(project) {
+		return nil, errNoProject
+	}
 	id, err := h.projectIDFor(ctx, project)
 	if err != nil {
 		return nil, err
@@ -36,8 +41,10 @@ func (h *Host) siteFor(ctx context.Context, label string) (*site, error) {
 }
 
 // projectIDFor maps a project's id or slug to its id. Slugs come from the
-// cache of those used; an unknown name is returned as is, for the site
-// cache to find or refuse as an id.
+// cache of those used; a slug-shaped name not cached is looked up once
+// for all concurrent requests, and remembered as a miss when it names no
+// project. Any other name is returned as is, for the site cache to find or
+// refuse as an id.
 func (h *Host) projectIDFor(ctx context.Context, name string) (string, error) {
 	if len(name) > alias.MaxProjectSlug {
 		return name, nil // an id: the live path stays one map lookup
@@ -52,24 +59,55 @@ func (h *Host) projectIDFor(ctx context.Context, name string) (string, error) {
 		}
 		return id, nil
 	}
-	// Could be a slug not seen yet; ids are longer than any slug, so a
-	// slug-shaped name is never an id of this host's making.
+	// The lookup runs to its end even when the request that started it
+	// goes away: the others waiting for it still want the answer. A
+	// request that comes after the slugs changed does not join a lookup
+	// begun before: the generation is part of the key.
+	lctx := context.WithoutCancel(ctx)
+	gen := c.misses.begin()
+	key := strconv.FormatUint(gen, 10) + " " + name
+	ch := c.lookups.DoChan(key, func() (any, error) { return h.lookupSlug(lctx, name, gen) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return res.Val.(string), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// lookupSlug asks the store for the project a slug names and caches the
+// answer, found or not, unless the slugs changed meanwhile. Ids are longer
+// than any slug, so a slug-shaped name that is no project's slug names no
+// project.
+func (h *Host) lookupSlug(ctx context.Context, name string, gen uint64) (string, error) {
+	c := h.sites
 	id, err := h.store.ProjectBySlug(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return name, nil
+		c.misses.add(name, gen)
+		return "", errNoProject
 	case err != nil:
 		return "", err
 	}
 	c.mu.Lock()
-	c.slugs[name] = id
+	if c.misses.current(gen) {
+		c.slugs[name] = id
+	}
 	c.mu.Unlock()
 	return id, nil
 }
 
-// forgetSlugs empties the slug cache after a slug changed hands or a
-// project went away.
+// forgetSlugs empties the slug cache and the names known to name no
+// project, after a slug changed hands, a project came or went, or (on a
+// shared database) anything changed on another replica.
 func (c *siteCache) forgetSlugs() {
+	// The generation moves first: a lookup that checks it after this
+	// stores nothing, and one that checked before (under c.mu) stored
+	// what the clear below removes.
+	c.misses.forget()
 	c.mu.Lock()
 	clear(c.slugs)
 	c.mu.Unlock()

@@ -78,6 +78,10 @@ type siteCache struct {
 	// slugs maps project slugs to ids, for the slugs requests used; a
 	// rename or delete clears it.
 	slugs map[string]string
+	// misses remembers the names that named no project; lookups lets
+	// concurrent requests for one slug not cached share one query.
+	misses  *missCache
+	lookups singleflight.Group
 	// inflight is the newest build of each project being built; forget
 	// marks it stale, so that what it read from the store before the
 	// change is not cached over the newer state.
@@ -91,7 +95,8 @@ type siteBuild struct{ stale bool }
 
 func newSiteCache(h *Host) *siteCache {
 	return &siteCache{h: h, m: make(map[string]*site), pm: make(map[string]*site),
-		maxSites: maxCachedSites, maxPreviews: maxCachedPreviews, slugs: make(map[string]string), inflight: make(map[string]*siteBuild)}
+		maxSites: maxCachedSites, maxPreviews: maxCachedPreviews, slugs: make(map[string]string), inflight: make(map[string]*siteBuild),
+		misses: newMissCache(h.cfg.MaxCachedMisses)}
 }
 
 // maxCachedSites bounds how many compiled deployments stay in memory; a
@@ -175,6 +180,7 @@ func (c *siteCache) build(ctx context.Context, key, projectID, selector string) 
 	c.inflight[key] = b
 	c.mu.Unlock()
 	c.built.Add(1)
+	gen := c.misses.begin()
 	// A build costs in proportion to the site's files: it runs in the
 	// project's turn for deploy work (heavy.go).
 	t, err := c.h.heavyTurn(ctx, projectID)
@@ -187,6 +193,11 @@ func (c *siteCache) build(ctx context.Context, key, projectID, selector string) 
 	defer c.mu.Unlock()
 	if c.inflight[key] == b {
 		delete(c.inflight, key)
+	}
+	if errors.Is(err, errNoProject) {
+		// Stored before the build's flight ends, so that no request can
+		// start another lookup of the name in between.
+		c.misses.add(projectID, gen)
 	}
 	if err != nil {
 		return nil, err

@@ -38,11 +38,19 @@ func (s *Postgres) InitSetting(ctx context.Context, key, value string) (string, 
 }
 
 // CreateProject implements Store.
+// The change is recorded so that replicas forget having found no project
+// under its id or slug.
 func (s *Postgres) CreateProject(ctx context.Context, p Project) (Project, error) {
-	_, err := s.pool.Exec(ctx, "INSERT INTO projects(id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-		p.ID, p.Name, nullable(p.Slug), nanos(p.CreatedAt))
+	err := s.pgTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO projects(id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+			p.ID, p.Name, nullable(p.Slug), nanos(p.CreatedAt))
+		if err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, p.ID)
+	})
 	if err != nil {
-		return Project{}, fmt.Errorf("create project: %w", pgError(err))
+		return Project{}, fmt.Errorf("create project: %w", err)
 	}
 	return s.Project(ctx, p.ID)
 }
