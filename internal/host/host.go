@@ -153,8 +153,8 @@ type Config struct {
 	// (reading its manifests, writing its deployments, building its
 	// site) may take once past DeployBurst (1 to 100); default 25.
 	DeployShare int
-	// DeployBurst is how much CPU time of deploy work a project that was
-	// quiet may use before it is paced to DeployShare; default 500ms.
+	// DeployBurst is how much deploy work a project that was quiet runs
+	// before it is paced to DeployShare; default 500ms.
 	DeployBurst time.Duration
 	// RuleLimits bound what _redirects and _headers rules add to one
 	// response; zero fields take assets' defaults.
@@ -412,7 +412,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		tokens:      &tokens{key: []byte(secret), ttl: cfg.TokenTTL, now: cfg.Now},
 		authLimit:   newAuthLimiter(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailClients),
 		pace:        newPacer(cfg.LongRequestShare, 0),
-		heavy:       newDeployPacer(cfg.DeployShare, cfg.DeployBurst),
+		heavy:       newPacer(cfg.DeployShare, cfg.DeployBurst),
 		deployLimit: newDeployLimiter(cfg.DeployBudget, cfg.DeployWindow),
 		compressNow: make(chan struct{}, 1),
 		uploads:     newUploadBudget(cfg.UploadBytesInFlight, cfg.UploadBytesInFlightTotal),

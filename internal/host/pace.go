@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -41,9 +40,6 @@ type pacer struct {
 	// tolerance is how far next may be ahead of now with work still going
 	// on at once: the burst times pause.
 	tolerance time.Duration
-	// cpu charges the CPU time a turn's goroutine used rather than the
-	// wall time it took (where the system can tell; see turn.cpu).
-	cpu bool
 
 	mu       sync.Mutex
 	projects map[string]*pace
@@ -91,13 +87,6 @@ type turn struct {
 	e       *pace
 	// from is when the work not yet charged began.
 	from time.Time
-	// cpu, when set, is the thread CPU time at from: the turn's goroutine
-	// is locked to its thread, and what it is charged is the CPU time it
-	// used. Wall time would charge a loaded machine's waits as work: on a
-	// busy host a small deploy took many times its CPU, went past the burst
-	// and was paused for CPU it never used.
-	cpu    time.Duration
-	locked bool
 }
 
 // start takes project's turn: it waits while another of the project's
@@ -117,12 +106,6 @@ func (p *pacer) start(ctx context.Context, project string) (*turn, error) {
 		p.unref(project, e)
 		return nil, err
 	}
-	if p.cpu {
-		runtime.LockOSThread()
-		if t.cpu, t.locked = threadCPU(); !t.locked {
-			runtime.UnlockOSThread()
-		}
-	}
 	return t, nil
 }
 
@@ -136,13 +119,9 @@ func (t *turn) yield(ctx context.Context) error {
 }
 
 // end charges the work since the last yield and gives the turn back; the
-// project's next turn waits for what this one owes. It is called on the
-// goroutine that started the turn.
+// project's next turn waits for what this one owes.
 func (t *turn) end() {
 	t.charge(time.Now())
-	if t.locked {
-		runtime.UnlockOSThread()
-	}
 	<-t.e.slot
 	t.p.unref(t.project, t.e)
 }
@@ -155,31 +134,18 @@ func (t *turn) hold(ctx context.Context) error {
 		case <-tm.C:
 		case <-ctx.Done():
 			tm.Stop()
-			t.restart()
+			t.from = time.Now()
 			return ctx.Err()
 		}
 	}
-	t.restart()
-	return nil
-}
-
-// restart begins a new piece of work at now.
-func (t *turn) restart() {
 	t.from = time.Now()
-	if t.locked {
-		t.cpu, _ = threadCPU()
-	}
+	return nil
 }
 
 // charge moves next on by what the work from t.from to now costs at the
 // project's share.
 func (t *turn) charge(now time.Time) {
 	ran := now.Sub(t.from)
-	if t.locked {
-		if cpu, ok := threadCPU(); ok {
-			ran, t.cpu = min(cpu-t.cpu, ran), cpu
-		}
-	}
 	base := t.e.next
 	if base.Before(t.from) {
 		base = t.from

@@ -92,39 +92,3 @@ func TestPacerBurst(t *testing.T) {
 		t.Errorf("a new turn of the project still paying: %v, want to wait", err)
 	}
 }
-
-// The deploy pacer charges the CPU time a turn used, not the wall time
-// it took: a turn that waits is charged almost nothing (wall time would
-// charge it 99 times 50 ms), one that computes is charged what it
-// computed.
-func TestDeployPacerChargesCPU(t *testing.T) {
-	if _, ok := threadCPU(); !ok {
-		t.Skip("no per-thread CPU clock on this system")
-	}
-	p := newDeployPacer(1, 0)
-	tn, err := p.start(context.Background(), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(50 * time.Millisecond) // waiting, not working
-	tn.end()
-	if d := time.Until(p.projects["a"].next); d > time.Second {
-		t.Errorf("a turn that slept 50 ms owes %v, want little (it used no CPU)", d)
-	}
-	time.Sleep(time.Until(p.projects["a"].next))
-	tn, err = p.start(context.Background(), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	from, _ := threadCPU()
-	for { // 20 ms of CPU
-		if now, _ := threadCPU(); now-from >= 20*time.Millisecond {
-			break
-		}
-	}
-	tn.end()
-	if e := p.projects["a"]; e.next.Before(start.Add(100 * 20 * time.Millisecond)) {
-		t.Errorf("a turn that computed 20 ms is paid up at +%v, want at least +2s at 1 %% of a core", e.next.Sub(start))
-	}
-}

@@ -25,10 +25,10 @@ var rebuildPage = []byte("<p>same page</p>")
 // runs for 5 s against a host that paces deploy work to a
 // hundredth of a core (--deploy-share 1, with a burst of 1ms) and against
 // one that does not (--deploy-share 100). Paced, the same loop gets far
-// fewer redeploys through: its work pauses 99 times as long as it used
-// CPU, leaving the core to others. Counting redeploys rather than timing
-// them keeps the test steady on a loaded machine: a redeploy's wall time
-// grows with the load, and its pauses with its CPU time, which does not. Every redeploy that went through is
+// fewer redeploys through: its work pauses 99 times as long as it ran,
+// leaving the core to others. Counting redeploys rather than timing them
+// keeps the test steady on a loaded machine, as the pauses grow with the
+// time the work took, load included. Every redeploy that went through is
 // served whole, and a neighbour is answered during the attack.
 func TestHostileRebuildPaced(t *testing.T) {
 	if testing.Short() {
@@ -90,8 +90,8 @@ func TestHostileRebuildPaced(t *testing.T) {
 		t.Skipf("only %d redeploys without pacing: the machine is too busy to compare", unpaced)
 	}
 	// Paced to a hundredth of a core, expect a small fraction of the
-	// redeploys even when load makes each take ten times its CPU; a third
-	// is far from both.
+	// redeploys (the client's own work per redeploy is not paced); a
+	// third is far from both.
 	if paced*3 > unpaced {
 		t.Errorf("paced, the loop got %d redeploys through against %d unpaced: its deploy work was not paced", paced, unpaced)
 	}
