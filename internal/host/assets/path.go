@@ -34,7 +34,7 @@ func ParseTarget(requestURI string) (pathname, search string) {
 		t = cleanTarget(t)
 	}
 	path, query, hasQuery := t, "", false
-	if i := strings.IndexAny(t, "?#"); i >= 0 {
+	if i := indexQueryOrFragment(t); i >= 0 {
 		path = t[:i]
 		if t[i] == '?' {
 			query, hasQuery = t[i+1:], true
@@ -56,13 +56,27 @@ func ParseTarget(requestURI string) (pathname, search string) {
 	return pathname, search
 }
 
+// indexQueryOrFragment is the index of the first '?' or '#' in t, or -1.
+// Two IndexByte scans (vectorised) cost a fraction of one IndexAny over a
+// long path.
+func indexQueryOrFragment(t string) int {
+	i := strings.IndexByte(t, '?')
+	end := len(t)
+	if i >= 0 {
+		end = i
+	}
+	if j := strings.IndexByte(t[:end], '#'); j >= 0 {
+		return j
+	}
+	return i
+}
+
 // needsCleaning reports whether t has bytes the URL parser strips (C0
 // controls and spaces at the ends, tabs and newlines anywhere).
 func needsCleaning(t string) bool {
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; c == '\t' || c == '\n' || c == '\r' {
-			return true
-		}
+	// Three vectorised scans beat one loop over a long path's bytes.
+	if strings.IndexByte(t, '\t') >= 0 || strings.IndexByte(t, '\n') >= 0 || strings.IndexByte(t, '\r') >= 0 {
+		return true
 	}
 	return t != "" && (t[0] <= ' ' || t[len(t)-1] <= ' ')
 }
