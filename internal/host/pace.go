@@ -72,11 +72,17 @@ func newPacer(share int, burst time.Duration) *pacer {
 // wait takes project's turn for one long request, waiting while another
 // runs and then for the pause the last one earned. It returns done, to call
 // when the request's work is over, or ctx's error.
-func (p *pacer) wait(ctx context.Context, project string) (done func(), err error) {
+//
+// before is work the request did before it could ask for the turn (parsing
+// and normalising its long target, finding the project): it scales with
+// the path as the paced work does, so it is charged with the turn's, and a
+// project cannot run that part of its requests unpaced.
+func (p *pacer) wait(ctx context.Context, project string, before time.Duration) (done func(), err error) {
 	t, err := p.start(ctx, project)
 	if err != nil {
 		return nil, err
 	}
+	t.owed = max(before, 0)
 	return t.end, nil
 }
 
@@ -87,6 +93,8 @@ type turn struct {
 	e       *pace
 	// from is when the work not yet charged began.
 	from time.Time
+	// owed is work done outside the turn, charged with the next charge.
+	owed time.Duration
 }
 
 // start takes project's turn: it waits while another of the project's
@@ -145,7 +153,8 @@ func (t *turn) hold(ctx context.Context) error {
 // charge moves next on by what the work from t.from to now costs at the
 // project's share.
 func (t *turn) charge(now time.Time) {
-	ran := now.Sub(t.from)
+	ran := now.Sub(t.from) + t.owed
+	t.owed = 0
 	base := t.e.next
 	if base.Before(t.from) {
 		base = t.from

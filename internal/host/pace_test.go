@@ -13,16 +13,16 @@ import (
 // projects have turns of their own.
 func TestPacerTurns(t *testing.T) {
 	p := newPacer(1, 0) // a pause 99 times as long as the run
-	done, err := p.wait(context.Background(), "a")
+	done, err := p.wait(context.Background(), "a", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.wait(ctx, "a"); !errors.Is(err, context.Canceled) {
+	if _, err := p.wait(ctx, "a", 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a second request of the project while the first runs: %v, want to wait (and give up when cancelled)", err)
 	}
-	other, err := p.wait(context.Background(), "b")
+	other, err := p.wait(context.Background(), "b", 0)
 	if err != nil {
 		t.Fatalf("another project's request: %v, want its own turn at once", err)
 	}
@@ -36,7 +36,7 @@ func TestPacerTurns(t *testing.T) {
 	}
 	// The pause is over only after next; a cancelled request waiting for it
 	// gives up and leaves the turn free.
-	if _, err := p.wait(ctx, "a"); !errors.Is(err, context.Canceled) {
+	if _, err := p.wait(ctx, "a", 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a request during the pause: %v, want to wait", err)
 	}
 	if e.refs != 0 || len(e.slot) != 0 {
@@ -90,5 +90,26 @@ func TestPacerBurst(t *testing.T) {
 	}
 	if _, err := p.start(cancelled, "a"); !errors.Is(err, context.Canceled) {
 		t.Errorf("a new turn of the project still paying: %v, want to wait", err)
+	}
+}
+
+// The work a long request did before it asked for its turn (parsing and
+// normalising a 16 KB target, before the project is known) is charged
+// with the turn's: without it, a project's requests ran that part unpaced
+// and a neighbour kept a quarter of its throughput.
+func TestPacerChargesWorkBeforeTheTurn(t *testing.T) {
+	p := newPacer(1, 0) // a pause 99 times as long as the work
+	asked := time.Now()
+	done, err := p.wait(context.Background(), "a", 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	p.mu.Lock()
+	next := p.projects["a"].next
+	p.mu.Unlock()
+	// 10 ms of work at 1 % of a core is paid for a second after it.
+	if paid := next.Sub(asked); paid < time.Second {
+		t.Errorf("the project's next turn is %v after the request, want at least 1s for 10ms of work before it", paid)
 	}
 }

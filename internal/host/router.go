@@ -22,7 +22,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := rawPath(r)
 	start := time.Now()
 	rec := recorders.Get().(*statusRecorder)
-	*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK, start: start}
 	defer h.finish(rec, r, path, start)
 	if path == "/__api" || strings.HasPrefix(path, "/__api/") {
 		rec.class = classAPI
@@ -216,6 +216,9 @@ type statusRecorder struct {
 	status int
 	bytes  int64
 	class  requestClass
+	// start is when the handler began, so that the pacer can charge a long
+	// request the work done before its turn.
+	start time.Time
 }
 
 // recorders reuses statusRecorders: one is needed for every request.
@@ -238,6 +241,15 @@ func (h *Host) finish(rec *statusRecorder, r *http.Request, path string, start t
 }
 
 // setClass records what answers a request, when w is the router's recorder.
+// handlerSince is how long ago the handler began serving the request w
+// records, or 0 when w is not a statusRecorder.
+func handlerSince(w http.ResponseWriter) time.Duration {
+	if rec, ok := w.(*statusRecorder); ok && !rec.start.IsZero() {
+		return time.Since(rec.start)
+	}
+	return 0
+}
+
 func setClass(w http.ResponseWriter, c requestClass) {
 	if rec, ok := w.(*statusRecorder); ok {
 		rec.class = c

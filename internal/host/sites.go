@@ -473,7 +473,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	var done func()
 	if len(pathname) > h.cfg.LongRequestPath {
 		var err error
-		if done, err = h.pace.wait(r.Context(), s.projectID); err != nil {
+		if done, err = h.pace.wait(r.Context(), s.projectID, handlerSince(cls)); err != nil {
 			return // the client went away
 		}
 	}
