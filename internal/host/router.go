@@ -11,6 +11,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/internal/host/accesslog"
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
+	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
 	"github.com/cfdeploy/cfdeploy/pkg/alias"
 )
 
@@ -23,6 +24,14 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := recorders.Get().(*statusRecorder)
 	*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK, start: start}
+	conn := coalesce.From(r.Context())
+	if arrived := conn.Arrived(); !arrived.IsZero() {
+		// net/http's reading and parsing of the request (linear in its
+		// target, like the work after it) counts as the request's work;
+		// beyond maxParseCharge it is waiting for the client, not work.
+		rec.start = start.Add(-min(max(start.Sub(arrived), 0), maxParseCharge))
+	}
+	defer conn.Arrived()
 	defer h.finish(rec, r, path, start)
 	if path == "/__api" || strings.HasPrefix(path, "/__api/") {
 		rec.class = classAPI
@@ -216,8 +225,9 @@ type statusRecorder struct {
 	status int
 	bytes  int64
 	class  requestClass
-	// start is when the handler began, so that the pacer can charge a long
-	// request the work done before its turn.
+	// start is when the request's work began (its reading by net/http,
+	// when known), so that the pacer can charge a long request the work
+	// done before its turn.
 	start time.Time
 }
 
@@ -241,8 +251,13 @@ func (h *Host) finish(rec *statusRecorder, r *http.Request, path string, start t
 }
 
 // setClass records what answers a request, when w is the router's recorder.
-// handlerSince is how long ago the handler began serving the request w
-// records, or 0 when w is not a statusRecorder.
+// maxParseCharge bounds the time before the handler that is charged to a
+// request: net/http reads and parses the longest target we accept in far
+// less, so more is a slow client, which must not cost its project pacing.
+const maxParseCharge = time.Millisecond
+
+// handlerSince is how long ago the request w records began to be read and
+// served, or 0 when w is not a statusRecorder.
 func handlerSince(w http.ResponseWriter) time.Duration {
 	if rec, ok := w.(*statusRecorder); ok && !rec.start.IsZero() {
 		return time.Since(rec.start)

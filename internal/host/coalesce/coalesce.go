@@ -24,6 +24,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // maxHeld is how many bytes a held connection copies before it sends them:
@@ -77,6 +79,35 @@ type Conn struct {
 	vec  [2][]byte
 	bufs net.Buffers
 	err  error // the first failed send; later writes report it
+	// arrived is when the bytes of the next request began to arrive, in
+	// Unix nanoseconds, or 0 before they have. Read sets it, on net/http's
+	// reading goroutine; Arrived takes it.
+	arrived atomic.Int64
+}
+
+// Read reads from the connection and notes when the first bytes of a
+// request arrive, for Arrived.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	if n > 0 && c.arrived.Load() == 0 {
+		c.arrived.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// Arrived returns when the bytes of the request now being served began to
+// arrive (zero when unknown) and starts watching for the next request's.
+// A handler calls it when it starts, so that the time net/http took to
+// read and parse the request can be charged to it, and again when it ends,
+// so that reads of its own body are not taken for the next request's.
+func (c *Conn) Arrived() time.Time {
+	if c == nil {
+		return time.Time{}
+	}
+	if ns := c.arrived.Swap(0); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Hold starts gathering writes: until Done, writes that fit in the held

@@ -327,3 +327,32 @@ func TestDoneFlushesThroughWrappers(t *testing.T) {
 		t.Fatal("Done did not flush the writer under the wrappers")
 	}
 }
+
+// Arrived reports when a request's first bytes were read, once: the host
+// charges a long request the time net/http spent reading and parsing it
+// from then, and takes the mark again when a handler ends so that reads of
+// its body are not taken for the next request's arrival.
+func TestArrivedMarksTheFirstReadOfEachRequest(t *testing.T) {
+	sc, client := pair(t)
+	if got := sc.Arrived(); !got.IsZero() {
+		t.Fatalf("Arrived before any read = %v, want zero", got)
+	}
+	before := time.Now()
+	if _, err := client.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	readN(t, sc, 5)
+	afterFirst := time.Now()
+	readN(t, sc, 11) // later reads of the same request move nothing
+	got := sc.Arrived()
+	if got.Before(before) || got.After(afterFirst) {
+		t.Errorf("Arrived = %v, want between %v and %v (the first read)", got, before, afterFirst)
+	}
+	if again := sc.Arrived(); !again.IsZero() {
+		t.Errorf("Arrived a second time = %v, want zero until more bytes come", again)
+	}
+	var nilConn *coalesce.Conn
+	if got := nilConn.Arrived(); !got.IsZero() {
+		t.Errorf("Arrived on a nil Conn = %v, want zero", got)
+	}
+}
