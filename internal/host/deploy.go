@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -97,7 +98,12 @@ func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ 
 	if err != nil {
 		return none, err
 	}
-	defer t.end()
+	// The turn ends once the deployment is written: waiting for the
+	// replicas' switch below is no work, and charged to the project it
+	// would make the site build that follows every deploy wait three times
+	// the switch delay.
+	endTurn := sync.OnceFunc(t.end)
+	defer endTurn()
 	assets, err := h.sessionAssets(ctx, t, sid)
 	if err != nil {
 		return none, err
@@ -116,6 +122,7 @@ func (h *Host) deploy(ctx context.Context, id string, req api.DeployRequest) (_ 
 	case err != nil:
 		return none, err
 	}
+	endTurn()
 	if !d.Preview {
 		h.sites.forget(id)
 		h.waitLive(ctx)
