@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -115,19 +116,7 @@ const nestedCall = "a host call inside another"
 // argString reads argument i as a string ("" when it is missing or not a
 // string: converting anything else could run JS).
 func (in *instance) argString(ctx context.Context, argv, argc, i uint32) string {
-	if i >= argc {
-		return ""
-	}
-	if tag, _ := in.valueAt(arg(argv, i)); !isString(tag) {
-		return ""
-	}
-	p, err := in.call1(ctx, in.cbGetString, uint64(in.ctx), uint64(arg(argv, i)))
-	if err != nil || p == 0 {
-		return ""
-	}
-	s := in.readCString(p)
-	_, _ = in.cbFreeCString.Call(ctx, uint64(in.ctx), uint64(p))
-	return s
+	return in.argText(ctx, argv, argc, i, math.MaxInt)
 }
 
 // argBytes copies an ArrayBuffer argument out of the engine.

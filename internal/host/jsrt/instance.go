@@ -349,14 +349,7 @@ func (in *instance) readCString(p uint32) string {
 	if p == 0 {
 		return ""
 	}
-	buf, ok := in.mem.Read(p, in.mem.Size()-p)
-	if !ok {
-		return ""
-	}
-	if i := bytes.IndexByte(buf, 0); i >= 0 {
-		return string(buf[:i])
-	}
-	return ""
+	return string(in.cBytes(p))
 }
 
 // installHost creates the bridge function and the mailbox and hands them
