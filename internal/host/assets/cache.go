@@ -55,7 +55,7 @@ type rep struct {
 	missing  bool     // the variant does not exist
 	size     int64    // bytes
 	data     []byte   // the bytes, unless streamed or in file
-	file     *memFile // the bytes, from FileBody up where the platform allows
+	file     *bodyFile // the bytes, from FileBody up where the platform allows
 	streamed bool     // too large to hold: read from the BlobSource per request
 	length   []string
 }
@@ -125,7 +125,7 @@ func NewCache(blobs BlobSource, budgetBytes int64) *Cache {
 		src:      blobs,
 		budget:   budgetBytes,
 		large:    min(LargeBlob, budgetBytes/4),
-		maxFiles: memFileLimit(),
+		maxFiles: fileLimit(),
 		entries:  map[string]*cacheEntry{},
 		inflight: map[flightKey]*flight{},
 	}

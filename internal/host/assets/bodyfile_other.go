@@ -13,5 +13,5 @@ func createMemFile(string) (*os.File, error) { return nil, errNoMemFiles }
 
 func sealMemFile(*os.File) error { return errNoMemFiles }
 
-// memFileLimit is zero: representations are held as byte slices.
-func memFileLimit() int64 { return 0 }
+// fileLimit is zero: representations are held as byte slices.
+func fileLimit() int64 { return 0 }

@@ -19,13 +19,13 @@ const FileBody = 32 << 10
 // representations are held as byte slices again.
 const maxMemFiles = 4096
 
-// memFile is a representation's bytes in a sealed in-memory file. The
+// bodyFile is a representation's bytes in a sealed in-memory file. The
 // cache holds one reference while the representation is cached, every
 // response sending from it one more; the last release closes the file, so
 // eviction never closes a file under a response, and an evicted file's
 // memory goes back as soon as its last response is sent rather than
 // whenever the garbage collector looks.
-type memFile struct {
+type bodyFile struct {
 	f     *os.File
 	refs  atomic.Int64
 	count *atomic.Int64 // the cache's count of open files
@@ -33,7 +33,7 @@ type memFile struct {
 
 // acquire takes a reference for a response; false when the file was
 // already closed (evicted and released), and must not be used.
-func (m *memFile) acquire() bool {
+func (m *bodyFile) acquire() bool {
 	for {
 		n := m.refs.Load()
 		if n <= 0 {
@@ -46,7 +46,7 @@ func (m *memFile) acquire() bool {
 }
 
 // release drops a reference, closing the file with the last.
-func (m *memFile) release() {
+func (m *bodyFile) release() {
 	if m.refs.Add(-1) == 0 {
 		m.f.Close()
 		m.count.Add(-1)
@@ -57,7 +57,7 @@ func (m *memFile) release() {
 // the cache's reference. It returns nil and no error when no file can be
 // made (another platform, the descriptor limit), for the caller to hold
 // the bytes itself; an error is a failure to read ra.
-func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*memFile, error) {
+func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*bodyFile, error) {
 	if c.files.Add(1) > c.maxFiles {
 		c.files.Add(-1)
 		return nil, nil
@@ -67,7 +67,7 @@ func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*memFile, error) {
 		c.files.Add(-1)
 		return nil, nil
 	}
-	m := &memFile{f: f, count: &c.files}
+	m := &bodyFile{f: f, count: &c.files}
 	m.refs.Store(1)
 	bufp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bufp)

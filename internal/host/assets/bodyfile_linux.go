@@ -32,9 +32,9 @@ func sealMemFile(f *os.File) error {
 	return serr
 }
 
-// memFileLimit is how many in-memory files a cache may keep open: a
+// fileLimit is how many in-memory files a cache may keep open: a
 // quarter of the process's descriptor limit, at most maxMemFiles.
-func memFileLimit() int64 {
+func fileLimit() int64 {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		return 0
