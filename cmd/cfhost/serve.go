@@ -47,6 +47,9 @@ type serveOptions struct {
 	GCInterval   time.Duration
 	Worker       worker.Config
 	CacheBytes   int64
+	// CacheFilesInMemory: see host.Config; cacheFiles is the flag's value.
+	CacheFilesInMemory bool
+	cacheFiles         string
 
 	// HTTPS serves custom domains on HTTPSListen with certificates
 	// obtained through ACME from ACMECA.
@@ -156,6 +159,7 @@ func (o *serveOptions) settings() []setting {
 		listSetting("worker-outbound-allow", "HOST:PORT that fetch() from JavaScript server code may reach whatever --worker-outbound says (repeatable, or comma-separated)", &o.WorkerOutboundAllow),
 		intSetting("worker-tenant-queue", 0, 0, "requests of one project that may wait beyond its runs before 503; its runs plus this many may also be receiving their body (0: 16 per project run slot, at most a quarter of worker-queue)", &o.Worker.TenantQueue),
 		bytesSetting("cache-bytes", 256<<20, "memory budget for cached asset bytes", &o.CacheBytes),
+		stringSetting("cache-files", "disk", "where cached asset bodies of 32 KiB and more are kept, to leave by sendfile: disk (unnamed files in DATA_DIR, in the page cache like any file served from disk; written back, so DATA_DIR needs up to --cache-bytes free) or memory (memfd, never written to disk; the kernel sends these more slowly)", &o.cacheFiles),
 		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),
 		intSetting("max-files", 100000, 1, "most files in one deployment", &o.MaxFiles),
 		bytesSetting("max-body", 64<<20, "largest API request body", &o.MaxBody),
@@ -268,6 +272,13 @@ func loadServeOptions(cmd *cobra.Command, v *viper.Viper) (serveOptions, error) 
 		o.TrustProxy = append(o.TrustProxy, p)
 	}
 	var err error
+	switch o.cacheFiles {
+	case "disk":
+	case "memory":
+		o.CacheFilesInMemory = true
+	default:
+		return o, fmt.Errorf("--cache-files: %q is neither disk nor memory", o.cacheFiles)
+	}
 	if o.AccessLogFormat, err = accesslog.ParseFormat(o.accessLogFormat); err != nil {
 		return o, fmt.Errorf("--access-log-format: %w", err)
 	}
@@ -318,6 +329,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		WorkerOutbound:      o.WorkerOutbound,
 		WorkerOutboundAllow: o.WorkerOutboundAllow,
 		CacheBytes:          o.CacheBytes,
+		CacheFilesInMemory:  o.CacheFilesInMemory,
 		AccessLog:           o.AccessLog,
 		AccessLogWriter:     access,
 		// Capped at 1 GiB so that the conversions to int are safe anywhere;

@@ -57,6 +57,7 @@ func TestBadServeOptions(t *testing.T) {
 		{"--gc-interval", "0s"},
 		{"--gc-interval", "hourly"},
 		{"--cache-bytes", "lots"},
+		{"--cache-files", "tmpfs"},
 		{"--max-files", "0"},
 		{"--log-level", "loud"},
 		{"--path-routing=maybe"},
@@ -250,6 +251,25 @@ func TestPathRoutingOption(t *testing.T) {
 				t.Fatalf("PathRouting = %v, want %v", o.PathRouting, c.want)
 			}
 		})
+	}
+}
+
+func TestCacheFilesOption(t *testing.T) {
+	for _, c := range []struct {
+		args     []string
+		inMemory bool
+	}{{nil, false}, {[]string{"--cache-files", "disk"}, false}, {[]string{"--cache-files", "memory"}, true}} {
+		cmd := newServeCmd()
+		if err := cmd.ParseFlags(c.args); err != nil {
+			t.Fatal(err)
+		}
+		o, err := loadServeOptions(cmd, viper.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.CacheFilesInMemory != c.inMemory {
+			t.Errorf("%v: CacheFilesInMemory = %v", c.args, o.CacheFilesInMemory)
+		}
 	}
 }
 

@@ -126,6 +126,11 @@ type Config struct {
 	AuthFailClients int
 	// CacheBytes is the memory budget of cached asset bytes; default 256 MiB.
 	CacheBytes int64
+	// CacheFilesInMemory keeps cached bodies of assets.FileBody bytes and
+	// more in memory-only files (memfd) instead of unnamed files in
+	// DataDir, which the kernel sends more cheaply (assets.KeepFilesIn)
+	// but writes back to disk.
+	CacheFilesInMemory bool
 	// MaxCachedMisses bounds how many unknown project names (ids and
 	// slugs that named no project) are remembered, so that a request
 	// repeating one asks the database nothing; default 4096.
@@ -434,6 +439,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	h.sites = newSiteCache(h)
 	h.cache = assets.NewCache(blobSource{db}, cfg.CacheBytes)
+	if !cfg.CacheFilesInMemory {
+		if err := h.cache.KeepFilesIn(cfg.DataDir); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			h.log.Warn("cached asset bodies stay in memory", "err", err)
+		}
+	}
 	h.metrics = newMetrics(h)
 	h.apiMux = h.newAPIMux()
 	if !cfg.DisableDashboard {

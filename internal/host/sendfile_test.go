@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -110,4 +112,53 @@ func TestLargeAssetOverTLS(t *testing.T) {
 			t.Fatalf("Range %q: %s %s, %d bytes (%v), want %d", tc.rng, resp.Proto, resp.Status, len(body), err, len(tc.want))
 		}
 	}
+}
+
+// The bodies the cache keeps in files are unnamed files in the data
+// directory by default, where the kernel sends them more cheaply than from
+// memory; Config.CacheFilesInMemory (--cache-files memory) keeps them in
+// memfds.
+func TestCachedBodiesLiveWhereConfigured(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("files for cached bodies are Linux's")
+	}
+	big := make([]byte, 100<<10)
+	rand.Read(big)
+	for _, tc := range []struct {
+		name     string
+		inMemory bool
+	}{{"data dir", false}, {"memory", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			th := newTestHost(t, func(c *Config) { c.DataDir, c.CacheFilesInMemory = dir, tc.inMemory })
+			p := th.createProject("big")
+			th.deploy(p.ID, siteFiles{"/big.bin": string(big)})
+			before := openFilesUnder(t, dir)
+			if resp, body := th.fetch(p.ID+".localhost", "/big.bin", "Accept-Encoding", "identity"); resp.StatusCode != 200 || body != string(big) {
+				t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
+			}
+			added := openFilesUnder(t, dir) - before
+			if want := map[bool]int{false: 1, true: 0}[tc.inMemory]; added != want {
+				t.Errorf("%d more unnamed files open in the data dir after serving, want %d", added, want)
+			}
+		})
+	}
+}
+
+// openFilesUnder counts this process's open descriptors of unnamed
+// (O_TMPFILE) files in dir.
+func openFilesUnder(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(link, dir+"/#") {
+			n++
+		}
+	}
+	return n
 }

@@ -6,24 +6,25 @@ import (
 	"sync/atomic"
 )
 
-// FileBody is the size from which a representation held in memory is kept
-// in an in-memory file rather than a byte slice, where the platform has
-// such files (Linux's memfd): a connection then sends it with sendfile,
-// without copying it into the socket, as nginx sends a file from the page
-// cache. Below it one write of the bytes costs less than the system call
-// that sendfile adds.
+// FileBody is the size from which a cached representation is kept in a
+// file rather than a byte slice, where the platform has unnamed files
+// (Linux): a connection then sends it with sendfile, without copying it
+// into the socket, as nginx sends a file from the page cache. Below it one
+// write of the bytes costs less than the system call that sendfile adds.
+// The file is in the directory given to KeepFilesIn, or else in memory
+// (memfd).
 const FileBody = 32 << 10
 
-// maxMemFiles bounds the in-memory files open at once, whatever the budget
-// allows (a quarter of the descriptor limit when that is lower): past it,
+// maxFiles bounds the files open at once, whatever the budget allows (a
+// quarter of the descriptor limit when that is lower): past it,
 // representations are held as byte slices again.
-const maxMemFiles = 4096
+const maxFiles = 4096
 
-// bodyFile is a representation's bytes in a sealed in-memory file. The
-// cache holds one reference while the representation is cached, every
-// response sending from it one more; the last release closes the file, so
-// eviction never closes a file under a response, and an evicted file's
-// memory goes back as soon as its last response is sent rather than
+// bodyFile is a representation's bytes in an unnamed file. The cache holds
+// one reference while the representation is cached, every response sending
+// from it one more; the last release closes the file, so eviction never
+// closes a file under a response, and an evicted file's pages (and disk
+// blocks) go back as soon as its last response is sent rather than
 // whenever the garbage collector looks.
 type bodyFile struct {
 	f     *os.File
@@ -53,16 +54,16 @@ func (m *bodyFile) release() {
 	}
 }
 
-// loadFile copies the size bytes of ra into a new in-memory file holding
-// the cache's reference. It returns nil and no error when no file can be
-// made (another platform, the descriptor limit), for the caller to hold
-// the bytes itself; an error is a failure to read ra.
+// loadFile copies the size bytes of ra into a new file holding the cache's
+// reference. It returns nil and no error when no file can be made (another
+// platform, the descriptor limit, a full disk), for the caller to hold the
+// bytes itself; an error is a failure to read ra.
 func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*bodyFile, error) {
 	if c.files.Add(1) > c.maxFiles {
 		c.files.Add(-1)
 		return nil, nil
 	}
-	f, err := createMemFile("cfhost-asset")
+	f, inMemory, err := createFile(c.fileDir)
 	if err != nil {
 		c.files.Add(-1)
 		return nil, nil
@@ -83,10 +84,13 @@ func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*bodyFile, error) {
 			return nil, err
 		}
 		if _, err := f.Write(chunk); err != nil {
-			m.release() // out of memory for files: hold the bytes instead
+			m.release() // out of memory or disk for files: hold the bytes instead
 			return nil, nil
 		}
 		off += int64(n)
+	}
+	if !inMemory {
+		return m, nil
 	}
 	if err := sealMemFile(f); err != nil {
 		m.release()

@@ -6,13 +6,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// createMemFile makes an anonymous file that lives in memory only.
-func createMemFile(name string) (*os.File, error) {
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, err
+// createFile makes an unnamed file for a representation: in dir when it is
+// set and can hold one, else in memory. An unnamed file in a directory
+// (O_TMPFILE) is never visible there and its blocks are freed with its
+// last descriptor, even when the process dies.
+func createFile(dir string) (f *os.File, inMemory bool, err error) {
+	if dir != "" {
+		if f, err := openUnnamed(dir); err == nil {
+			return f, false, nil
+		}
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	fd, err := unix.MemfdCreate("cfhost-asset", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, false, err
+	}
+	return os.NewFile(uintptr(fd), "cfhost-asset"), true, nil
+}
+
+// openUnnamed opens a new unnamed file in dir for reading and writing.
+func openUnnamed(dir string) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &os.PathError{Op: "open unnamed file in", Path: dir, Err: err}
+	}
+	return os.NewFile(uintptr(fd), dir), nil
 }
 
 // sealMemFile makes f's bytes immutable for good: a cached representation
@@ -32,12 +49,12 @@ func sealMemFile(f *os.File) error {
 	return serr
 }
 
-// fileLimit is how many in-memory files a cache may keep open: a
-// quarter of the process's descriptor limit, at most maxMemFiles.
+// fileLimit is how many files a cache may keep open: a quarter of the
+// process's descriptor limit, at most maxFiles.
 func fileLimit() int64 {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		return 0
 	}
-	return int64(min(rl.Cur/4, maxMemFiles))
+	return int64(min(rl.Cur/4, maxFiles))
 }

@@ -4,14 +4,17 @@ package assets
 
 import (
 	"errors"
+	"fmt"
 	"os"
 )
 
-var errNoMemFiles = errors.New("in-memory files are not supported on this platform")
+var errNoFiles = fmt.Errorf("unnamed files for cached bodies: %w", errors.ErrUnsupported)
 
-func createMemFile(string) (*os.File, error) { return nil, errNoMemFiles }
+func createFile(string) (*os.File, bool, error) { return nil, false, errNoFiles }
 
-func sealMemFile(*os.File) error { return errNoMemFiles }
+func openUnnamed(string) (*os.File, error) { return nil, errNoFiles }
+
+func sealMemFile(*os.File) error { return errNoFiles }
 
 // fileLimit is zero: representations are held as byte slices.
 func fileLimit() int64 { return 0 }

@@ -2,6 +2,10 @@ package assets
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -104,16 +108,26 @@ func TestCacheMissingVariantsAreRemembered(t *testing.T) {
 	}
 }
 
-// A representation of FileBody bytes and more lives in an in-memory file
-// (on Linux). Evicting it while a response sends from it keeps the file
-// open until that response lets go; then it is closed, and the next
-// request loads it again.
+// A representation of FileBody bytes and more lives in a file (on Linux),
+// in memory or in the cache's directory. Evicting it while a response sends
+// from it keeps the file open until that response lets go; then it is
+// closed, and the next request loads it again.
 func TestCacheFileOutlivesEvictionWhileHeld(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testCacheFileOutlivesEviction(t, "") })
+	t.Run("directory", func(t *testing.T) { testCacheFileOutlivesEviction(t, t.TempDir()) })
+}
+
+func testCacheFileOutlivesEviction(t *testing.T, dir string) {
 	blobs := newMemBlobs()
 	b := []byte(strings.Repeat("x", FileBody))
 	h := sha(b)
 	blobs.put(h, "", b)
 	c := NewCache(blobs, 0)
+	if dir != "" {
+		if err := c.KeepFilesIn(dir); err != nil {
+			t.Skip(err)
+		}
+	}
 	ctx := context.Background()
 	r, err := c.get(ctx, h, encIdentity)
 	if err != nil {
@@ -149,5 +163,61 @@ func TestCacheFileOutlivesEvictionWhileHeld(t *testing.T) {
 	again.file.release()
 	if n := blobs.opens.Load(); n != 2 {
 		t.Errorf("blob opened %d times, want 2", n)
+	}
+}
+
+// KeepFilesIn puts the files where it is told, unnamed: nothing appears in
+// the directory; without it they are memfds. A directory that cannot hold
+// such files is refused and changes nothing.
+func TestCacheFilesLiveWhereTold(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("files for cached bodies are Linux's")
+	}
+	b := []byte(strings.Repeat("y", FileBody+1))
+	h := sha(b)
+	blobs := newMemBlobs()
+	blobs.put(h, "", b)
+	fileOf := func(c *Cache) string {
+		t.Helper()
+		r, err := c.get(context.Background(), h, encIdentity)
+		if err != nil || r.file == nil {
+			t.Fatalf("get = %+v, %v; want a file-held rep", r, err)
+		}
+		link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", r.file.f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(b))
+		if _, err := r.file.f.ReadAt(got, 0); err != nil || string(got) != string(b) {
+			t.Fatalf("the file holds other bytes (%v)", err)
+		}
+		return link
+	}
+
+	dir := t.TempDir()
+	c := NewCache(blobs, 0)
+	if err := c.KeepFilesIn(dir); err != nil {
+		t.Skipf("%s cannot hold unnamed files: %v", dir, err)
+	}
+	if link := fileOf(c); !strings.HasPrefix(link, dir+"/") {
+		t.Errorf("with KeepFilesIn(%s) the body is in %s", dir, link)
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 0 {
+		t.Errorf("the directory lists %d names, want none", len(names))
+	}
+	if link := fileOf(NewCache(blobs, 0)); !strings.HasPrefix(link, "/memfd:") {
+		t.Errorf("without KeepFilesIn the body is in %s, want a memfd", link)
+	}
+
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c = NewCache(blobs, 0)
+	if err := c.KeepFilesIn(notDir); err == nil {
+		t.Errorf("KeepFilesIn of a plain file gave no error")
+	}
+	if link := fileOf(c); !strings.HasPrefix(link, "/memfd:") {
+		t.Errorf("after a refused KeepFilesIn the body is in %s, want a memfd", link)
 	}
 }
