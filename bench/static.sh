@@ -50,10 +50,18 @@
 # and CPU per request against the SQLite build's (target: within 5 %: a
 # cache hit touches no database on either).
 #
-# Usage: bench/static.sh [-d DURATION] [-r ROUNDS] [-u] [-q] [-p]
+# -P profiles cfhost and nginx after the rounds: one more wrk run per file
+# and server under `perf record`, and prints where each one's CPU time per
+# request goes — the sendfile call, reading requests, other writes
+# (headers, small bodies and access log lines, by write, writev or sendmsg),
+# waiting for events (epoll, futexes, sleeps), the rest of the kernel, and
+# the server's own code in user space — in µs per request, so the two can
+# be compared line by line.
+#
+# Usage: bench/static.sh [-d DURATION] [-r ROUNDS] [-u] [-q] [-p] [-P]
 #        (default 10s per file and server, 3 rounds, pinned, logs on)
-# Installs nginx, caddy and wrk (and postgresql for -p) with apt-get when
-# they are missing.
+# Installs nginx, caddy and wrk (postgresql for -p, perf for -P) with
+# apt-get when they are missing.
 set -euo pipefail
 
 duration=10s
@@ -61,14 +69,16 @@ rounds=3
 pinned=1
 logs=1
 pg=
-while getopts d:r:uqp opt; do
+profile=
+while getopts d:r:uqpP opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	r) rounds=$OPTARG ;;
 	u) pinned= ;;
 	q) logs= ;;
 	p) pg=1 ;;
-	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-u] [-q] [-p]" >&2; exit 2 ;;
+	P) profile=1 ;;
+	*) echo "usage: $0 [-d DURATION] [-r ROUNDS] [-u] [-q] [-p] [-P]" >&2; exit 2 ;;
 	esac
 done
 if [[ -n $pinned ]] && { ! command -v taskset >/dev/null || (($(nproc) < 2)); }; then
@@ -97,6 +107,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v caddy >/dev/null || need+=(caddy)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+[[ -z $profile ]] || command -v perf >/dev/null || need+=(linux-perf)
 if ((${#need[@]})); then
 	echo "installing ${need[*]}" >&2
 	sudo=; [[ $(id -u) -eq 0 ]] || sudo=sudo
@@ -317,3 +328,39 @@ awk -v duration="$duration" -v rounds="$rounds" -v placement="$placement" -v log
 			c, (c >= 2.0 ? "met" : "MISSED"), g, (g >= 1.0 ? "met" : "MISSED"), j, (j >= 1.05 ? "met" : "MISSED"),
 			m, (m >= 1.2 ? "met" : "MISSED"), pc, pg, (pc <= pg ? "met" : "MISSED")
 	}' "$results"
+
+[[ -n $profile ]] || exit 0
+
+# Where the CPU time per request goes, from one more profiled run per file
+# and server. Shares come from perf's call graphs (a kernel function's share
+# includes what it calls), times from the process's CPU time in that run.
+echo
+echo "where the CPU time per request goes (us; one profiled wrk run of $duration per file and server)"
+printf "\n%-10s %-7s %8s %9s %8s %8s %8s %8s %8s\n" file server total sendfile reading writing waiting kernel user
+for i in "${!files[@]}"; do
+	for s in 0 2; do
+		data=$work/perf-$s-$i.data
+		t0=$(cpu_ticks "${cpu_pids[$s]}")
+		perf record -q -F 2000 -g -p "${cpu_pids[$s]}" -o "$data" 2>/dev/null &
+		perf_pid=$!
+		sleep 0.5
+		out=$(run_wrk "$s" "$i" "$duration")
+		kill -INT "$perf_pid"
+		wait "$perf_pid" 2>/dev/null || true
+		t1=$(cpu_ticks "${cpu_pids[$s]}")
+		cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" '/ requests in / { printf "%.2f", t * 1e6 / hz / $1 }' <<<"$out")
+		{
+			perf report -i "$data" --no-children --sort dso 2>/dev/null | awk '/^ +[0-9.]+%/ && /\[kernel/ { sub(/%/, "", $1); print "KERNEL", $1 }'
+			perf report -i "$data" --children --sort symbol 2>/dev/null | awk '/^ +[0-9.]+%/ { sub(/%/, "", $1); print $4, $1 }'
+		} | awk -v f="${labels[$i]}" -v srv="${servers[$s]}" -v cpu="$cpu" '
+			{ if (!($1 in v)) v[$1] = $2 }
+			END {
+				send = v["do_sendfile"]; rd = v["ksys_read"] + v["__sys_recvfrom"]
+				wr = v["__sys_sendmsg"] + v["do_writev"] + v["ksys_write"]; wt = v["do_epoll_wait"] + v["do_futex"] + v["hrtimer_nanosleep"]
+				k = v["KERNEL"]; rest = k - send - rd - wr - wt
+				if (rest < 0) rest = 0
+				printf "%-10s %-7s %8.1f %9.1f %8.1f %8.1f %8.1f %8.1f %8.1f\n", f, srv, cpu,
+					cpu * send / 100, cpu * rd / 100, cpu * wr / 100, cpu * wt / 100, cpu * rest / 100, cpu * (100 - k) / 100
+			}'
+	done
+done
