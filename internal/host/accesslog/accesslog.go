@@ -76,6 +76,10 @@ type Writer struct {
 
 	mu  sync.Mutex
 	cur []byte // the batch being filled
+	// second and secondText are the last whole second a line was logged
+	// in and its text up to the seconds, reused by the next line in it.
+	second     int64
+	secondText []byte
 
 	free    chan []byte // empty batch buffers
 	full    chan []byte // batches waiting for the sink
@@ -217,7 +221,7 @@ func (w *Writer) appendEntry(b []byte, e *Entry) []byte {
 	} else {
 		b = append(b, "time="...)
 	}
-	b = e.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = w.appendTime(b, e.Time)
 	if json {
 		b = append(b, '"')
 	}
@@ -235,6 +239,21 @@ func (w *Writer) appendEntry(b []byte, e *Entry) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '\n')
+}
+
+// appendTime appends t in UTC with milliseconds, 2006-01-02T15:04:05.000Z.
+// time.Time.AppendFormat was a third of what formatting a line cost; the
+// part up to the seconds changes once a second, so it is formatted then
+// and copied meanwhile. w.mu is held.
+func (w *Writer) appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec != w.second || w.secondText == nil {
+		w.second = sec
+		w.secondText = t.AppendFormat(w.secondText[:0], "2006-01-02T15:04:05")
+	}
+	b = append(b, w.secondText...)
+	ms := t.Nanosecond() / 1e6
+	return append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 func appendKey(b []byte, json bool, key string) []byte {

@@ -152,3 +152,45 @@ func BenchmarkLog(b *testing.B) {
 		})
 	}
 }
+
+// The time field reuses the text of its second; it must read exactly as
+// AppendFormat's, across seconds, in any order and any time zone.
+func TestTimeFieldMatchesAppendFormat(t *testing.T) {
+	w := New(io.Discard, Logfmt)
+	defer w.Close()
+	base := time.Date(2026, 12, 4, 23, 59, 59, 0, time.UTC)
+	east := time.FixedZone("east", 5*3600+30*60)
+	var times []time.Time
+	for _, d := range []time.Duration{0, time.Millisecond, 999 * time.Millisecond, 999999999, time.Second, time.Second + 1, -1, -time.Second, 24 * time.Hour} {
+		times = append(times, base.Add(d), base.Add(d).In(east))
+	}
+	times = append(times, time.Unix(-1, 5e8), time.Unix(0, 0), time.Unix(-86400*365*80, 123456789), base, base.Add(time.Millisecond))
+	for _, tm := range times {
+		got := string(w.appendTime(nil, tm))
+		want := tm.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		if got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// BenchmarkFormatLine is the formatting of one line alone, on one
+// goroutine: what each request pays under the Writer's lock.
+func BenchmarkFormatLine(b *testing.B) {
+	for _, f := range []struct {
+		name   string
+		format Format
+	}{{"logfmt", Logfmt}, {"json", JSON}} {
+		b.Run(f.name, func(b *testing.B) {
+			w := New(io.Discard, f.format)
+			defer w.Close()
+			e := sample
+			e.Path = "/assets/app.3f9a2c.js"
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = w.appendEntry(buf[:0], &e)
+			}
+		})
+	}
+}
