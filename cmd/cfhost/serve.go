@@ -159,7 +159,7 @@ func (o *serveOptions) settings() []setting {
 		listSetting("worker-outbound-allow", "HOST:PORT that fetch() from JavaScript server code may reach whatever --worker-outbound says (repeatable, or comma-separated)", &o.WorkerOutboundAllow),
 		intSetting("worker-tenant-queue", 0, 0, "requests of one project that may wait beyond its runs before 503; its runs plus this many may also be receiving their body (0: 16 per project run slot, at most a quarter of worker-queue)", &o.Worker.TenantQueue),
 		bytesSetting("cache-bytes", 256<<20, "memory budget for cached asset bytes", &o.CacheBytes),
-		stringSetting("cache-files", "disk", "where cached asset bodies of 32 KiB and more are kept, to leave by sendfile: disk (unnamed files in DATA_DIR, in the page cache like any file served from disk; written back, so DATA_DIR needs up to --cache-bytes free) or memory (memfd, never written to disk; the kernel sends these more slowly)", &o.cacheFiles),
+		stringSetting("cache-files", "disk", "where cached asset bodies of 32 KiB and more are kept, to leave by sendfile: disk (unnamed files in DATA_DIR, in the page cache like any file served from disk; written back to disk: up to --cache-bytes, never leaving less than 1 GiB or 5 percent of the disk free, past which bodies go to memory) or memory (memfd, never written to disk; the kernel sends these more slowly)", &o.cacheFiles),
 		bytesSetting("max-file-size", 25<<20, "largest asset file", &o.MaxFile),
 		intSetting("max-files", 100000, 1, "most files in one deployment", &o.MaxFiles),
 		bytesSetting("max-body", 64<<20, "largest API request body", &o.MaxBody),

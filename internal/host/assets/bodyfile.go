@@ -15,6 +15,12 @@ import (
 // (memfd).
 const FileBody = 32 << 10
 
+// DiskReserve is the free space a cache leaves on the filesystem of its
+// files' directory (KeepFilesIn), or a twentieth of the filesystem if that
+// is more: a body that would leave less goes to memory instead, so cached
+// bodies never take the space that deploys need for the database.
+const DiskReserve = 1 << 30
+
 // maxFiles bounds the files open at once, whatever the budget allows (a
 // quarter of the descriptor limit when that is lower): past it,
 // representations are held as byte slices again.
@@ -63,7 +69,11 @@ func (c *Cache) loadFile(ra io.ReaderAt, size int64) (*bodyFile, error) {
 		c.files.Add(-1)
 		return nil, nil
 	}
-	f, inMemory, err := createFile(c.fileDir)
+	dir := c.fileDir
+	if dir != "" && !roomFor(dir, size, c.diskReserve) {
+		dir = "" // the database needs the space more: this one goes to memory
+	}
+	f, inMemory, err := createFile(dir)
 	if err != nil {
 		c.files.Add(-1)
 		return nil, nil

@@ -23,6 +23,18 @@ func createFile(dir string) (f *os.File, inMemory bool, err error) {
 	return os.NewFile(uintptr(fd), "cfhost-asset"), true, nil
 }
 
+// roomFor reports whether dir's filesystem keeps at least reserve bytes,
+// and a twentieth of its size, free after n more.
+func roomFor(dir string, n, reserve int64) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	total := int64(st.Blocks) * int64(st.Bsize)
+	return free-n >= max(reserve, total/20)
+}
+
 // openUnnamed opens a new unnamed file in dir for reading and writing.
 func openUnnamed(dir string) (*os.File, error) {
 	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)

@@ -84,6 +84,9 @@ type Cache struct {
 	files    atomic.Int64
 	maxFiles int64
 	fileDir  string
+	// diskReserve is the free space the files leave in fileDir's
+	// filesystem (DiskReserve; tests change it).
+	diskReserve int64
 
 	mu       sync.Mutex
 	entries  map[string]*cacheEntry
@@ -124,12 +127,13 @@ func NewCache(blobs BlobSource, budgetBytes int64) *Cache {
 		budgetBytes = DefaultCacheBudget
 	}
 	return &Cache{
-		src:      blobs,
-		budget:   budgetBytes,
-		large:    min(LargeBlob, budgetBytes/4),
-		maxFiles: fileLimit(),
-		entries:  map[string]*cacheEntry{},
-		inflight: map[flightKey]*flight{},
+		src:         blobs,
+		budget:      budgetBytes,
+		large:       min(LargeBlob, budgetBytes/4),
+		maxFiles:    fileLimit(),
+		diskReserve: DiskReserve,
+		entries:     map[string]*cacheEntry{},
+		inflight:    map[flightKey]*flight{},
 	}
 }
 
@@ -140,8 +144,9 @@ func NewCache(blobs BlobSource, budgetBytes int64) *Cache {
 // answer a lookup with up to a whole write's worth of pages; a memfd's
 // pages are looked up one by one, which profiling put at a fifth of what
 // sending a 2 MiB body cost (a tenth for 100 KiB). The price: the bytes are
-// written back to dir's disk (at most the cache's budget at a time) and
-// read from it again if the kernel drops them under memory pressure. It
+// written back to dir's disk (at most the cache's budget at a time, never
+// into the last DiskReserve) and read from it again if the kernel drops
+// them under memory pressure. It
 // returns an error and changes nothing when dir cannot hold unnamed files
 // (tmpfs without O_TMPFILE, another platform).
 func (c *Cache) KeepFilesIn(dir string) error {

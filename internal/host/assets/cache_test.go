@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -167,8 +168,9 @@ func testCacheFileOutlivesEviction(t *testing.T, dir string) {
 }
 
 // KeepFilesIn puts the files where it is told, unnamed: nothing appears in
-// the directory; without it they are memfds. A directory that cannot hold
-// such files is refused and changes nothing.
+// the directory; without it, or when the directory's filesystem is short
+// of space, they are memfds. A directory that cannot hold such files is
+// refused and changes nothing.
 func TestCacheFilesLiveWhereTold(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("files for cached bodies are Linux's")
@@ -199,6 +201,9 @@ func TestCacheFilesLiveWhereTold(t *testing.T) {
 	if err := c.KeepFilesIn(dir); err != nil {
 		t.Skipf("%s cannot hold unnamed files: %v", dir, err)
 	}
+	if !roomFor(dir, int64(len(b)), DiskReserve) {
+		t.Skipf("%s's filesystem has less than %d bytes or a twentieth free", dir, DiskReserve)
+	}
 	if link := fileOf(c); !strings.HasPrefix(link, dir+"/") {
 		t.Errorf("with KeepFilesIn(%s) the body is in %s", dir, link)
 	}
@@ -207,6 +212,21 @@ func TestCacheFilesLiveWhereTold(t *testing.T) {
 	}
 	if link := fileOf(NewCache(blobs, 0)); !strings.HasPrefix(link, "/memfd:") {
 		t.Errorf("without KeepFilesIn the body is in %s, want a memfd", link)
+	}
+
+	// A filesystem short of space gets no more files: the database needs
+	// it for deploys.
+	c = NewCache(blobs, 0)
+	if err := c.KeepFilesIn(dir); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	c.diskReserve = int64(st.Bavail)*int64(st.Bsize) - int64(len(b)) + 1
+	if link := fileOf(c); !strings.HasPrefix(link, "/memfd:") {
+		t.Errorf("with the disk's reserve reached the body is in %s, want a memfd", link)
 	}
 
 	notDir := filepath.Join(dir, "file")
