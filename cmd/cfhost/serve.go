@@ -78,6 +78,8 @@ type serveOptions struct {
 	MaxBody     int64
 	MaxEnvVars  int
 	MaxEnvVal   int64
+	// JSLimits: see host.Config.
+	JSLimits jsrt.Limits
 	// WorkerOutbound and WorkerOutboundAllow: see host.Config.
 	WorkerOutbound      string
 	WorkerOutboundAllow []string
@@ -150,6 +152,11 @@ func (o *serveOptions) settings() []setting {
 		bytesSetting("worker-body-budget", 256<<20, "memory for all request bodies buffered for server code at once (then 503)", &o.Worker.BodyBudget),
 		durationSetting("worker-body-timeout", 60*time.Second, "longest a request body for server code may take to arrive (then 408)", &o.Worker.BodyTimeout),
 		bytesSetting("worker-max-stdout", 32<<20, "largest response server code may print (then 502)", &o.Worker.MaxStdout),
+		intSetting("worker-subrequests", jsrt.DefaultSubrequests, 1, "env.ASSETS.fetch and fetch() calls one request to JavaScript server code may make, its nested fetches of its own URL included (then the call throws)", &o.JSLimits.Subrequests),
+		intSetting("worker-console-lines", jsrt.DefaultConsoleLines, 1, "console lines kept from one request to JavaScript server code (the rest are dropped)", &o.JSLimits.ConsoleLines),
+		intBytesSetting("worker-console-line", jsrt.DefaultConsoleLineBytes, "longest console line kept from JavaScript server code; the rest is cut", &o.JSLimits.ConsoleLineBytes),
+		intBytesSetting("worker-max-response-head", jsrt.DefaultResponseHeadBytes, "largest response head (header names and values) JavaScript server code may send (then the Response throws)", &o.JSLimits.ResponseHeadBytes),
+		intBytesSetting("worker-error-text", jsrt.DefaultErrorBytes, "longest description (message and stack) of an uncaught JavaScript error kept for the logs; the rest is cut", &o.JSLimits.ErrorBytes),
 		bytesSetting("wasm-cache-bytes", 1<<30, "size cap of the on-disk cache of compiled server code (least recently used pruned at garbage collection)", &o.Worker.CacheMaxBytes),
 		intSetting("worker-concurrency", 0, 0, "server-code runs at once (0: one per core, at least 2)", &o.Worker.Concurrency),
 		intSetting("worker-tenant-concurrency", 0, 0, "runs at once for one project (0: worker-concurrency minus one, at least 1)", &o.Worker.TenantConcurrency),
@@ -327,6 +334,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		GCInterval:          o.GCInterval,
 		Worker:              o.Worker,
 		WorkerOutbound:      o.WorkerOutbound,
+		JSLimits:            o.JSLimits,
 		WorkerOutboundAllow: o.WorkerOutboundAllow,
 		CacheBytes:          o.CacheBytes,
 		CacheFilesInMemory:  o.CacheFilesInMemory,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/host/jsrt"
 	"github.com/spf13/viper"
 )
 
@@ -310,5 +311,29 @@ func TestAuthFailOptions(t *testing.T) {
 	}
 	if o.AuthFailLimit != 5 || o.AuthFailWindow != 10*time.Minute || o.AuthFailClients != 50 {
 		t.Fatalf("set: limit %d window %s clients %d", o.AuthFailLimit, o.AuthFailWindow, o.AuthFailClients)
+	}
+}
+
+func TestJSLimitOptions(t *testing.T) {
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags([]string{"--worker-subrequests", "7", "--worker-console-lines", "9", "--worker-console-line", "1KiB", "--worker-max-response-head", "64KiB", "--worker-error-text", "2KiB"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadServeOptions(cmd, viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := jsrt.Limits{Subrequests: 7, ConsoleLines: 9, ConsoleLineBytes: 1 << 10, ResponseHeadBytes: 64 << 10, ErrorBytes: 2 << 10}
+	if o.JSLimits != want {
+		t.Errorf("JSLimits = %+v, want %+v", o.JSLimits, want)
+	}
+	for _, args := range [][]string{{"--worker-subrequests", "0"}, {"--worker-console-line", "2GiB"}, {"--worker-error-text", "none"}} {
+		cmd := newServeCmd()
+		if err := cmd.ParseFlags(args); err != nil {
+			continue
+		}
+		if _, err := loadServeOptions(cmd, viper.New()); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
 	}
 }

@@ -125,6 +125,24 @@ func bytesSetting(flag string, def int64, usage string, dst *int64) setting {
 	}
 }
 
+// intBytesSetting is bytesSetting for a limit kept as an int, at most 1 GiB.
+func intBytesSetting(flag string, def int, usage string, dst *int) setting {
+	var n int64
+	st := bytesSetting(flag, int64(def), usage, &n)
+	parse := st.parse
+	st.parse = func(s string) error {
+		if err := parse(s); err != nil {
+			return err
+		}
+		if n > 1<<30 {
+			return fmt.Errorf("--%s %q is over 1GiB", flag, s)
+		}
+		*dst = int(n)
+		return nil
+	}
+	return st
+}
+
 // byteSize is a pflag.Value for byte counts, so `--max-body 8MiB` is
 // checked while the command line is parsed and help shows the default in
 // the unit it was written in.

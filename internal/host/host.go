@@ -177,6 +177,10 @@ type Config struct {
 	// DashboardSessionTTL is how long a dashboard sign-in lasts; default
 	// 12h.
 	DashboardSessionTTL time.Duration
+	// JSLimits bounds what one request's JS server code may do: its
+	// subrequests, console lines, response head and error text (zero
+	// fields: jsrt's defaults).
+	JSLimits jsrt.Limits
 	// WorkerOutbound is where fetch() from JS server code may connect:
 	// jsrt.OutboundPublic (the default), OutboundNone or OutboundAll.
 	WorkerOutbound string

@@ -41,6 +41,7 @@ func (h *Host) jsRuntime() (*jsrt.Runtime, error) {
 			Timeout:     wc.Timeout,
 			MemoryLimit: wc.MemoryLimit,
 			MaxResponse: wc.MaxStdout,
+			Limits:      h.cfg.JSLimits,
 		})
 	})
 	return h.js.rt, h.js.err

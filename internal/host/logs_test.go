@@ -360,3 +360,22 @@ func TestTenantTextStaysOutOfTheHostLog(t *testing.T) {
 		t.Errorf("the failures are missing from the host log: %.300q", got)
 	}
 }
+
+// Config.JSLimits reaches the JS runtime: a host whose requests may make
+// two subrequests and keep one console line answers accordingly.
+func TestJSLimitsFromTheHostConfig(t *testing.T) {
+	th := newTestHost(t, func(c *Config) { c.JSLimits.Subrequests, c.JSLimits.ConsoleLines = 2, 1 })
+	p := th.createProject("limited")
+	th.deployJS(p.ID, `export default { async fetch(request, env) {
+		let ok = 0;
+		for (let i = 0; i < 5; i++) { try { await env.ASSETS.fetch("/x"); ok++; } catch { break; } }
+		console.log("one"); console.log("two");
+		return new Response(String(ok));
+	} };`)
+	if resp, body := th.fetch(p.ID+".localhost", "/run"); resp.StatusCode != 200 || body != "2" {
+		t.Fatalf("got %d %q, want 200 \"2\" (two subrequests)", resp.StatusCode, body)
+	}
+	if lines := th.logLines(p.ID); len(lines) != 1 || lines[0].Message != "one" {
+		t.Errorf("log lines %+v, want just \"one\"", lines)
+	}
+}

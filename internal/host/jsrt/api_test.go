@@ -77,7 +77,7 @@ func TestSubrequestLimit(t *testing.T) {
 		}
 		return Response.json({ ok, err });
 	} };`}, &Request{URL: "https://p.example/", Assets: assets})
-	if got["ok"] != float64(MaxSubrequests) || !strings.Contains(got["err"].(string), "Too many subrequests") || n.Load() != MaxSubrequests {
+	if got["ok"] != float64(DefaultSubrequests) || !strings.Contains(got["err"].(string), "Too many subrequests") || n.Load() != DefaultSubrequests {
 		t.Fatalf("got %v after %d asset requests", got, n.Load())
 	}
 }
@@ -211,5 +211,57 @@ func TestResponseOverTheCapIs502(t *testing.T) {
 	var f *Failure
 	if !errors.As(err, &f) || f.Status != 502 {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Every per-request bound of Limits is the runtime's to set (the cfhost
+// serve flags --worker-subrequests, --worker-console-lines,
+// --worker-console-line, --worker-max-response-head, --worker-error-text).
+func TestConfiguredLimits(t *testing.T) {
+	r := newTestRuntime(t, Config{Limits: Limits{Subrequests: 3, ConsoleLines: 2, ConsoleLineBytes: 10, ResponseHeadBytes: 100, ErrorBytes: 50}})
+	var n atomic.Int32
+	assets := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { n.Add(1); w.Write([]byte("x")) })
+	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { async fetch(request, env) {
+		if (new URL(request.url).pathname === "/throw") throw new Error("y".repeat(1000));
+		let ok = 0, err = "";
+		for (let i = 0; i < 10; i++) {
+			try { await env.ASSETS.fetch("/a"); ok++; } catch (e) { err = e.message; break; }
+		}
+		for (let i = 0; i < 5; i++) console.log("z".repeat(100));
+		return Response.json({ ok, err });
+	} };`}, nil))
+	defer d.Close(context.Background())
+	res, err := d.Fetch(context.Background(), &Request{Method: "GET", URL: "https://p.example/", Assets: assets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(res.Body, &got); err != nil {
+		t.Fatalf("%v: %s", err, res.Body)
+	}
+	if got["ok"] != 3.0 || n.Load() != 3 || !strings.Contains(got["err"].(string), "at most 3") {
+		t.Errorf("subrequests: %v after %d asset requests, want 3 then the limit", got, n.Load())
+	}
+	if len(res.Logs) != 2 || len(res.Logs[0][1]) > 10 {
+		t.Errorf("console: %d lines kept (%q), want 2 of at most 10 bytes", len(res.Logs), res.Logs)
+	}
+
+	// The head is checked when it is sent: a response whose head is over
+	// the limit fails the request.
+	d2 := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() {
+		return new Response("hi", { headers: { "x-big": "h".repeat(200) } });
+	} };`}, nil))
+	defer d2.Close(context.Background())
+	if res, err := d2.Fetch(context.Background(), &Request{Method: "GET", URL: "https://p.example/"}); err == nil {
+		t.Errorf("a 200-byte head went out (status %d) past a 100-byte limit", res.Status)
+	}
+
+	_, err = d.Fetch(context.Background(), &Request{Method: "GET", URL: "https://p.example/throw"})
+	var f *Failure
+	if !errors.As(err, &f) {
+		t.Fatalf("got %v, want a failure", err)
+	}
+	if s := f.Err.Error(); strings.Count(s, "y") > 50 {
+		t.Errorf("the failure keeps %d bytes of the error's message, want at most 50: %.200s", strings.Count(s, "y"), s)
 	}
 }

@@ -69,12 +69,6 @@ const (
 // argument while Go is inside one of its functions.
 func isString(tag int32) bool { return tag == tagString || tag == tagRope }
 
-// maxResponseHead caps the response head a handler sends, names and
-// values: a browser refuses a bigger one anyway (Chromium stops at 256
-// KiB), and it is held in Go's memory, which --worker-memory does not
-// bound.
-const maxResponseHead = 256 << 10
-
 // valueAt reads the JSValue at p: its tag and its lower 32 bits.
 func (in *instance) valueAt(p uint32) (tag int32, low uint32) {
 	v, ok := in.mem.ReadUint64Le(p)
@@ -133,13 +127,13 @@ func (in *instance) fastOp(ctx context.Context, op int32, argc, argv uint32) uin
 		if level < 0 || int(level) >= len(logLevels) {
 			level = 0
 		}
-		if len(c.logs) < maxLogLines {
-			c.logs = append(c.logs, [2]string{logLevels[level], in.argText(ctx, argv, argc, 2, maxLogLine)})
+		if lim := c.limits(); len(c.logs) < lim.ConsoleLines {
+			c.logs = append(c.logs, [2]string{logLevels[level], in.argText(ctx, argv, argc, 2, lim.ConsoleLineBytes)})
 		}
 	case opDone:
 		c.done = true
 		if argc > 1 {
-			if c.uncaught = in.argText(ctx, argv, argc, 1, maxUncaught); c.uncaught == "" {
+			if c.uncaught = in.argText(ctx, argv, argc, 1, c.limits().ErrorBytes); c.uncaught == "" {
 				c.uncaught = "Error: the handler failed"
 			}
 		}
@@ -151,10 +145,6 @@ func (in *instance) fastOp(ctx context.Context, op int32, argc, argv uint32) uin
 	}
 	return in.newArrayBuffer(ctx, out)
 }
-
-// maxUncaught caps the description of a handler's uncaught error (its
-// message and stack), which goes into the host's log and the project's.
-const maxUncaught = 16 << 10
 
 // argText reads argument i as a string, keeping at most its first max
 // bytes: a tenant may pass a string as big as its memory, and Go copies
@@ -288,7 +278,7 @@ func (in *instance) cBytes(p uint32) []byte {
 }
 
 // responseHead reads the head argument of opRespond: a string of at most
-// maxResponseHead bytes whose values hold no CR (the shim's Headers refuses
+// Limits.ResponseHeadBytes whose values hold no CR (the shim's Headers refuses
 // CR, LF and NUL; this is the host's own check, whatever calls the bridge:
 // LF separates the lines, and a NUL ends the C string the head crosses as,
 // so it can only cut the head short). bad is the error frame to answer
@@ -306,8 +296,8 @@ func (in *instance) responseHead(ctx context.Context, argv, argc uint32) (head s
 	}
 	defer func() { _, _ = in.cbFreeCString.Call(ctx, uint64(in.ctx), uint64(p)) }()
 	b := in.cBytes(p)
-	if len(b) > maxResponseHead {
-		return "", errFrame("RangeError", "response headers of %d bytes are over this host's limit of %d", len(b), maxResponseHead)
+	if max := in.cur.limits().ResponseHeadBytes; len(b) > max {
+		return "", errFrame("RangeError", "response headers of %d bytes are over this host's limit of %d", len(b), max)
 	}
 	if bytes.IndexByte(b, '\r') >= 0 {
 		return "", errFrame("TypeError", "a response header value holds a CR character")

@@ -269,7 +269,7 @@ export default { fetch(request, env) { return new Dump(""); } };`}
 // TestHostileBridgeUncaughtErrorIsCapped: a handler throws an error with a
 // message of many megabytes, on every request. Its description goes into
 // the host's log line for the failure and the project's log: Go keeps only
-// the first maxUncaught bytes of it.
+// the first DefaultErrorBytes bytes of it.
 func TestHostileBridgeUncaughtErrorIsCapped(t *testing.T) {
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() {
@@ -281,8 +281,8 @@ func TestHostileBridgeUncaughtErrorIsCapped(t *testing.T) {
 	if !errors.As(err, &f) || f.Status != http.StatusInternalServerError {
 		t.Fatalf("got %v, want a 500 failure", err)
 	}
-	if n := len(f.Err.Error()); n > maxUncaught+1024 {
-		t.Errorf("the failure holds %d bytes of the error, want at most about %d", n, maxUncaught)
+	if n := len(f.Err.Error()); n > DefaultErrorBytes+1024 {
+		t.Errorf("the failure holds %d bytes of the error, want at most about %d", n, DefaultErrorBytes)
 	}
 }
 

@@ -11,10 +11,6 @@ import (
 	"sync/atomic"
 )
 
-// MaxSubrequests is how many env.ASSETS and fetch() calls one request may
-// make, in-process fetches of its own URL and what they make included.
-const MaxSubrequests = 50
-
 // budget counts the subrequests of one incoming request; a fetch of the
 // project's own URL served in-process shares its caller's.
 type budget struct{ n atomic.Int32 }
@@ -46,7 +42,8 @@ type call struct {
 	req    *Request
 	w      ResponseWriter
 	budget *budget
-	max    int64 // response body cap
+	max    int64   // response body cap
+	lim    *Limits // nil: the defaults
 
 	logs     [][2]string
 	done     bool   // the shim said the request is over (opDone)
@@ -60,10 +57,15 @@ type call struct {
 	tooLarge bool
 }
 
-const (
-	maxLogLines = 1000
-	maxLogLine  = 8 << 10
-)
+var defaultLimits = Limits{}.withDefaults()
+
+// limits returns the request's bounds.
+func (c *call) limits() *Limits {
+	if c.lim == nil {
+		return &defaultLimits
+	}
+	return c.lim
+}
 
 // wireHead is the head of a subrequest or of its response in a bridge
 // frame.
@@ -196,8 +198,8 @@ func (c *call) chunk(b []byte) []byte {
 // subrequest serves env.ASSETS.fetch ("assets") and fetch() ("fetch").
 func (in *instance) subrequest(ctx context.Context, op string, f frame) []byte {
 	c := in.cur
-	if c.budget.n.Add(1) > MaxSubrequests {
-		return errFrame("Error", "Too many subrequests: a request may make at most %d (env.ASSETS.fetch and fetch together)", MaxSubrequests)
+	if max := c.limits().Subrequests; int(c.budget.n.Add(1)) > max {
+		return errFrame("Error", "Too many subrequests: a request may make at most %d (env.ASSETS.fetch and fetch together)", max)
 	}
 	var h wireHead
 	if err := json.Unmarshal(f.head, &h); err != nil {

@@ -23,6 +23,48 @@ const (
 	DefaultDeployments = 64
 )
 
+// Limits bounds what one request's JS may make the host do or hold.
+type Limits struct {
+	// Subrequests caps the env.ASSETS.fetch and fetch() calls of one
+	// request, its nested fetches of its own URL included; default 50,
+	// Cloudflare's own limit on its free plan.
+	Subrequests int
+	// ConsoleLines caps the console lines kept from one request, and
+	// ConsoleLineBytes each line; defaults 1,000 and 8 KiB.
+	ConsoleLines, ConsoleLineBytes int
+	// ResponseHeadBytes caps a response's header names and values
+	// together; default 256 KiB: a browser refuses a bigger head anyway
+	// (Chromium stops there), and the head is held in Go's memory, which
+	// the instance's memory limit does not bound.
+	ResponseHeadBytes int
+	// ErrorBytes caps the description (message and stack) kept of an
+	// uncaught error for the logs; default 16 KiB.
+	ErrorBytes int
+}
+
+// Defaults of the zero fields of Limits.
+const (
+	DefaultSubrequests       = 50
+	DefaultConsoleLines      = 1000
+	DefaultConsoleLineBytes  = 8 << 10
+	DefaultResponseHeadBytes = 256 << 10
+	DefaultErrorBytes        = 16 << 10
+)
+
+func (l Limits) withDefaults() Limits {
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&l.Subrequests, DefaultSubrequests)
+	set(&l.ConsoleLines, DefaultConsoleLines)
+	set(&l.ConsoleLineBytes, DefaultConsoleLineBytes)
+	set(&l.ResponseHeadBytes, DefaultResponseHeadBytes)
+	set(&l.ErrorBytes, DefaultErrorBytes)
+	return l
+}
+
 // Config tunes a Runtime.
 type Config struct {
 	// CacheDir persists the engine's compiled machine code across restarts.
@@ -42,6 +84,9 @@ type Config struct {
 	// Deployments is how many deployments keep their instances; the least
 	// recently used beyond it are closed.
 	Deployments int
+	// Limits bounds what one request may do; zero fields take the
+	// defaults.
+	Limits Limits
 
 	// noHardStop leaves out the wasmstop rewrite, for the benchmark that
 	// measures what it costs and the test that shows what it stops; a C
@@ -66,6 +111,7 @@ func (c Config) withDefaults() Config {
 	if c.Deployments <= 0 {
 		c.Deployments = DefaultDeployments
 	}
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
@@ -295,7 +341,7 @@ func (d *Deployment) Serve(ctx context.Context, req *Request, w ResponseWriter) 
 	}
 	runCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
-	c := &call{req: req, w: w, budget: b, max: d.rt.cfg.MaxResponse}
+	c := &call{req: req, w: w, budget: b, max: d.rt.cfg.MaxResponse, lim: &d.rt.cfg.Limits}
 	var sent atomic.Bool
 	c.onSent = func() { sent.Store(true) }
 	stop := context.AfterFunc(ctx, func() {
