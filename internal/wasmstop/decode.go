@@ -262,8 +262,10 @@ func (r *reader) skipLocals() error {
 // walkBody decodes a function body (locals and code) and calls fn with the
 // offset after the locals (op 0, start of the code) and after every loop
 // header (op opLoop, its block type included). The code must close its
-// blocks exactly at the end of the body.
-func walkBody(body []byte, fn func(op byte, at int)) error {
+// blocks exactly at the end of the body, and name no global from globals
+// on: those are the rewrite's, which the module's code must not reach (it
+// could keep the stop unset and the fuel full).
+func walkBody(body []byte, globals uint32, fn func(op byte, at int)) error {
 	r := &reader{p: body}
 	if err := r.skipLocals(); err != nil {
 		return err
@@ -274,6 +276,7 @@ func walkBody(body []byte, fn func(op byte, at int)) error {
 		if depth == 0 {
 			return fmt.Errorf("code after the function's end at %d", r.pos)
 		}
+		start := r.pos
 		op, err := r.instr()
 		if err != nil {
 			return err
@@ -283,6 +286,10 @@ func walkBody(body []byte, fn func(op byte, at int)) error {
 			depth++
 		case opEnd, opDelegate:
 			depth--
+		case opGlobalGet, opGlobalSet:
+			if g, _, err := uleb32(body[start+1:]); err != nil || g >= globals {
+				return fmt.Errorf("global %d at %d: the module has %d globals", g, start, globals)
+			}
 		}
 		if op == opLoop {
 			fn(op, r.pos)

@@ -45,7 +45,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0, 0xfd, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, opEnd})
 	f.Add([]byte{0, opTryTable, blockEmpty, 2, 0, 1, 2, 2, 0, opEnd, opEnd})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_ = walkBody(body, func(_ byte, at int) {
+		_ = walkBody(body, 2, func(_ byte, at int) {
 			if at < 0 || at > len(body) {
 				t.Fatalf("offset %d out of the body", at)
 			}

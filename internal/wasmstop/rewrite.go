@@ -125,7 +125,7 @@ func Rewrite(wasm []byte) ([]byte, error) {
 			return appendVec(b, 2, e)
 		},
 		secCode: func(b []byte) ([]byte, error) {
-			return rewriteCode(b, probe, yieldBody(fuel, stop))
+			return rewriteCode(b, m.globals, probe, yieldBody(fuel, stop))
 		},
 	}
 	if !m.memory {
@@ -412,8 +412,9 @@ func yieldBody(fuel, stop uint32) []byte {
 }
 
 // rewriteCode inserts probe into every function body of a code section
-// and appends the yield function's body.
-func rewriteCode(body, probe, yield []byte) ([]byte, error) {
+// and appends the yield function's body. globals is the number of the
+// module's own globals (imported ones included).
+func rewriteCode(body []byte, globals uint32, probe, yield []byte) ([]byte, error) {
 	n, k, err := uleb32(body)
 	if err != nil {
 		return nil, err
@@ -430,7 +431,7 @@ func rewriteCode(body, probe, yield []byte) ([]byte, error) {
 		p = p[k+int(size):]
 		fb = fb[:0]
 		last := 0
-		err = walkBody(f, func(_ byte, at int) {
+		err = walkBody(f, globals, func(_ byte, at int) {
 			fb = append(fb, f[last:at]...)
 			fb = append(fb, probe...)
 			last = at

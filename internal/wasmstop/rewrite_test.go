@@ -352,7 +352,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 					if string(again) != string(body) {
 						t.Fatalf("body %d differs after decoding", bodies)
 					}
-					if err := walkBody(body, func(byte, int) {}); err != nil {
+					if err := walkBody(body, ^uint32(0), func(byte, int) {}); err != nil {
 						t.Fatalf("body %d: %v", bodies, err)
 					}
 					bodies++
@@ -418,6 +418,45 @@ func TestRewriteEngine(t *testing.T) {
 	rt := wazero.NewRuntimeWithConfig(context.Background(), wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(context.Background())
 	if _, err := rt.CompileModule(context.Background(), rw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRewriteRefusesForeignGlobals gives the rewrite modules whose code
+// names globals they do not have. The rewrite appends its fuel and stop
+// globals right after the module's own, so without a check such a module,
+// invalid as it stands, became valid once rewritten, with its code writing
+// the host's globals: a loop that keeps setting the stop back to 0 and the
+// fuel to 2^31-1 is never stopped, and never visits Go again, so the next
+// garbage collection waits for it forever and freezes the whole host.
+func TestRewriteRefusesForeignGlobals(t *testing.T) {
+	escape := []byte{opLoop, blockEmpty,
+		opI32Const, 0, opGlobalSet, 1, // stop = 0
+		opI32Const, 0xff, 0xff, 0xff, 0xff, 0x07, opGlobalSet, 0, // fuel = 2^31-1
+		0x0c, 0, opEnd}
+	for _, tc := range []struct {
+		name string
+		m    testModule
+	}{
+		{"set the stop and the fuel", testModule{funcs: []testFunc{{code: escape, export: "run"}}}},
+		{"read the stop", testModule{funcs: []testFunc{{results: []byte{i32}, code: []byte{opGlobalGet, 1}}}}},
+		{"past an imported global", testModule{importGlobal: true, funcs: []testFunc{{code: []byte{opI32Const, 0, opGlobalSet, 2}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+			defer rt.Close(ctx)
+			if _, err := rt.CompileModule(ctx, tc.m.bytes()); err == nil {
+				t.Fatal("wazero compiles the module as it stands: the test is wrong")
+			}
+			if _, err := Rewrite(tc.m.bytes()); err == nil {
+				t.Fatal("rewritten: its code reaches the rewrite's own globals")
+			}
+		})
+	}
+	// A module may still use every global it has.
+	ok := testModule{importGlobal: true, funcs: []testFunc{{results: []byte{i32}, code: []byte{opGlobalGet, 0}}}}
+	if _, err := Rewrite(ok.bytes()); err != nil {
 		t.Fatal(err)
 	}
 }
