@@ -242,15 +242,21 @@ func (r *reader) atomicOp() error {
 	return fmt.Errorf("unknown 0xfe instruction %d", sub)
 }
 
-// skipLocals skips a function body's local declarations.
+// skipLocals skips a function body's local declarations, refusing more
+// than maxLocals locals.
 func (r *reader) skipLocals() error {
 	n, err := r.u32()
 	if err != nil {
 		return fmt.Errorf("locals: %w", err)
 	}
+	var sum uint64
 	for range n {
-		if err := r.leb(); err != nil {
+		k, err := r.u32()
+		if err != nil {
 			return fmt.Errorf("locals: %w", err)
+		}
+		if sum += uint64(k); sum > maxLocals {
+			return fmt.Errorf("%w: over %d locals", errMalformed, maxLocals)
 		}
 		if err := r.valType(); err != nil {
 			return fmt.Errorf("locals: %w", err)

@@ -238,6 +238,9 @@ func (m *module) count(s section) error {
 	if err := plausibleCount(s); err != nil {
 		return err
 	}
+	if err := plausibleNested(s); err != nil {
+		return err
+	}
 	var err error
 	switch s.id {
 	case secType:
@@ -267,7 +270,8 @@ func (m *module) count(s section) error {
 
 // errMalformed is a section that wazero might still accept, or choke on:
 // one running past the end of the module, a count larger than its section
-// could hold, or a data count section
+// could hold (plausibleCount, plausibleNested), a function with more than
+// maxLocals locals, or a data count section
 // without exactly one number in it (wazero then reads the next section's
 // first byte as the count when one follows, and accepts it when none does).
 var errMalformed = errors.New("malformed section")

@@ -460,3 +460,70 @@ func TestRewriteRefusesForeignGlobals(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRewriteRefusesHugeNestedCounts gives the rewrite modules of a few
+// bytes with a vector inside a section that claims 2^32-1 entries, or a
+// function declaring more than maxLocals locals. wazero allocates for such
+// a count before it reads an entry: for element entries or function names
+// a single allocation of tens of GiB, whose failure ends the process; for
+// locals 4 GiB that it then fills, per function. The rewrite, which runs
+// first, must refuse them all.
+func TestRewriteRefusesHugeNestedCounts(t *testing.T) {
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
+	module := func(secs ...[]byte) []byte {
+		m := []byte("\x00asm\x01\x00\x00\x00")
+		for _, s := range secs {
+			m = append(m, s[0])
+			m = appendULEB(m, uint32(len(s)-1))
+			m = append(m, s[1:]...)
+		}
+		return m
+	}
+	cat := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
+	nameSec := func(sub byte, content []byte) []byte {
+		return cat([]byte{secCustom}, name("name"), []byte{sub}, appendULEB(nil, uint32(len(content))), content)
+	}
+	table := []byte{4, 1, 0x70, 0, 0}
+	half := appendULEB(nil, maxLocals/2+1)
+	funcSecs := func(locals []byte) [][]byte {
+		body := cat(locals, []byte{opEnd})
+		return [][]byte{{secType, 1, 0x60, 0, 0}, {secFunction, 1, 0}, cat([]byte{secCode, 1}, appendULEB(nil, uint32(len(body))), body)}
+	}
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"function names", module(nameSec(1, huge))},
+		{"local names", module(nameSec(2, cat([]byte{1, 0}, huge)))},
+		{"module name", module(nameSec(0, huge))},
+		{"custom section name", module(cat([]byte{secCustom}, huge))},
+		{"element function indices", module(table, cat([]byte{9, 1, 0, opI32Const, 0, opEnd}, huge))},
+		{"element expressions", module(table, cat([]byte{9, 1, 5, 0x70}, huge))},
+		{"data bytes", module([]byte{secMemory, 1, 0, 1}, cat([]byte{11, 1, 1}, huge))},
+		{"parameters", module(cat([]byte{secType, 1, 0x60}, huge, []byte{0}))},
+		{"locals", module(funcSecs(cat([]byte{1}, huge, []byte{i32}))...)},
+		{"locals in two declarations", module(funcSecs(cat([]byte{2}, half, []byte{i32}, half, []byte{i64}))...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Rewrite(tc.wasm); !errors.Is(err, errMalformed) {
+				t.Fatalf("got %v, want the count refused", err)
+			}
+		})
+	}
+
+	// Up to the limits, the same shapes are rewritten.
+	many := appendULEB([]byte{1}, maxLocals)
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"names", module(nameSec(1, cat([]byte{1, 0}, name("f"))), nameSec(2, []byte{1, 0, 1, 0, 1, 'x'}))},
+		{"maxLocals locals", module(funcSecs(append(many, i32))...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Rewrite(tc.wasm); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
