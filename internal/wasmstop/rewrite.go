@@ -214,7 +214,7 @@ func sections(wasm []byte) ([]section, error) {
 		id := p[0]
 		size, n, err := uleb32(p[1:])
 		if err != nil {
-			return nil, fmt.Errorf("section %d size: %w", id, err)
+			return nil, fmt.Errorf("%w: section %d size: %w", errMalformed, id, err)
 		}
 		p = p[1+n:]
 		if uint64(len(p)) < uint64(size) {
