@@ -2,6 +2,8 @@ package host
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -205,3 +207,43 @@ func (p *pacer) tracked() int {
 	defer p.mu.Unlock()
 	return len(p.projects)
 }
+
+// turnWriter ends a long request's turn when its answer starts: the work
+// the turn paces (rule matching, the 404-page walk, the headers rules) is
+// done by then, and what is left is sending the body, which takes as long
+// as the client makes it. A client reading nothing would otherwise hold
+// the turn, and with it every other long request of the project, for as
+// long as it kept the connection open.
+type turnWriter struct {
+	http.ResponseWriter
+	done func() // nil once called
+}
+
+func (w *turnWriter) end() {
+	if w.done != nil {
+		w.done()
+		w.done = nil
+	}
+}
+
+func (w *turnWriter) WriteHeader(code int) {
+	w.end()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *turnWriter) Write(b []byte) (int, error) {
+	w.end()
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the connection's sendfile path for asset bodies.
+func (w *turnWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.end()
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, src)
+}
+
+// Unwrap lets http.ResponseController and coalesce reach the writer below.
+func (w *turnWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,10 +1,18 @@
 package host
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
 // One project's long requests take turns: a second waits while the first
@@ -111,5 +119,50 @@ func TestPacerChargesWorkBeforeTheTurn(t *testing.T) {
 	// 10 ms of work at 1 % of a core is paid for a second after it.
 	if paid := next.Sub(asked); paid < time.Second {
 		t.Errorf("the project's next turn is %v after the request, want at least 1s for 10ms of work before it", paid)
+	}
+}
+
+// A long request's turn covers its work, not the sending of its answer: a
+// client that asks for a long path and then reads nothing (a few MiB of
+// body fill the socket buffers; pipelined requests would do the same for
+// any body) must not hold its project's turn, and with it every other long
+// request of the project, for as long as it keeps the connection open.
+func TestSlowReaderDoesNotHoldLongRequestTurn(t *testing.T) {
+	th := newTestHost(t)
+	big := strings.Repeat("0123456789abcdef", 8<<20/16)
+	p := th.createProject("long")
+	th.deploy(p.ID, siteFiles{"/big.bin": big, "/small.txt": "small"}, func(r *api.DeployRequest) {
+		r.Config = &api.AssetConfig{Redirects: "/big/* /big.bin 200\n/small/* /small.txt 200\n"}
+	})
+	long := strings.Repeat("x", 2<<10)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(th.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(conn, "GET /big/%s HTTP/1.1\r\nHost: %s.localhost\r\nAccept-Encoding: identity\r\n\r\n", long, p.ID)
+	// The answer has begun: its handler is sending the body, which the
+	// client now stops reading.
+	if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("first request: %q, %v", line, err)
+	}
+
+	req, err := http.NewRequest("GET", th.srv.URL+"/small/"+long, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = p.ID + ".localhost"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := th.srv.Client().Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("another long request of the project, while the first's client reads nothing, had no answer: %v", ctx.Err())
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != "small" {
+		t.Fatalf("status %d, body %q", resp.StatusCode, b)
 	}
 }

@@ -479,7 +479,11 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	}
 	if (s.program == nil && s.js == nil) || !h.routeToWorker(s, r, req) {
 		if done != nil {
-			defer done()
+			// The turn ends when the answer starts (or here, at the
+			// latest), not once a client has read it.
+			tw := &turnWriter{ResponseWriter: w, done: done}
+			defer tw.end()
+			w = tw
 		}
 		setClass(cls, classAsset)
 		c := coalesce.From(r.Context())
