@@ -24,7 +24,8 @@
 //
 // The rewrite keeps every existing index: the globals, the type and the
 // function it adds are appended after the module's own, and nothing else is
-// renumbered. Instructions are decoded only to find the loop headers; the
+// renumbered. It also gives every table a maximum, so that a module cannot
+// grow tables without bound (wazero holds them outside the memory limit). Instructions are decoded only to find the loop headers; the
 // decoder knows the instruction set wazero compiles (MVP, sign extension,
 // saturating truncation, bulk memory, reference types, SIMD, threads, tail
 // calls, exception handling and typed function references) and refuses

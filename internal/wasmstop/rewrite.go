@@ -10,7 +10,7 @@ import (
 // Version names the rewrite: caches of compiled rewritten modules include
 // it in their keys, so that a changed rewrite never meets code compiled
 // from an older one.
-const Version = "wasmstop-1"
+const Version = "wasmstop-2"
 
 // StopExport is the name under which a rewritten module exports its stop
 // global: an i32 that Go sets to non-zero to make the instance trap.
@@ -34,6 +34,7 @@ const (
 	secType     = 1
 	secImport   = 2
 	secFunction = 3
+	secTable    = 4
 	secMemory   = 5
 	secGlobal   = 6
 	secExport   = 7
@@ -59,9 +60,9 @@ type section struct {
 
 // Rewrite returns wasm with a probe at every function entry and loop header
 // and a global exported as StopExport that makes the instance trap (see the
-// package documentation). A module that is not well formed, or uses an
-// instruction the decoder does not know, is an error; so is one already
-// rewritten.
+// package documentation). Its tables get a maximum (capTables). A module
+// that is not well formed, or uses an instruction the decoder does not
+// know, is an error; so is one already rewritten.
 func Rewrite(wasm []byte) ([]byte, error) {
 	secs, err := sections(wasm)
 	if err != nil {
@@ -105,6 +106,7 @@ func Rewrite(wasm []byte) ([]byte, error) {
 		secFunction: func(b []byte) ([]byte, error) {
 			return appendVec(b, 1, appendULEB(nil, yieldType))
 		},
+		secTable: capTables,
 		secGlobal: func(b []byte) ([]byte, error) {
 			g := []byte{0x7f, 1, opI32Const} // mutable i32 fuel
 			g = appendSLEB(g, FuelPerYield)

@@ -527,3 +527,70 @@ func TestRewriteRefusesHugeNestedCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestRewriteCapsTables checks the bound on tables: wazero allocates a
+// table's minimum at every instantiation, whatever the memory limit, and
+// lets table.grow take a table without a maximum to 2^32-1 elements (32
+// GiB, filled). The rewrite refuses a table that starts over the cap, and
+// gives each table a maximum, so that growing past it fails as memory.grow
+// fails past the memory limit.
+func TestRewriteCapsTables(t *testing.T) {
+	table := func(limits ...byte) []byte { return append([]byte{0x70}, limits...) }
+	module := func(tables ...[]byte) []byte {
+		m := testModule{funcs: []testFunc{{results: []byte{i32}, export: "grow", code: slices.Concat(
+			[]byte{0xd0, 0x70, opI32Const}, appendSLEB(nil, maxTableElements+1), // ref.null func, 2^21+1
+			[]byte{0xfc, 15, 0}, // table.grow 0
+		)}}}.bytes()
+		// The table section goes between the function and the export sections.
+		secs, err := sections(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := slices.Clone(m[:8])
+		for _, s := range secs {
+			if s.id == secExport {
+				out = appendSection(out, section{secTable, vec(tables...)})
+			}
+			out = appendSection(out, s)
+		}
+		return out
+	}
+	big := appendULEB(nil, 1<<27)
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"huge minimum", module(table(append([]byte{0}, big...)...))},
+		{"over the share of two", module(table(0, 0), table(append([]byte{0}, appendULEB(nil, maxTableElements/2+1)...)...))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Rewrite(tc.wasm); !errors.Is(err, errMalformed) {
+				t.Fatalf("got %v, want the table refused", err)
+			}
+		})
+	}
+
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"no maximum", module(table(0, 1))},
+		{"a larger maximum", module(table(append([]byte{1, 1}, big...)...))},
+		{"two tables", module(table(0, 1), table(0, 1))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			orig, err := newRuntime(t).InstantiateWithConfig(ctx, tc.wasm, wazero.NewModuleConfig().WithName(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := orig.ExportedFunction("grow").Call(ctx); err != nil || got[0] != 1 {
+				t.Fatalf("before the rewrite table.grow returned %v, %v, want the old size 1", got, err)
+			}
+			mod := instantiate(t, newRuntime(t), tc.wasm)
+			if got, err := mod.ExportedFunction("grow").Call(ctx); err != nil || int32(got[0]) != -1 {
+				t.Fatalf("table.grow past the cap returned %v, %v, want -1", got, err)
+			}
+		})
+	}
+}
