@@ -175,9 +175,9 @@ func (r *reader) data() error {
 
 // nameSection checks a custom section's name and, for the name section,
 // the counts of its module name, function names and local names. wazero
-// reads those subsections without regard to their sizes, so a count is
-// held to the bytes of its subsection, and a name section that does not
-// parse is refused.
+// reads those subsections without regard to their sizes, so each must
+// hold exactly what it declares, and a name section that does not parse
+// is refused.
 func (r *reader) nameSection() error {
 	n, err := r.vecLen()
 	if err != nil {
@@ -208,27 +208,36 @@ func (r *reader) nameSection() error {
 	return nil
 }
 
+// nameSubsection checks one subsection of the name section, which must
+// end where its size says: wazero reads the next subsection from where
+// the names end, so bytes left over would be read as one.
 func (r *reader) nameSubsection(id byte) error {
+	var err error
 	switch id {
 	case 0: // module name
-		return r.name()
+		err = r.name()
 	case 1: // function names: index, name
-		return r.nameMap()
+		err = r.nameMap()
 	case 2: // local names: function index, then its locals' name map
-		n, err := r.vecLen()
-		if err != nil {
+		var n uint32
+		if n, err = r.vecLen(); err != nil {
 			return err
 		}
 		for range n {
-			if err := r.leb(); err != nil {
-				return err
+			if err = r.leb(); err == nil {
+				err = r.nameMap()
 			}
-			if err := r.nameMap(); err != nil {
+			if err != nil {
 				return err
 			}
 		}
+	default:
+		return nil // wazero skips the others by their size
 	}
-	return nil // wazero skips the others by their size
+	if err == nil && r.pos != len(r.p) {
+		err = fmt.Errorf("%d bytes after the names", len(r.p)-r.pos)
+	}
+	return err
 }
 
 func (r *reader) nameMap() error {

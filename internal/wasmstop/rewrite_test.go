@@ -496,6 +496,9 @@ func TestRewriteRefusesHugeNestedCounts(t *testing.T) {
 		{"function names", module(nameSec(1, huge))},
 		{"local names", module(nameSec(2, cat([]byte{1, 0}, huge)))},
 		{"module name", module(nameSec(0, huge))},
+		// wazero reads a subsection's names without regard to its size,
+		// and the next subsection from where they end.
+		{"names after a short subsection", module(cat(nameSec(1, cat([]byte{1, 0}, name("f"), []byte{1, 5}, huge)), []byte{9, 20}, make([]byte, 20)))},
 		{"custom section name", module(cat([]byte{secCustom}, huge))},
 		{"element function indices", module(table, cat([]byte{9, 1, 0, opI32Const, 0, opEnd}, huge))},
 		{"element expressions", module(table, cat([]byte{9, 1, 5, 0x70}, huge))},
