@@ -15,6 +15,7 @@ func FuzzRewrite(f *testing.F) {
 		f.Add(m.bytes())
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Add(sectionsModule())
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
@@ -51,4 +52,31 @@ func FuzzDecode(f *testing.F) {
 			}
 		})
 	})
+}
+
+// sectionsModule has one of each section whose vectors the rewrite checks
+// against wazero's allocations (plausibleNested, capTables): a table, an
+// element and a data segment, and a name section with a module name,
+// function names and local names, for the fuzzer to mutate.
+func sectionsModule() []byte {
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	sec := func(id byte, body ...byte) {
+		m = append(m, id)
+		m = appendULEB(m, uint32(len(body)))
+		m = append(m, body...)
+	}
+	sec(secType, 1, 0x60, 1, i32, 0)
+	sec(secFunction, 1, 0)
+	sec(secTable, 1, 0x70, 0, 1)
+	sec(secMemory, 1, 0, 1)
+	sec(secExport, 1, 1, 'f', 0, 0)
+	sec(9, 1, 0, opI32Const, 0, opEnd, 1, 0)
+	sec(secCode, 1, 7, 1, 1, i64, opLoop, blockEmpty, opEnd, opEnd)
+	sec(11, 1, 0, opI32Const, 0, opEnd, 2, 'h', 'i')
+	names := append(name("name"), 0, 2, 1, 'm')
+	names = append(names, 1, 4, 1, 0, 1, 'f')
+	names = append(names, 2, 9, 1, 0, 2, 0, 1, 'a', 1)
+	names = append(names, 1, 'b')
+	sec(secCustom, names...)
+	return m
 }
