@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 )
@@ -124,5 +125,33 @@ func TestReadS32(t *testing.T) {
 		if err != nil || got != tt.want || n != len(tt.in) {
 			t.Errorf("readS32(% x) = %d, %d, %v; want %d", tt.in, got, n, err, tt.want)
 		}
+	}
+}
+
+// A module whose initial memory is over the memory limit is refused at
+// deploy, but only once compiled: the image of its data segments must not
+// be made before. Made, it was as large as the initial memory, written in
+// full into an in-memory file: a few bytes declaring 65536 pages with a
+// byte of data at the top made every deploy attempt write 4 GiB.
+func TestNoImageBeyondMemoryLimit(t *testing.T) {
+	if !imagesSupported {
+		t.Skip("no memory images here")
+	}
+	rt, _ := newRuntime(t, Config{MemoryLimit: 1 << 20})
+	// 32 pages (2 MiB), and a byte of data at i32.const 2 MiB - 1.
+	pages := byte(32)
+	top := []byte{0, 0x41, 0xff, 0xff, 0xff, 0x00, 0x0b, 1, 'x'}
+	wasm := wasmModule(section(sectionMemory, 1, 0, pages), section(sectionData, append([]byte{1}, top...)...))
+	ctx := context.Background()
+	if err := rt.Prepare(ctx, Hash(wasm), wasm); err == nil {
+		t.Fatal("a module needing 2 MiB at start was accepted under a limit of 1 MiB")
+	}
+	prog, err := rt.build(ctx, Hash(wasm), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.close(ctx)
+	if prog.image != nil {
+		t.Fatal("a memory image was made for a module over the memory limit")
 	}
 }

@@ -117,11 +117,14 @@ func (rt *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazer
 // build turns module bytes into a compiledProgram. Where memory images are
 // supported and the module's data segments allow it, the data section is
 // lifted into an image first (image.go) and the rewritten module compiled;
-// the rewrite is deterministic, so the on-disk cache still hits.
+// the rewrite is deterministic, so the on-disk cache still hits. An image
+// is as large as the initial memory, so none is made for a module whose
+// initial memory is over the memory limit (Prepare refuses it once
+// compiled): 65536 pages declared in a few bytes would be a 4 GiB image.
 func (rt *Runtime) build(ctx context.Context, hash string, wasm []byte) (*compiledProgram, error) {
 	code, image := wasm, []byte(nil)
 	if imagesSupported {
-		if minMem, ok := initialMemory(wasm); ok {
+		if minMem, ok := initialMemory(wasm); ok && minMem <= uint64(rt.cfg.MemoryLimit) {
 			if c, img, err := liftData(wasm, minMem); err == nil {
 				code, image = c, img
 			}
