@@ -37,9 +37,13 @@ type reader struct {
 	pos int
 }
 
+// errShort is a section or body that ends before what it holds (see
+// errLEB).
+var errShort = fmt.Errorf("%w: unexpected end", errMalformed)
+
 func (r *reader) byte() (byte, error) {
 	if r.pos >= len(r.p) {
-		return 0, errors.New("unexpected end of code")
+		return 0, errShort
 	}
 	b := r.p[r.pos]
 	r.pos++
@@ -60,7 +64,7 @@ func (r *reader) u32() (uint32, error) {
 
 func (r *reader) skip(n int) error {
 	if len(r.p)-r.pos < n {
-		return errors.New("unexpected end of code")
+		return errShort
 	}
 	r.pos += n
 	return nil

@@ -1,8 +1,12 @@
 package wasmstop
 
-import "errors"
+import "fmt"
 
-var errLEB = errors.New("bad LEB128")
+// errLEB is a number that does not end where it must: within its five or
+// ten bytes, and within its section. wazero reads a module as one stream,
+// so a number cut by its section's end is read on into the next section:
+// malformed.
+var errLEB = fmt.Errorf("%w: bad LEB128", errMalformed)
 
 // uleb32 reads an unsigned LEB128 of at most 32 bits.
 func uleb32(p []byte) (uint32, int, error) {

@@ -1,6 +1,9 @@
 package wasmstop
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // maxLocals is the most locals a function body may declare. wazero
 // allocates and fills a byte per declared local before it reads any code,
@@ -201,7 +204,9 @@ func (r *reader) nameSection() error {
 		}
 		sub := &reader{p: r.p[r.pos : r.pos+int(size)]}
 		r.pos += int(size)
-		if err := sub.nameSubsection(id); err != nil {
+		if err := sub.nameSubsection(id); errors.Is(err, errMalformed) {
+			return fmt.Errorf("name subsection %d: %w", id, err)
+		} else if err != nil {
 			return fmt.Errorf("%w: name subsection %d: %w", errMalformed, id, err)
 		}
 	}

@@ -271,7 +271,8 @@ func (m *module) count(s section) error {
 }
 
 // errMalformed is a section that wazero might still accept, or choke on:
-// one running past the end of the module, a count larger than its section
+// one running past the end of the module, a number or an entry cut by the
+// end of its section (errLEB, errShort), a count larger than its section
 // could hold (plausibleCount, plausibleNested), a function with more than
 // maxLocals locals, or a data count section
 // without exactly one number in it (wazero then reads the next section's
