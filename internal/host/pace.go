@@ -76,9 +76,10 @@ func newPacer(share int, burst time.Duration) *pacer {
 // when the request's work is over, or ctx's error.
 //
 // before is work the request did before it could ask for the turn (parsing
-// and normalising its long target, finding the project): it scales with
-// the path as the paced work does, so it is charged with the turn's, and a
-// project cannot run that part of its requests unpaced.
+// and normalising its long target): it scales with the path as the paced
+// work does, so it is charged with the turn's, and a project cannot run
+// that part of its requests unpaced. A wait for the project's site to be
+// built is not in it: the build is deploy work, paced in its own turn.
 func (p *pacer) wait(ctx context.Context, project string, before time.Duration) (done func(), err error) {
 	t, err := p.start(ctx, project)
 	if err != nil {

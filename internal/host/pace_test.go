@@ -166,3 +166,44 @@ func TestSlowReaderDoesNotHoldLongRequestTurn(t *testing.T) {
 		t.Fatalf("status %d, body %q", resp.StatusCode, b)
 	}
 }
+
+// The work charged to a long request from before its turn is its own
+// reading and parsing, not the wait for its project's site to be built:
+// that build is deploy work, paced by the deploy pacer in its own turn,
+// and a request that waited a second for it was charged the second again,
+// four times over, so that any visitor arriving during a build (or asking
+// for a preview not cached) left the project's long requests blocked for
+// several seconds.
+func TestLongRequestNotChargedForSiteBuild(t *testing.T) {
+	th := newTestHost(t)
+	p := th.createProject("built")
+	th.deploy(p.ID, siteFiles{"/page.txt": "page"}, func(r *api.DeployRequest) {
+		r.Config = &api.AssetConfig{Redirects: "/long/* /page.txt 200\n"}
+	})
+	th.h.sites.forget(p.ID) // the next request builds the site
+	// The site's build waits for the project's deploy-work turn, held
+	// here for a second.
+	hold, err := th.h.heavy.start(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(time.Second)
+		hold.end()
+		close(released)
+	}()
+	resp, body := th.fetch(p.ID+".localhost", "/long/"+strings.Repeat("x", 2<<10))
+	<-released
+	if resp.StatusCode != http.StatusOK || body != "page" {
+		t.Fatalf("status %d, body %q", resp.StatusCode, body)
+	}
+	th.h.pace.mu.Lock()
+	next := th.h.pace.projects[p.ID].next
+	th.h.pace.mu.Unlock()
+	// The request's own work is milliseconds, which the pacer makes four
+	// times as long; the second it waited would be four seconds.
+	if ahead := time.Until(next); ahead > time.Second {
+		t.Fatalf("the project's next long request must wait %v: the wait for the build was charged", ahead)
+	}
+}

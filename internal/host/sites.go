@@ -446,6 +446,10 @@ func (h *Host) program(snap store.Snapshot, files map[string]blobFile) (*worker.
 // request target after WHATWG normalisation, with the /__project/<id>
 // prefix (passed in prefix) already removed in path mode.
 func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, pathname, search string) {
+	// The work a long request did before its turn ends here: what follows
+	// may wait for the site to be built, which is deploy work, paced in
+	// its own turn (heavy.go), and must not be charged again.
+	before := handlerSince(w)
 	s, err := h.siteFor(r.Context(), id)
 	switch {
 	case errors.Is(err, errNoProject):
@@ -473,7 +477,7 @@ func (h *Host) serveProject(w http.ResponseWriter, r *http.Request, id, prefix, 
 	var done func()
 	if len(pathname) > h.cfg.LongRequestPath {
 		var err error
-		if done, err = h.pace.wait(r.Context(), s.projectID, handlerSince(cls)); err != nil {
+		if done, err = h.pace.wait(r.Context(), s.projectID, before); err != nil {
 			return // the client went away
 		}
 	}
