@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -59,6 +60,7 @@ func (b *rawBody) response() (*http.Response, string) {
 // A body is buffered as it arrives, never from its declared length, and
 // only once the request is admitted.
 func TestBodyNotAllocatedFromDeclaredLength(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "plain")
 	srv, _ := serveProgram(t, rt, p)
@@ -78,6 +80,7 @@ func TestBodyNotAllocatedFromDeclaredLength(t *testing.T) {
 // finds it spent by others is 503 with Retry-After, and the budget comes
 // back when they are done.
 func TestBodyBudget(t *testing.T) {
+	t.Parallel()
 	rt, logs := newRuntime(t, Config{MaxBody: 1 << 20, BodyBudget: 256 << 10})
 	p, _ := program(t, rt, "plain")
 	srv, _ := serveProgram(t, rt, p)
@@ -123,6 +126,7 @@ func TestBodyBudget(t *testing.T) {
 // A body that keeps trickling, so no single read is ever idle, is still cut
 // at BodyTimeout with 408.
 func TestBodyDeadline(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{BodyTimeout: time.Second})
 	p, _ := program(t, rt, "plain")
 	srv, _ := serveProgram(t, rt, p)
@@ -189,11 +193,13 @@ func TestTenantQueueIsFair(t *testing.T) {
 	const flood = 6
 	var refused, answered atomic.Int64
 	var wg sync.WaitGroup
+	floodCtx, stopFlood := context.WithCancel(t.Context())
+	defer stopFlood()
 	for range flood {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, _ := fetch(http.NewRequest(http.MethodGet, greedySrv.URL+"/sleep?ms=3000", nil))
+			st, _ := fetch(http.NewRequestWithContext(floodCtx, http.MethodGet, greedySrv.URL+"/sleep?ms=3000", nil))
 			if st == http.StatusServiceUnavailable {
 				refused.Add(1)
 			}
@@ -222,5 +228,8 @@ func TestTenantQueueIsFair(t *testing.T) {
 	if st := <-politeDone; st != 200 {
 		t.Fatalf("the polite tenant's running request: %d", st)
 	}
+	// The flood has made its point: cancelled, its requests end now
+	// rather than after two more 3-second sleeps one behind the other.
+	stopFlood()
 	wg.Wait()
 }

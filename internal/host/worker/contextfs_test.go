@@ -27,6 +27,7 @@ func (r *recordingFS) WithContext(ctx context.Context) fs.FS {
 
 // A guest's file reads run on its request's context, not a background one.
 func TestGuestFilesUseTheRequestContext(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	rec := &recordingFS{FS: testAssets}

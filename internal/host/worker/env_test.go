@@ -8,6 +8,7 @@ import (
 )
 
 func TestValidateEnvName(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		ok   bool
@@ -43,6 +44,7 @@ func TestValidateEnvName(t *testing.T) {
 }
 
 func TestBuildEnv(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		target string
@@ -127,6 +129,7 @@ func TestBuildEnv(t *testing.T) {
 }
 
 func TestRequestFill(t *testing.T) {
+	t.Parallel()
 	r := httptest.NewRequest(http.MethodGet, "http://h.test/__project/p/x%20y?q=1", nil)
 	tests := []struct {
 		name           string

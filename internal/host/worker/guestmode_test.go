@@ -18,6 +18,7 @@ func guestProgram(t *testing.T, rt *Runtime, name, tenant, deployment string) Pr
 }
 
 func TestGuestModeStatePersistsPerDeployment(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{Concurrency: 2, TenantConcurrency: 1})
 	a := guestProgram(t, rt, "counter", "proj-a", "dep-1")
 	srvA, _ := serveProgram(t, rt, a)
@@ -51,6 +52,7 @@ func TestGuestModeStatePersistsPerDeployment(t *testing.T) {
 }
 
 func TestGuestModeRequest(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p := guestProgram(t, rt, "counter", "proj", "dep")
 	srv, ah := serveProgram(t, rt, p)
@@ -74,6 +76,7 @@ func TestGuestModeRequest(t *testing.T) {
 }
 
 func TestGuestModeFailedInstanceIsReplaced(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, path string
 		status     int
@@ -105,6 +108,7 @@ func TestGuestModeFailedInstanceIsReplaced(t *testing.T) {
 }
 
 func TestGuestModeCGIUnchanged(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "hello")
 	srv, _ := serveProgram(t, rt, p)
@@ -126,6 +130,7 @@ func TestGuestModeCGIUnchanged(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestGuestModeEnvChangeStartsNewInstance(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p := guestProgram(t, rt, "counter", "proj", "dep")
 	p.Env = map[string]string{"GREETING": "one"}

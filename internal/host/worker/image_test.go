@@ -43,6 +43,7 @@ func activeSegment(off byte, data ...byte) []byte {
 }
 
 func TestLiftData(t *testing.T) {
+	t.Parallel()
 	memory := section(sectionMemory, 1, 0, 1) // one memory, min 1 page
 	custom := section(0, 4, 'n', 'a', 'm', 'e')
 	data := func(segs ...[]byte) []byte {
@@ -109,6 +110,7 @@ func TestLiftData(t *testing.T) {
 }
 
 func TestReadS32(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   []byte
 		want int32

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseResponse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		out     string

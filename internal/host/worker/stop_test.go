@@ -14,6 +14,7 @@ import (
 // tens of GiB: the allocation fails and takes the whole host down. Prepare
 // must answer a clear invalid-module error instead.
 func TestPrepareRefusesHugeCounts(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	for _, id := range []byte{1, 6, 9, 11} {
 		// 2^32-3 entries: the rewrite appending its own stays below 2^32.

@@ -14,6 +14,7 @@ import (
 )
 
 func TestServeEcho(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	srv, _ := serveProgram(t, rt, p)
@@ -77,6 +78,7 @@ func TestServeEcho(t *testing.T) {
 }
 
 func TestServeEnv(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	p.Env = map[string]string{
@@ -155,6 +157,7 @@ func TestServeEnv(t *testing.T) {
 }
 
 func TestServeHTTPSAndRequestOverride(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	// A host behind a TLS-terminating proxy passes what the client saw.
@@ -177,6 +180,7 @@ func TestServeHTTPSAndRequestOverride(t *testing.T) {
 }
 
 func TestServeFiles(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	srv, _ := serveProgram(t, rt, p)
@@ -206,6 +210,7 @@ func TestServeFiles(t *testing.T) {
 }
 
 func TestServeHandoff(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	srv, ah := serveProgram(t, rt, p)
@@ -261,6 +266,7 @@ func TestServeHandoff(t *testing.T) {
 }
 
 func TestServeResponses(t *testing.T) {
+	t.Parallel()
 	rt, logs := newRuntime(t, Config{MaxStdout: 1 << 20, MaxStderr: 1 << 10})
 	p, _ := program(t, rt, "app")
 	srv, _ := serveProgram(t, rt, p)
@@ -319,6 +325,7 @@ func TestServeResponses(t *testing.T) {
 }
 
 func TestServeRealClocksAndRandom(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{})
 	p, _ := program(t, rt, "app")
 	srv, _ := serveProgram(t, rt, p)
@@ -345,6 +352,7 @@ func TestServeRealClocksAndRandom(t *testing.T) {
 }
 
 func TestServeLimits(t *testing.T) {
+	t.Parallel()
 	t.Run("deadline is 504 and the runtime keeps serving", func(t *testing.T) {
 		rt, logs := newRuntime(t, Config{Timeout: 300 * time.Millisecond})
 		p, _ := program(t, rt, "app")
@@ -527,6 +535,7 @@ func TestLoopingTenantCannotTakeEverySlot(t *testing.T) {
 }
 
 func TestServeClientGone(t *testing.T) {
+	t.Parallel()
 	rt, logs := newRuntime(t, Config{Timeout: 10 * time.Second})
 	p, _ := program(t, rt, "app")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -566,6 +575,7 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 }
 
 func TestPrepareRejects(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{MaxModuleSize: 4 << 20, MemoryLimit: 1 << 20})
 	app := guest(t, "app")
 	tests := []struct {
@@ -605,6 +615,7 @@ func TestPrepareRejects(t *testing.T) {
 }
 
 func TestModuleCacheReloads(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{LoadedModules: 1})
 	plain, plainLoads := program(t, rt, "plain")
 	app, appLoads := program(t, rt, "app")
@@ -663,6 +674,7 @@ func TestModuleCacheReloads(t *testing.T) {
 }
 
 func TestServeConcurrent(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{Concurrency: 2})
 	p, _ := program(t, rt, "plain")
 	srv, _ := serveProgram(t, rt, p)
@@ -691,6 +703,7 @@ func TestServeConcurrent(t *testing.T) {
 // image of the data segments. No write of one request may be visible to the
 // next, in the image or beyond it.
 func TestMemoryIsFreshPerRequest(t *testing.T) {
+	t.Parallel()
 	rt, _ := newRuntime(t, Config{Concurrency: 1})
 	p, _ := program(t, rt, "app")
 	if imagesSupported {
