@@ -32,6 +32,7 @@ func fetchJSON(t *testing.T, r *Runtime, files map[string]string, req *Request) 
 }
 
 func TestAssetsFetchReadsAndChangesTheResponse(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	var seen []string
 	assets := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +68,7 @@ func TestAssetsFetchReadsAndChangesTheResponse(t *testing.T) {
 }
 
 func TestSubrequestLimit(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	var n atomic.Int32
 	assets := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { n.Add(1); w.Write([]byte("x")) })
@@ -83,6 +85,7 @@ func TestSubrequestLimit(t *testing.T) {
 }
 
 func TestWorkersGlobals(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	got := fetchJSON(t, r, map[string]string{"index.js": `export default { async fetch(request) {
 		const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -126,6 +129,7 @@ func TestWorkersGlobals(t *testing.T) {
 }
 
 func TestStreamedResponseAndRequestBody(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { async fetch(request) {
 		let n = 0;
@@ -161,6 +165,7 @@ func (c *chunkWriter) WriteHead(status int, h http.Header, length int64) {
 func (c *chunkWriter) Write(p []byte) error { c.chunks = append(c.chunks, string(p)); return nil }
 
 func TestWaitUntilRunsAfterTheResponse(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch(request, env, ctx) {
 		ctx.waitUntil(new Promise((r) => setTimeout(r, 100)).then(() => console.log("after")));
@@ -188,6 +193,7 @@ func (w *timedWriter) WriteHead(int, http.Header, int64) { w.at = time.Now() }
 func (w *timedWriter) Write([]byte) error                { return nil }
 
 func TestCommonJSModules(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	got := fetchJSON(t, r, map[string]string{
 		"index.js": `import lib from "./lib/a.cjs";
@@ -204,6 +210,7 @@ export default { fetch() { return Response.json({ sum: lib.add(2, 3), name: lib.
 }
 
 func TestResponseOverTheCapIs502(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{MaxResponse: 1000})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() { return new Response("x".repeat(1001)); } };`}, nil))
 	defer d.Close(context.Background())

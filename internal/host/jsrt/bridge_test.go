@@ -14,6 +14,7 @@ import (
 // Headers constructor makes of them, and text crosses both ways intact,
 // non-ASCII and lone surrogates included.
 func TestBridgeShortcutsMatchTheParser(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   async fetch(request) {
@@ -78,6 +79,7 @@ func TestBridgeShortcutsMatchTheParser(t *testing.T) {
 // surrogate becomes U+FFFD as TextEncoder makes it, a NUL goes the byte
 // way, and the bytes match TextEncoder's.
 func TestTextBodyCrossesAsUTF8(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   fetch(request) {

@@ -16,6 +16,7 @@ import (
 // from the request's own Headers and from a Response that made its Headers
 // only when asked.
 func TestHeadersWithOddBytesRoundTrip(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   fetch(request) {
@@ -69,6 +70,7 @@ func TestHeadersWithOddBytesRoundTrip(t *testing.T) {
 // TypeError in JS, as in workerd, so a response head cannot carry one
 // into the "name\nvalue" lines it crosses in.
 func TestHeaderValueWithNewlineIsRefused(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   fetch(request) {
@@ -94,6 +96,7 @@ func TestHeaderValueWithNewlineIsRefused(t *testing.T) {
 // response bodies, whole and streamed, that fit the mailbox, fill it, and
 // pass it, and checks every byte.
 func TestBodiesAroundTheMailboxSize(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   async fetch(request) {
@@ -154,6 +157,7 @@ func firstDiff(a, b []byte) int {
 // ctx.waitUntil work, on one instance, in turn, twice, so that each path
 // of dispatch leaves the instance ready for the next.
 func TestHandlerStylesAllFinish(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `let waited = 0;
 export default {
@@ -199,6 +203,7 @@ export default {
 // TestStatusHeldAsADouble: a status the engine holds as a double (parsed
 // from JSON, computed) reaches Go as the integer it is.
 func TestStatusHeldAsADouble(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   fetch(request) {
@@ -238,6 +243,7 @@ func (h *headWriter) WriteHead(status int, hdr http.Header, length int64) {
 // goes out whole with its length rather than as a stream; a body stream
 // that was read from stays a stream.
 func TestResponseRebuiltFromABodyIsWhole(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   async fetch(request) {
@@ -284,6 +290,7 @@ func TestResponseRebuiltFromABodyIsWhole(t *testing.T) {
 // Response takes as text or bytes it chose (an object posing as bytes
 // would have the shim send mailbox bytes it never wrote).
 func TestForgedBodyStreamSourceIsIgnored(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default {
   fetch() {

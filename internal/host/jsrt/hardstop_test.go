@@ -17,6 +17,7 @@ const slowBuiltin = `"ab".repeat(1 << 22).replaceAll("a", "xy");`
 // the builtin has returned) nor by the bridge refusing a host call after
 // the deadline (reached only then too).
 func TestDeadlineStopsSlowBuiltin(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	prog := jsProgram("index.js", map[string]string{"index.js": `export default { fetch(req) {
 		` + slowBuiltin + `
@@ -45,6 +46,7 @@ func TestDeadlineStopsSlowBuiltin(t *testing.T) {
 // TestSlowBuiltinIs504 sends slowBuiltin through Fetch: 504, and the
 // deployment serves again on a new instance.
 func TestSlowBuiltinIs504(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{Timeout: 300 * time.Millisecond})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch(req) {
 		if (new URL(req.url).pathname === "/slow") ` + slowBuiltin + `

@@ -69,6 +69,7 @@ func exposeRawHost(t *testing.T, d *Deployment) {
 // as its own 502 with the instance discarded, and the next request must
 // find a working one.
 func TestHostileBridgeNestedCallsStopTheInstance(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": rawHostJS + `
 let calls = 0;
@@ -115,6 +116,7 @@ export default { fetch(request) {
 // the response that the shim would have refused, and the request then
 // ends as the raw calls made it.
 func TestHostileBridgeForgedCalls(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": rawHostJS + `
 let ran = 0;
@@ -187,6 +189,7 @@ export default { fetch(request) {
 // memory the engine has given back. The shim must never hand it over,
 // and bodies of every size must still cross intact.
 func TestHostileBridgeMailboxStaysPrivate(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `
 let seen = 0;
@@ -239,6 +242,7 @@ export default { async fetch(request) {
 // project's env change makes) never share an instance: what one request
 // wrote is not in the other's mailbox.
 func TestHostileBridgeMailboxIsPerDeployment(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	src := map[string]string{"index.js": `
 class Dump extends Response {
@@ -271,6 +275,7 @@ export default { fetch(request, env) { return new Dump(""); } };`}
 // the host's log line for the failure and the project's log: Go keeps only
 // the first DefaultErrorBytes bytes of it.
 func TestHostileBridgeUncaughtErrorIsCapped(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() {
 		throw new Error("x".repeat(8 << 20));
@@ -295,6 +300,7 @@ func TestHostileBridgeUncaughtErrorIsCapped(t *testing.T) {
 // request ends as its own answer or a 500, never hangs or breaks the
 // instance, and a plain request afterwards is served by the same one.
 func TestHostileBridgeReplacedGlobals(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `
 const R = Response, H = Headers;
@@ -355,6 +361,7 @@ export default { fetch(request) {
 // answer getFunction() and getThis() for its own frames only, and what it
 // returns is still the stack.
 func TestHostileBridgeCallSitesHideTheBridge(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `
 let seen = [];

@@ -56,12 +56,14 @@ func jsProgram(entry string, files map[string]string, env map[string]string) *Pr
 }
 
 func TestEngineMatchesPinnedSum(t *testing.T) {
+	t.Parallel()
 	if got := engineSum(); got != engineSHA256 {
 		t.Fatalf("engine.wasm sha256 %s, generated table says %s", got, engineSHA256)
 	}
 }
 
 func TestFetchJSONFromURLAndEnv(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	prog := jsProgram("src/index.js", map[string]string{
 		"src/index.js": `import { greet } from "./lib/greet.js";
@@ -114,6 +116,7 @@ export default {
 }
 
 func TestValidateRefuses(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	for _, tc := range []struct {
 		name  string
@@ -137,6 +140,7 @@ func TestValidateRefuses(t *testing.T) {
 }
 
 func TestHandlerExceptionIs500(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() { console.log("before"); throw new TypeError("bad thing"); } };`}, nil))
 	defer d.Close(context.Background())
@@ -148,6 +152,7 @@ func TestHandlerExceptionIs500(t *testing.T) {
 }
 
 func TestEndlessLoopHitsDeadline(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{Timeout: 2 * time.Second})
 	for _, tc := range []struct{ name, body string }{
 		{"js loop", "while (true) {}"},
@@ -173,6 +178,7 @@ func TestEndlessLoopHitsDeadline(t *testing.T) {
 }
 
 func TestAllocationBombIs502(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{MemoryLimit: 48 << 20})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { fetch() {
 		const keep = [];
@@ -191,6 +197,7 @@ func TestAllocationBombIs502(t *testing.T) {
 // host function calling back into the engine, which must neither take the
 // process down nor keep the instance.
 func TestDeadlineDuringHostCalls(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{Timeout: 300 * time.Millisecond})
 	d := r.Load(jsProgram("index.js", map[string]string{"index.js": `export default { async fetch(req) {
 		if (new URL(req.url).pathname === "/spin") for (;;) { console.log("x"); crypto.getRandomValues(new Uint8Array(16)); }

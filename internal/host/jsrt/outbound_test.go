@@ -10,6 +10,7 @@ import (
 )
 
 func TestIsPublic(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]bool{
 		"8.8.8.8": true, "1.1.1.1": true, "2606:4700:4700::1111": true,
 		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "169.254.169.254": false,
@@ -42,6 +43,7 @@ func fetchThrough(t *testing.T, r *Runtime, out *Outbound, url string) string {
 }
 
 func TestOutboundPolicy(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("internal data")) }))
 	defer target.Close()
@@ -83,6 +85,7 @@ func TestOutboundPolicy(t *testing.T) {
 }
 
 func TestNewOutboundRefusesBadSettings(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mode  string
 		allow []string

@@ -11,6 +11,7 @@ import (
 // deployment sees what another's modules did to the global object (the
 // image is taken before any tenant module runs).
 func TestInstancesFromTheImageAreTheirOwn(t *testing.T) {
+	t.Parallel()
 	r := newTestRuntime(t, Config{})
 	src := `globalThis.seen = globalThis.seen || [];
 globalThis.seen.push(ME);
