@@ -14,7 +14,10 @@ import (
 // (maxBatch), with a multi-chunk blob among them and one the project
 // already has, then puts the same set again: every blob reads back whole,
 // the session counts each hash once, and a repeat changes nothing.
-func TestBatchedWrites(t *testing.T) { eachBackend(t, testBatchedWrites) }
+func TestBatchedWrites(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testBatchedWrites)
+}
 
 func testBatchedWrites(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -94,7 +97,10 @@ func testBatchedWrites(t *testing.T, s Store) {
 // collected blob for the project that uploaded it (project_blobs has no
 // cascade), so the next session asks for it again, and that its chunks go
 // with it.
-func TestCollectedBlobIsMissingAgain(t *testing.T) { eachBackend(t, testCollectedBlobIsMissingAgain) }
+func TestCollectedBlobIsMissingAgain(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testCollectedBlobIsMissingAgain)
+}
 
 func testCollectedBlobIsMissingAgain(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -132,7 +138,10 @@ func testCollectedBlobIsMissingAgain(t *testing.T, s Store) {
 // representations and no others, and a reader opened before the collection
 // fails rather than return the bytes of a later blob that was given the
 // freed chunk ids.
-func TestCollectedChunksAndReuse(t *testing.T) { eachBackend(t, testCollectedChunksAndReuse) }
+func TestCollectedChunksAndReuse(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testCollectedChunksAndReuse)
+}
 
 func testCollectedChunksAndReuse(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -227,6 +236,7 @@ func testGarbageSparesBlobsListedMeanwhile(t *testing.T, s Store) {
 // on (its client was told not to upload it) survives garbage collection
 // until the session is deployed or expires.
 func TestGarbageSparesOpenSessionFiles(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, testGarbageSparesOpenSessionFiles)
 }
 

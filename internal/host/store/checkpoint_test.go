@@ -11,6 +11,7 @@ import (
 )
 
 func TestPageSize(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name     string
@@ -59,6 +60,7 @@ func TestPageSize(t *testing.T) {
 // automatic checkpoint is far away (walBackstopPages), so only the
 // background checkpointer can have moved them.
 func TestBackgroundCheckpoint(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "db")
 	s := openTest(t, path)
 	defer s.Close()

@@ -14,6 +14,7 @@ import (
 // database at once, as replicas starting together do: all open, and each
 // migration is applied once.
 func TestPostgresReplicasMigrateOnce(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	var wg sync.WaitGroup
 	stores := make([]*Postgres, 4)
@@ -44,6 +45,7 @@ func TestPostgresReplicasMigrateOnce(t *testing.T) {
 // refused with a SchemaError rather than used with a schema this build
 // does not know.
 func TestPostgresRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	s := openPostgresTest(t, dsn)
 	if _, err := s.pool.Exec(context.Background(), "INSERT INTO schema_migrations(version, applied_at) VALUES (9999, 0)"); err != nil {
@@ -60,6 +62,7 @@ func TestPostgresRefusesNewerSchema(t *testing.T) {
 // TestPostgresUnreachable: a database that does not answer is a clear
 // error naming it, not a hang.
 func TestPostgresUnreachable(t *testing.T) {
+	t.Parallel()
 	_, err := OpenPostgres(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
 	if err == nil {
 		t.Fatal("opened a database nobody serves")
@@ -71,6 +74,7 @@ func TestPostgresUnreachable(t *testing.T) {
 // made through another store, and of a change whose notification was lost
 // (a change log row written without one) at its next poll.
 func TestPostgresChangeFeed(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	a, b := openPostgresTest(t, dsn), openPostgresTest(t, dsn)
 	defer a.Close()
@@ -109,6 +113,7 @@ func TestPostgresChangeFeed(t *testing.T) {
 // and a second deploy before the first's moment replaces it without the
 // first ever being live. A first deploy is live at once.
 func TestPostgresSwitchIsTimed(t *testing.T) {
+	t.Parallel()
 	s := openPostgresTest(t, pgtest.DSN(t))
 	defer s.Close()
 	ctx := context.Background()

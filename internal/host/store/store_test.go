@@ -95,6 +95,7 @@ func deployOne(t *testing.T, s Store, projectID string, files map[string]string)
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cfhost.db")
 	s := openTest(t, path)
@@ -131,7 +132,10 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-func TestDedupIsPerProject(t *testing.T) { eachBackend(t, testDedupIsPerProject) }
+func TestDedupIsPerProject(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testDedupIsPerProject)
+}
 
 func testDedupIsPerProject(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -160,7 +164,10 @@ func testDedupIsPerProject(t *testing.T, s Store) {
 	}
 }
 
-func TestSessionSingleUse(t *testing.T) { eachBackend(t, testSessionSingleUse) }
+func TestSessionSingleUse(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testSessionSingleUse)
+}
 
 func testSessionSingleUse(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -180,6 +187,7 @@ func testSessionSingleUse(t *testing.T, s Store) {
 }
 
 func TestDeployMissingBlobChangesNothing(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, testDeployMissingBlobChangesNothing)
 }
 
@@ -209,7 +217,10 @@ func testDeployMissingBlobChangesNothing(t *testing.T, s Store) {
 	}
 }
 
-func TestLargeBlobIsChunked(t *testing.T) { eachBackend(t, testLargeBlobIsChunked) }
+func TestLargeBlobIsChunked(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testLargeBlobIsChunked)
+}
 
 func testLargeBlobIsChunked(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -238,7 +249,10 @@ func testLargeBlobIsChunked(t *testing.T, s Store) {
 	}
 }
 
-func TestGarbageCollection(t *testing.T) { eachBackend(t, testGarbageCollection) }
+func TestGarbageCollection(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testGarbageCollection)
+}
 
 func testGarbageCollection(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -266,7 +280,10 @@ func testGarbageCollection(t *testing.T, s Store) {
 	}
 }
 
-func TestProjectsPaging(t *testing.T) { eachBackend(t, testProjectsPaging) }
+func TestProjectsPaging(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testProjectsPaging)
+}
 
 func testProjectsPaging(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -298,6 +315,7 @@ func testProjectsPaging(t *testing.T, s Store) {
 // ErrFull, nothing half-written may remain, and the write succeeds once
 // there is room again.
 func TestFullDiskIsErrFull(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "db"))
 	defer s.Close()
@@ -333,7 +351,10 @@ func TestFullDiskIsErrFull(t *testing.T) {
 // TestArrivalCountsAcrossSessions: two sessions of one project that need the
 // same files both complete whichever uploads a file first, and a retried
 // bucket counts nothing twice.
-func TestArrivalCountsAcrossSessions(t *testing.T) { eachBackend(t, testArrivalCountsAcrossSessions) }
+func TestArrivalCountsAcrossSessions(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testArrivalCountsAcrossSessions)
+}
 
 func testArrivalCountsAcrossSessions(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -383,7 +404,10 @@ func testArrivalCountsAcrossSessions(t *testing.T, s Store) {
 
 // A constraint violation reaches callers as a bare domain error: its text,
 // which an API client may see, carries nothing of the driver's.
-func TestConstraintErrorsAreBare(t *testing.T) { eachBackend(t, testConstraintErrorsAreBare) }
+func TestConstraintErrorsAreBare(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testConstraintErrorsAreBare)
+}
 
 func testConstraintErrorsAreBare(t *testing.T, s Store) {
 	p := Project{ID: "p1", Name: "one", CreatedAt: time.Now()}
@@ -414,7 +438,10 @@ func mustGlob(t *testing.T, pattern string) []string {
 	return names
 }
 
-func TestDeploymentByID(t *testing.T) { eachBackend(t, testDeploymentByID) }
+func TestDeploymentByID(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testDeploymentByID)
+}
 
 // testDeploymentByID reads one deployment, and no deployment through
 // another project or an unknown id.

@@ -7,7 +7,10 @@ import (
 	"time"
 )
 
-func TestProjectTokens(t *testing.T) { eachBackend(t, testProjectTokens) }
+func TestProjectTokens(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, testProjectTokens)
+}
 
 func testProjectTokens(t *testing.T, s Store) {
 	ctx := context.Background()
