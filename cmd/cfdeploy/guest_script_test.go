@@ -18,6 +18,7 @@ import (
 var scriptGuests = map[string]string{
 	"app":   "../../internal/host/worker/testdata/guests/app",
 	"hello": "../../examples/go-hello",
+	"env":   "./testdata/guests/env",
 }
 
 var (
