@@ -84,6 +84,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOSTPORT", strings.TrimPrefix(srv.URL, "http://"))
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
+			// Built with -race, every cfdeploy run would otherwise wait a
+			// second at exit (the race detector's atexit_sleep_ms, for
+			// races in goroutines still running then): minutes over the
+			// scripts' few hundred runs. Races while a command runs are
+			// still reported.
+			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
