@@ -33,6 +33,7 @@ func (l *lockedWriter) String() string {
 // Every project request gets one access-log line with its status and the
 // bytes of the body sent.
 func TestAccessLogLine(t *testing.T) {
+	t.Parallel()
 	out := &lockedWriter{}
 	w := accesslog.New(out, accesslog.Logfmt)
 	th := newTestHost(t, func(c *Config) { c.AccessLog = true; c.AccessLogWriter = w })

@@ -10,6 +10,7 @@ import (
 // A wrong method gets 405 with every method the path takes in Allow, and
 // the JSON error body; an unknown path gets the JSON 404.
 func TestAPIMethodsAndAllow(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("routes")
 	for _, c := range []struct {

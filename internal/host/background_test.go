@@ -15,6 +15,7 @@ import (
 )
 
 func TestBackgroundCompression(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("c")
 	page := strings.Repeat("<p>compress me</p>\n", 200)
@@ -77,6 +78,7 @@ func TestCompressionWaitsForDeploys(t *testing.T) {
 // not worth compressing are compressed once another project uploads them
 // under a compressible one.
 func TestCompressibleIsAnyUploader(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	js := strings.Repeat("console.log('compress me');\n", 200)
 	first, second := th.createProject("bin"), th.createProject("app")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestBlobFS(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -40,6 +41,7 @@ func TestBlobFS(t *testing.T) {
 
 // A tree bound to a request's context stops reading when the request ends.
 func TestBlobFSWithContext(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"))
 	if err != nil {

@@ -34,6 +34,7 @@ func sameAsEncodingJSON(t *testing.T, b []byte) (fast bool) {
 }
 
 func TestParseBucketFast(t *testing.T) {
+	t.Parallel()
 	h := strings.Repeat("ab", 32)
 	tests := []struct {
 		name string

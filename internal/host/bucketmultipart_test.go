@@ -79,6 +79,7 @@ func awkwardFiles() siteFiles {
 // checks the host says it takes them, stores them byte for byte and serves
 // them so.
 func TestBinaryMultipartUpload(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("bin")
 	files := awkwardFiles()
@@ -110,6 +111,7 @@ func TestBinaryMultipartUpload(t *testing.T) {
 // is refused with a clear error, stores nothing, and that the right bytes
 // still complete the session afterwards.
 func TestBadBinaryUploads(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.Limits.MaxBodyBytes = 1 << 20; c.Limits.MaxFileSize = 512 << 10 })
 	p := th.createProject("x")
 	first := th.deploy(p.ID, siteFiles{"/index.html": "v1"})
@@ -175,6 +177,7 @@ func mustBody(t testing.TB, parts ...binaryPart) []byte {
 // and as binary multipart, one session each, and checks all three store the
 // same bytes: the forms are interchangeable.
 func TestBucketFormsAgree(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	files := awkwardFiles()
 	forms := []struct {
@@ -245,6 +248,7 @@ func TestBucketFormsAgree(t *testing.T) {
 // with the real client, which sends binary buckets to a host that offers
 // them, and checks they are served byte for byte.
 func TestClientDeploysBinary(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("client")
 	dir := t.TempDir()

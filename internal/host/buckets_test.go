@@ -14,6 +14,7 @@ import (
 // has, each bucket within the file and byte bounds, and all of them in hash
 // order (which the store relies on for locality, see makeBuckets).
 func TestBucketsInHashOrder(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("buckets")
 	present := siteFiles{}

@@ -25,6 +25,7 @@ const dashboardLogWorker = `export default {
 // escaped, and follows it: a line logged after the page opened arrives
 // in the same answer.
 func TestDashboardLogs(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("logger")
 	th.deploy(p.ID, siteFiles{"/index.html": "home"}, func(r *api.DeployRequest) {

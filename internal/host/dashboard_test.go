@@ -99,6 +99,7 @@ func wantStatus(t *testing.T, what string, resp *http.Response, body string, sta
 // of all projects and a change to another project are refused, and the
 // admin-only tokens section is not shown.
 func TestDashboardProjectTokenSeesOnlyItsProject(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	a, b := th.createProject("alpha"), th.createProject("bravo")
 	th.deploy(a.ID, siteFiles{"/index.html": "a1"})
@@ -143,6 +144,7 @@ func TestDashboardProjectTokenSeesOnlyItsProject(t *testing.T) {
 // forged one and from another site: each is refused and the live
 // deployment stays; the real form works.
 func TestDashboardCSRF(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	old := th.deploy(p.ID, siteFiles{"/index.html": "v1"}).Deployment.ID
@@ -186,6 +188,7 @@ func TestDashboardCSRF(t *testing.T) {
 // host with another secret (and the same admin token), and a tampered
 // one: both are sent to the sign-in page.
 func TestDashboardCookieOfAnotherHost(t *testing.T) {
+	t.Parallel()
 	one := newTestHost(t, func(c *Config) { c.JWTSecret = "secret-one" })
 	two := newTestHost(t, func(c *Config) { c.JWTSecret = "secret-two" })
 	br := one.browser()
@@ -212,6 +215,7 @@ func TestDashboardCookieOfAnotherHost(t *testing.T) {
 // the CSP and the framing and sniffing headers: pages, redirects, errors,
 // static files, refusals.
 func TestDashboardHeaders(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	d := th.deploy(p.ID, siteFiles{"/index.html": "v1"}).Deployment.ID
@@ -253,6 +257,7 @@ func TestDashboardHeaders(t *testing.T) {
 // path mode would (same origin, with the user's cookie): refused, so a
 // project cannot read the CSRF token or the page.
 func TestDashboardRefusesScripts(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	br := th.browser()
@@ -274,6 +279,7 @@ func TestDashboardRefusesScripts(t *testing.T) {
 // right token is refused too, on the dashboard and on the API, from that
 // address.
 func TestDashboardSignInLimit(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.AuthFailLimit = 3 })
 	br := th.browser()
 	for i := range 3 {
@@ -297,6 +303,7 @@ func TestDashboardSignInLimit(t *testing.T) {
 // default project cannot shadow it), on the project's subdomain and its
 // custom domain the project's page does.
 func TestDashboardNotAProjectPath(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("shadow")
 	th.deploy(p.ID, siteFiles{"/__dashboard/index.html": "project page", "/index.html": "home"})
@@ -326,6 +333,7 @@ func TestDashboardNotAProjectPath(t *testing.T) {
 // TestDashboardRevokedTokenSignsOut revokes the token a session holds:
 // the next page sends the user to sign in again.
 func TestDashboardRevokedTokenSignsOut(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	tok := th.createToken(p.ID, "ci")
@@ -348,6 +356,7 @@ func TestDashboardRevokedTokenSignsOut(t *testing.T) {
 // its browsing context group and its script could read and drive it. Path
 // mode drops the header; a project's own subdomain keeps it.
 func TestDashboardPathModeOpenerPolicy(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("opener")
 	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>"}, func(r *api.DeployRequest) {
@@ -366,6 +375,7 @@ func TestDashboardPathModeOpenerPolicy(t *testing.T) {
 // TestDashboardProjectsPagesAndSearch lists 105 projects: 100 on the first
 // page with a link to the rest; a search finds names across pages.
 func TestDashboardProjectsPagesAndSearch(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	for i := range 105 {
 		name := "site-" + strings.Repeat("x", i%3)
@@ -408,6 +418,7 @@ func TestDashboardProjectsPagesAndSearch(t *testing.T) {
 // SameSite=Strict and scoped to /__dashboard/, and Secure when the sign-in
 // came over TLS.
 func TestDashboardCookieAttributes(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	tlsSrv := httptest.NewTLSServer(th.h)
 	t.Cleanup(tlsSrv.Close)
@@ -450,6 +461,7 @@ func TestDashboardCookieAttributes(t *testing.T) {
 // confirmation says so, and the form makes it live through the API's
 // promote.
 func TestDashboardPromotesPreview(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{"/index.html": "v1"})

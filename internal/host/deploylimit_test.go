@@ -10,6 +10,7 @@ import (
 // that spent it waits for its window to end, small operations count
 // minDeployCharge, and projects do not share budgets.
 func TestDeployLimiter(t *testing.T) {
+	t.Parallel()
 	l := newDeployLimiter(1000, time.Minute)
 	t0 := time.Unix(1_000_000, 0)
 	steps := []struct {
@@ -48,6 +49,7 @@ func TestDeployLimiter(t *testing.T) {
 // Ended windows are dropped when the table grows, so projects that stopped
 // deploying (or were deleted) do not stay in memory.
 func TestDeployLimiterSweeps(t *testing.T) {
+	t.Parallel()
 	l := newDeployLimiter(1000, time.Minute)
 	t0 := time.Unix(1_000_000, 0)
 	for i := range 64 {
@@ -63,6 +65,7 @@ func TestDeployLimiterSweeps(t *testing.T) {
 // or not: a loop of large malformed manifests runs out of budget as a loop
 // of deploys does.
 func TestDeployBudgetChargesMalformedBodies(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.DeployBudget = 1000 })
 	p := th.createProject("malformed")
 	// 40,000 bytes that are not JSON: 400 files' worth each.

@@ -10,6 +10,7 @@ import (
 // TestGetDeployment reads one deployment with its rules and settings, and
 // refuses an unknown one, another project's and another project's token.
 func TestGetDeployment(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	a, b := th.createProject("a"), th.createProject("b")
 	d := th.deploy(a.ID, siteFiles{"/index.html": "hi"}, func(r *api.DeployRequest) {

@@ -11,6 +11,7 @@ import (
 // TestDeploymentFiles checks GET …/deployments/:did/files: a deployment's
 // files as its manifest listed them, and nothing of another project's.
 func TestDeploymentFiles(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	a := th.createProject("a")
 	b := th.createProject("b")

@@ -11,6 +11,7 @@ import (
 // TestNormalizeHostname checks which names a project may claim, and their
 // stored form, against base domain cf.example.net.
 func TestNormalizeHostname(t *testing.T) {
+	t.Parallel()
 	const base = "cf.example.net"
 	cases := []struct {
 		in, want string // want "" means refused
@@ -68,6 +69,7 @@ func TestNormalizeHostname(t *testing.T) {
 // rule, project tokens reaching their own project only, the limit, removal,
 // and a deleted project freeing its names.
 func TestDomainsAPI(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxProjectDomains = 2 })
 	a, b := th.createProject("a"), th.createProject("b")
 	pa, pb := "/__api/projects/"+a.ID+"/domains", "/__api/projects/"+b.ID+"/domains"
@@ -147,6 +149,7 @@ func TestDomainsAPI(t *testing.T) {
 // deployment on every path, that an exact name wins over a wildcard, that
 // wildcards take one label only, and that other hosts answer as before.
 func TestDomainRouting(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	a, b := th.createProject("a"), th.createProject("b")
 	th.deploy(a.ID, siteFiles{"/index.html": "A home", "/__project/x.txt": "A x"})
@@ -190,6 +193,7 @@ func TestDomainRouting(t *testing.T) {
 // TestDomainHTTPSRedirect checks that with HTTPS on, plain HTTP to a
 // custom domain is sent to HTTPS with its target, and nothing else is.
 func TestDomainHTTPSRedirect(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ port, location string }{{"443", "https://a.example/p?q=1"}, {"8443", "https://a.example:8443/p?q=1"}} {
 		t.Run(c.port, func(t *testing.T) {
 			th := newTestHost(t, func(cfg *Config) { cfg.HTTPSPort = c.port })

@@ -204,6 +204,7 @@ func (th *testHost) activeDeployment(projectID string) string {
 }
 
 func TestHealthNeedsNoToken(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	resp, body := th.do("GET", "/__api/health", nil, "Authorization", "")
 	h := want[api.HealthResponse](t, resp, body, http.StatusOK)
@@ -213,6 +214,7 @@ func TestHealthNeedsNoToken(t *testing.T) {
 }
 
 func TestProjectLifecycle(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("My Site")
 	if p.Name != "My Site" || len(p.ID) != 36 || p.ActiveDeploymentID != nil || p.AssetsCount != 0 || p.CreatedAt.IsZero() {
@@ -244,6 +246,7 @@ func TestProjectLifecycle(t *testing.T) {
 }
 
 func TestListProjectsPages(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	for range 7 {
 		th.createProject("p")
@@ -273,6 +276,7 @@ func TestListProjectsPages(t *testing.T) {
 }
 
 func TestDefaultPageStopsAt100(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	for range 101 {
 		th.createProject("p")
@@ -290,6 +294,7 @@ func TestDefaultPageStopsAt100(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	// More failures than the default limit of one address: this test is
 	// about the 401s, TestAuthFailureLimit about the 429s.
 	th := newTestHost(t, func(c *Config) { c.AuthFailLimit = 1000 })
@@ -309,6 +314,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestAPIErrors(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("x")
 	cases := []struct {
@@ -343,6 +349,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestProjectRouting(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.BaseDomain = "example.test" })
 	p := th.createProject("x")
 	get := func(host, path string) (int, string) {
@@ -383,6 +390,7 @@ func TestProjectRouting(t *testing.T) {
 }
 
 func TestTokenFileIsCreatedOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	h, err := New(context.Background(), Config{DataDir: dir})
 	if err != nil {
@@ -411,6 +419,7 @@ func TestTokenFileIsCreatedOnce(t *testing.T) {
 }
 
 func TestDataDirIsExclusive(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	h, err := New(context.Background(), Config{DataDir: dir, APIToken: "x"})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 )
 
 func TestScopeCookieToPrefix(t *testing.T) {
+	t.Parallel()
 	const prefix = "/__project/p1"
 	for _, c := range []struct{ in, want string }{
 		{"a=1", "a=1; Path=/__project/p1"},
@@ -41,6 +42,7 @@ func TestScopeCookieToPrefix(t *testing.T) {
 }
 
 func TestDropParentDomain(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, host, base, want string }{
 		{"a=1; Domain=example.com", "p1.example.com", "example.com", "a=1"},
 		{"a=1; Domain=.EXAMPLE.com; Path=/", "p1.example.com:8788", "example.com", "a=1; Path=/"},
@@ -67,6 +69,7 @@ func TestDropParentDomain(t *testing.T) {
 }
 
 func TestOriginOnlyClearSiteData(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in   []string
 		want string
@@ -100,6 +103,7 @@ const hostileHeaders = `/*
 // service-worker and site-data headers are gone; by subdomain the cookie
 // loses its Domain and keeps its Path.
 func TestIsolationAssets(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("tosser")
 	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>", "/sub/page.html": "sub", "/sw.js": "//"}, func(r *api.DeployRequest) {
@@ -171,6 +175,7 @@ func buildTosser(t *testing.T) []byte {
 // TestIsolationServerCode: the same rewriting applies to what server code
 // sends, including its redirects in path mode, which keep their prefix.
 func TestIsolationServerCode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasm guest")
 	}
@@ -224,6 +229,7 @@ func TestIsolationServerCode(t *testing.T) {
 // project's host (where a project's script could set cookies for that
 // project), and is served on any other name or address.
 func TestPathModeNotBelowProjectHost(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.BaseDomain = "example.test" })
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>"})
@@ -262,6 +268,7 @@ func TestPathModeNotBelowProjectHost(t *testing.T) {
 // TestPathRoutingOff: with path routing off, /__project/<id>/ is a 404
 // that says why, while the same project by subdomain is served.
 func TestPathRoutingOff(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.DisablePathRouting = true })
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{"/index.html": "<h1>hi</h1>"})

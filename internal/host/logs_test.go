@@ -68,6 +68,7 @@ func (th *testHost) logLines(projectID string) []api.LogEntry {
 // project's log with the request's method and path; a project token reads
 // its own project's log only; deleting the project drops it.
 func TestLogsJS(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("logger")
 	other := th.createProject("other")
@@ -179,6 +180,7 @@ func next(t *testing.T, ch <-chan api.LogEntry) api.LogEntry {
 // come; readers past --logs-followers get 429; deleting the project ends
 // the stream.
 func TestLogsFollow(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.Logs.Followers = 2 })
 	p := th.createProject("follow")
 	th.deployJS(p.ID, logWorker)
@@ -247,6 +249,7 @@ func buildAppGuest(t *testing.T) []byte {
 // TestLogsWASI: a WASI guest's stderr reaches the project's log line by
 // line, with why the request failed.
 func TestLogsWASI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasm guest")
 	}
@@ -280,6 +283,7 @@ func TestLogsWASI(t *testing.T) {
 // under the total, a long line is cut, and a follower that does not read
 // loses lines (counted) instead of holding up the code that logs.
 func TestLogBounds(t *testing.T) {
+	t.Parallel()
 	b := projectlog.New(projectlog.Config{ProjectBytes: 10_000, TotalBytes: 30_000, Followers: 1, MaxLine: 100})
 	for i := range 1000 {
 		b.Append("noisy", api.LogEntry{Source: api.LogConsole, Level: "log", Message: fmt.Sprintf("line %d %s", i, strings.Repeat("x", 50))})
@@ -325,6 +329,7 @@ func TestLogBounds(t *testing.T) {
 // default level) gets at most a short excerpt of a failure, so a tenant cannot
 // fill the operator's disk by logging or failing on every request.
 func TestTenantTextStaysOutOfTheHostLog(t *testing.T) {
+	t.Parallel()
 	hostLog := &lockedBuffer{}
 	th := newTestHost(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(hostLog, &slog.HandlerOptions{Level: slog.LevelInfo}))

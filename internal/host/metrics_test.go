@@ -12,6 +12,7 @@ import (
 // /__metrics counts what the host did, by what answered, and asks for the
 // admin token.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("measured")
 	th.deploy(p.ID, siteFiles{"/index.html": "<h1>measured</h1>", "/a.css": "body{}"})

@@ -33,6 +33,7 @@ func unknownNames() [][2]string {
 // asks PostgreSQL once per name (twice for an id: its deployment, then
 // the project), and nothing for the repeats.
 func TestReplicaUnknownNamesTouchDatabaseOnce(t *testing.T) {
+	t.Parallel()
 	th := newReplicas(t, 1)[0]
 	// The background jobs and the change feed query on their own
 	// schedule; stopped, they leave only what requests do.
@@ -72,6 +73,7 @@ func TestReplicaUnknownNamesTouchDatabaseOnce(t *testing.T) {
 // for a slug serves the project another replica then creates under it,
 // by subdomain and by path, as soon as the change feed reports it.
 func TestReplicaProjectCreatedAfterMissIsServed(t *testing.T) {
+	t.Parallel()
 	r := newReplicas(t, 2)
 	a, b := r[0], r[1]
 	// Once b serves a deploy made on a, its change feed is live (it
@@ -111,6 +113,7 @@ func TestReplicaProjectCreatedAfterMissIsServed(t *testing.T) {
 // answered 404 serves the project created with it, or renamed to it,
 // on the next request.
 func TestProjectCreatedOrRenamedAfterMissIsServed(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	for _, host := range []string{"fresh.localhost", "moved.localhost"} {
 		if resp, _ := th.fetch(host, "/"); resp.StatusCode != http.StatusNotFound {
@@ -136,6 +139,7 @@ func TestProjectCreatedOrRenamedAfterMissIsServed(t *testing.T) {
 // strangers ask for, the cache keeps at most its limit, and no entry is
 // longer than a digest, however long the name.
 func TestUnknownNamesCacheIsBounded(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxCachedMisses = 8 })
 	for i := range 100 {
 		name := "ghost" + strings.Repeat("x", i%20) + string(rune('a'+i%26)) + string(rune('a'+i/26))

@@ -12,6 +12,7 @@ import (
 // docs/openapi.yaml describes exactly the routes the host serves: every
 // route is documented, and nothing documented is missing from the router.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ func preview(branch string) func(*api.DeployRequest) {
 // form and its branch alias serve the new one, noindex; promote makes it
 // live and rollback takes it back, through the same operation.
 func TestPreviewDeployLeavesLiveAlone(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("previews")
 	live := th.deploy(p.ID, siteFiles{"/index.html": "v1"})
@@ -92,6 +93,7 @@ func TestPreviewDeployLeavesLiveAlone(t *testing.T) {
 // TestPreviewAddressesStayInTheirProject checks that a preview label only
 // ever reaches deployments of the project it names.
 func TestPreviewAddressesStayInTheirProject(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	a := th.createProject("a")
 	b := th.createProject("b")
@@ -116,6 +118,7 @@ func TestPreviewAddressesStayInTheirProject(t *testing.T) {
 // TestPreviewRunsServerCodeNoindex checks that a preview's server code runs
 // with the project's env, and that a guest cannot take noindex off.
 func TestPreviewRunsServerCodeNoindex(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasm guest")
 	}
@@ -143,6 +146,7 @@ func TestPreviewRunsServerCodeNoindex(t *testing.T) {
 // TestProjectSlugs gives a project a slug, serves it and its previews by
 // it, refuses it to a second project and lets the old slug go on change.
 func TestProjectSlugs(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("blog")
 	th.deploy(p.ID, siteFiles{"/index.html": "blog"})
@@ -184,6 +188,7 @@ func TestProjectSlugs(t *testing.T) {
 }
 
 func TestDeployBranchIsChecked(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("branches")
 	for _, branch := range []string{"///", strings.Repeat("b", 256), "a\nb"} {
@@ -209,6 +214,7 @@ func ptr[T any](v T) *T { return &v }
 // TestPreviewsNeverEvictLiveSites asks for many previews of one project:
 // the other project's live site stays compiled in the cache throughout.
 func TestPreviewsNeverEvictLiveSites(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	th.h.sites.maxSites, th.h.sites.maxPreviews = 2, 2
 	a := th.createProject("a")

@@ -24,6 +24,7 @@ func (th *testHost) createToken(id, name string) api.CreateTokenResponse {
 }
 
 func TestProjectTokensAPI(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 
@@ -87,6 +88,7 @@ func TestProjectTokensAPI(t *testing.T) {
 }
 
 func TestProjectTokenErrors(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	cases := []struct {
@@ -121,6 +123,7 @@ func TestProjectTokenErrors(t *testing.T) {
 // TestProjectTokenScope: a project token deploys, lists, rolls back and
 // reads its own project, and gets 403 everywhere else.
 func TestProjectTokenScope(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	a, b := th.createProject("a"), th.createProject("b")
 	th.deploy(b.ID, siteFiles{"/index.html": "b"})
@@ -211,6 +214,7 @@ func TestProjectTokenScope(t *testing.T) {
 // TestProjectTokenStoredHashed: neither the database nor its WAL holds a
 // token, only its hash.
 func TestProjectTokenStoredHashed(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	ct := th.createToken(p.ID, "ci")
@@ -238,6 +242,7 @@ func TestProjectTokenStoredHashed(t *testing.T) {
 // answered 429 with Retry-After, whatever it sends, until the window ends;
 // other addresses, and addresses that authenticate, are not limited.
 func TestAuthFailureLimit(t *testing.T) {
+	t.Parallel()
 	const limit = 5
 	th := newTestHost(t, func(c *Config) {
 		c.AuthFailLimit = limit
@@ -297,6 +302,7 @@ func TestAuthFailureLimit(t *testing.T) {
 
 // TestAuthLimiterWindows drives the limiter's clock by hand.
 func TestAuthLimiterWindows(t *testing.T) {
+	t.Parallel()
 	l := newAuthLimiter(3, time.Minute, 100)
 	k := clientKey("192.0.2.1:1234")
 	t0 := time.Unix(1_000_000, 0)
@@ -322,6 +328,7 @@ func TestAuthLimiterWindows(t *testing.T) {
 // TestAuthLimiterBounded: however many addresses fail, the limiter
 // remembers at most its maximum.
 func TestAuthLimiterBounded(t *testing.T) {
+	t.Parallel()
 	l := newAuthLimiter(1, time.Minute, 100)
 	t0 := time.Unix(1_000_000, 0)
 	for i := range 10_000 {
@@ -339,6 +346,7 @@ func TestAuthLimiterBounded(t *testing.T) {
 // TestAuthLimiterEvictsFirstToClose: a full table makes room by dropping
 // the window that closes first, and a reopened window counts as new.
 func TestAuthLimiterEvictsFirstToClose(t *testing.T) {
+	t.Parallel()
 	l := newAuthLimiter(1, time.Minute, 3)
 	t0 := time.Unix(1_000_000, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
@@ -361,6 +369,7 @@ func TestAuthLimiterEvictsFirstToClose(t *testing.T) {
 
 // TestAuthLimiterMemory: a full table of the default size stays small.
 func TestAuthLimiterMemory(t *testing.T) {
+	t.Parallel()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -380,6 +389,7 @@ func TestAuthLimiterMemory(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ addr, want string }{
 		{"192.0.2.1:1234", "192.0.2.1/32"},
 		{"192.0.2.1", "192.0.2.1/32"},

@@ -23,6 +23,7 @@ func (th *testHost) openSession(projectID string, files siteFiles) (*http.Respon
 // --max-upload-sessions; deploying one frees its place, and other projects
 // are not affected.
 func TestOpenSessionQuota(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 3 })
 	p, other := th.createProject("hoarder"), th.createProject("neighbour")
 	var tokens []string
@@ -52,6 +53,7 @@ func TestOpenSessionQuota(t *testing.T) {
 // holds and what its other open sessions still have to send; a redeploy of
 // what it holds is always accepted.
 func TestStoredBytesQuota(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxProjectBytes = 1000 })
 	p, other := th.createProject("full"), th.createProject("neighbour")
 	held := siteFiles{"/held.txt": strings.Repeat("h", 600)}
@@ -78,6 +80,7 @@ func TestStoredBytesQuota(t *testing.T) {
 // reading its body, another project's upload goes through, and the waiting
 // bucket proceeds once the first is done. Nothing is left behind.
 func TestUploadBodiesWaitForBudget(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.UploadBytesInFlight = 1 << 20 })
 	p, other := th.createProject("busy"), th.createProject("neighbour")
 	tok := th.uploadToken(p.ID)
@@ -146,6 +149,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // leave its session open, so fixing a mistake a few times never runs into
 // --max-upload-sessions.
 func TestRefusedDeployFreesSession(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 2 })
 	p := th.createProject("trial and error")
 	for i := range 4 {
@@ -161,6 +165,7 @@ func TestRefusedDeployFreesSession(t *testing.T) {
 // deploy never locks its project out), and its token then gets a clear
 // answer.
 func TestStaleSessionGivesWay(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 2; c.UploadSessionStale = time.Millisecond })
 	p := th.createProject("interrupted")
 	var tokens []string

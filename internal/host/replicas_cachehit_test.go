@@ -16,6 +16,7 @@ import (
 // shared database. The count is of connections taken from the replica's
 // pool, which every query of the store goes through.
 func TestReplicaCacheHitTouchesNoDatabase(t *testing.T) {
+	t.Parallel()
 	th := newReplicas(t, 1)[0]
 	p := th.createProject("hits")
 	page := strings.Repeat("<p>cached</p>\n", 200)

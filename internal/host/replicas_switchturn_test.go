@@ -15,6 +15,7 @@ import (
 // deploy 3 s after cfdeploy returned). Right after the deploy answers, the
 // project's next turn for deploy work is free.
 func TestSwitchDelayIsNotChargedAsDeployWork(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	th := newTestHost(t, func(c *Config) {
 		c.Database = dsn

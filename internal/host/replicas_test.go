@@ -49,6 +49,7 @@ func eventually(t *testing.T, limit time.Duration, what string, check func() boo
 // delete through one replica reach the others, including one that had the
 // project's old deployment cached.
 func TestReplicasActAsOneHost(t *testing.T) {
+	t.Parallel()
 	r := newReplicas(t, 3)
 	p := r[0].createProject("shared")
 	files := siteFiles{"/index.html": "v1", "/a.txt": "aaa", "/b.txt": "bbb"}
@@ -114,6 +115,7 @@ func TestReplicasActAsOneHost(t *testing.T) {
 // accept the one the first of them stored in the database, and each writes
 // it to its data directory for the operator.
 func TestReplicasShareTheAPIToken(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	var dirs []string
 	for range 2 {
@@ -135,6 +137,7 @@ func TestReplicasShareTheAPIToken(t *testing.T) {
 // TestHealthReportsDatabase: the health endpoint names the store, and a
 // replica whose database is gone answers 503.
 func TestHealthReportsDatabase(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	resp, body := th.do("GET", "/__api/health", nil)
 	if h := want[api.HealthResponse](t, resp, body, http.StatusOK); h.Result.Database == nil || h.Result.Database.Kind != "sqlite" {
@@ -156,6 +159,7 @@ func TestHealthReportsDatabase(t *testing.T) {
 // replica compressed it serves the compressed variant once one has been
 // stored, though its asset cache remembered that there was none.
 func TestReplicasLearnOfVariants(t *testing.T) {
+	t.Parallel()
 	r := newReplicas(t, 2)
 	p := r[0].createProject("gz")
 	page := strings.Repeat("<p>hello compression</p>\n", 100)
@@ -182,6 +186,7 @@ func TestReplicasLearnOfVariants(t *testing.T) {
 // for change notifications drops misses what is deployed meanwhile, and
 // once reconnected drops its caches and serves the new deploy.
 func TestReplicaRecheckAfterReconnect(t *testing.T) {
+	t.Parallel()
 	r := newReplicas(t, 2)
 	p := r[0].createProject("reconnect")
 	r[0].deploy(p.ID, siteFiles{"/index.html": "v1"})

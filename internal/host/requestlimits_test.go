@@ -11,6 +11,7 @@ import (
 // A request target longer than MaxRequestTarget gets 414 before any
 // project work, by subdomain and by path; one at the limit is served.
 func TestRequestTargetLimit(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.MaxRequestTarget = 1000 })
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{"/index.html": "home"})
@@ -42,6 +43,7 @@ func TestRequestTargetLimit(t *testing.T) {
 // with a 400 naming the file and line; the project keeps serving what it
 // served.
 func TestDeployRefusesTooManyPlaceholders(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{"/index.html": "v1"})

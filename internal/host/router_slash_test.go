@@ -9,6 +9,7 @@ import (
 // /__project/<id>/ (query kept) instead of serving the project's index
 // there, where its relative links would resolve outside the project.
 func TestProjectPathWithoutSlash(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("slash")
 	th.deploy(p.ID, siteFiles{"/index.html": `<link rel="stylesheet" href="style.css">`, "/style.css": "body{}"})

@@ -82,6 +82,7 @@ func TestLargeAssetLeavesBySendfile(t *testing.T) {
 // Over TLS (HTTP/2 here) there is no sendfile: the body kept in a file is
 // copied out, intact, ranges included.
 func TestLargeAssetOverTLS(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	big := make([]byte, 100<<10)
 	rand.Read(big)

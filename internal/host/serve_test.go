@@ -40,6 +40,7 @@ func (th *testHost) fetch(host, path string, header ...string) (*http.Response, 
 }
 
 func TestServeDeployedSite(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	th.deploy(p.ID, siteFiles{
@@ -94,6 +95,7 @@ func TestServeDeployedSite(t *testing.T) {
 }
 
 func TestDefaultProject(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("dev")
 	th.deploy(p.ID, siteFiles{"/index.html": "dev site"})
@@ -115,6 +117,7 @@ func TestDefaultProject(t *testing.T) {
 // TestRedeployIsAtomicForReaders keeps fetching two pages that must always
 // come from the same deployment while the site is redeployed many times.
 func TestRedeployIsAtomicForReaders(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("atomic")
 	version := func(v int) siteFiles {
@@ -158,6 +161,7 @@ func TestRedeployIsAtomicForReaders(t *testing.T) {
 }
 
 func TestPrecompressedVariants(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("gz")
 	page := strings.Repeat("<p>hello compression</p>\n", 100)
@@ -204,6 +208,7 @@ func buildHello(t *testing.T) []byte {
 }
 
 func TestServerCode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasm guest")
 	}
@@ -249,6 +254,7 @@ func TestServerCode(t *testing.T) {
 // trusted proxy: a _redirects rule to https://<host>/… is same-origin (a
 // relative Location) only when the request's scheme is https.
 func TestTrustedProxyScheme(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name     string
 		trust    string

@@ -17,6 +17,7 @@ import (
 // one byte. The host's idle watchdog would wait a minute for the next; the
 // whole-body deadline of server code is shorter and must win, with a 408.
 func TestServerCodeBodyDeadline(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasm guest")
 	}

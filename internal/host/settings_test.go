@@ -34,6 +34,7 @@ func (l *lockedBuffer) String() string {
 // answer they give, and checks that no response and no log line ever
 // carries a secret's value.
 func TestProjectSettingsAPI(t *testing.T) {
+	t.Parallel()
 	const secretValue = "s3cr3t-value-never-shown"
 	logs := &lockedBuffer{}
 	th := newTestHost(t, func(c *Config) {
@@ -186,6 +187,7 @@ func TestProjectSettingsAPI(t *testing.T) {
 // project's variables and secrets under the deployment's own env, across
 // deploys, and a change applies to the live deployment at once.
 func TestProjectSettingsReachServerCode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasm guest")
 	}

@@ -10,6 +10,7 @@ import (
 // TestSiteBuiltOnce: a burst of first requests for a large deployment not
 // yet built waits for one build instead of each building it.
 func TestSiteBuiltOnce(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("big")
 	// Many paths, one blob: a build costs per path, the upload per blob.
@@ -46,6 +47,7 @@ func TestSiteBuiltOnce(t *testing.T) {
 // TestSiteCacheForgetsDeletedProjects: the cache keeps nothing for projects
 // that are gone, however many come and go.
 func TestSiteCacheForgetsDeletedProjects(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	for i := range 50 {
 		p := th.createProject(fmt.Sprintf("short-lived %d", i))

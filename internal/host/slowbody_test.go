@@ -64,6 +64,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 // JSON and multipart bodies alike (without the check the host would wait for
 // the body that never comes), and so must any other refusal.
 func TestDeclaredLengthOverLimit(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("big claims")
 	for _, c := range []struct {

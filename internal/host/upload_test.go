@@ -19,6 +19,7 @@ import (
 )
 
 func TestDeployFlow(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("site")
 	files := siteFiles{"/index.html": "<h1>hi</h1>", "/a.css": "body{}", "/copy.html": "<h1>hi</h1>"}
@@ -64,6 +65,7 @@ func TestDeployFlow(t *testing.T) {
 }
 
 func TestDeployConfigWarnings(t *testing.T) {
+	t.Parallel()
 	// Opens more upload sessions than the default quota, none of them deployed.
 	th := newTestHost(t, func(c *Config) { c.MaxUploadSessions = 100 })
 	p := th.createProject("site")
@@ -102,6 +104,7 @@ func TestDeployConfigWarnings(t *testing.T) {
 }
 
 func TestParallelBuckets(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("many")
 	files := siteFiles{}
@@ -158,6 +161,7 @@ func TestParallelBuckets(t *testing.T) {
 }
 
 func TestMultipartUpload(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("mp")
 	files := siteFiles{"/a.txt": "alpha", "/b.bin": string([]byte{0, 1, 2, 255})}
@@ -178,6 +182,7 @@ func TestMultipartUpload(t *testing.T) {
 }
 
 func TestBadManifests(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.Limits.MaxFileSize = 1000; c.Limits.MaxFiles = 10; c.Limits.MaxBodyBytes = 1 << 20 })
 	p := th.createProject("x")
 	good := sha([]byte("x"))
@@ -231,6 +236,7 @@ func manyFiles(n int, hash string) string {
 // with a clear error and changes nothing: the session still completes with
 // the right content afterwards and the active deployment stays.
 func TestBadUploads(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.Limits.MaxBodyBytes = 1 << 20; c.Limits.MaxFileSize = 512 << 10 })
 	p := th.createProject("x")
 	first := th.deploy(p.ID, siteFiles{"/index.html": "v1"})
@@ -313,6 +319,7 @@ func TestBadUploads(t *testing.T) {
 }
 
 func TestDeletedProjectTokensAreUseless(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t)
 	p := th.createProject("x")
 	completion := th.upload(p.ID, siteFiles{"/a": "a"})
@@ -327,6 +334,7 @@ func TestDeletedProjectTokensAreUseless(t *testing.T) {
 }
 
 func TestGarbageCollectionKeepsLiveBlobs(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.GCGrace = time.Nanosecond })
 	keep := th.createProject("keep")
 	drop := th.createProject("drop")
@@ -347,6 +355,7 @@ func TestGarbageCollectionKeepsLiveBlobs(t *testing.T) {
 // Buckets are sized from the body limit, so a host with a small --max-body
 // still takes a deploy of files that each fit.
 func TestBucketsFitTheBodyLimit(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.Limits.MaxBodyBytes = 8 << 20; c.Limits.MaxFileSize = 2 << 20 })
 	p := th.createProject("small-bodies")
 	files := siteFiles{}
@@ -360,6 +369,7 @@ func TestBucketsFitTheBodyLimit(t *testing.T) {
 }
 
 func TestContradictoryLimitsAreRefused(t *testing.T) {
+	t.Parallel()
 	_, err := New(t.Context(), Config{DataDir: t.TempDir(), Limits: manifest.Limits{MaxFileSize: 2 << 20, MaxBodyBytes: 1 << 20}})
 	if err == nil || !strings.Contains(err.Error(), "cannot carry") {
 		t.Fatalf("New with a body limit under the file limit: %v", err)

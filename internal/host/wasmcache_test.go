@@ -51,6 +51,7 @@ func tinyCommand(tag byte) []byte {
 // and the size cap removes even those, least recently used first, without
 // breaking the projects that use them.
 func TestWasmCachePruned(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	th := newTestHost(t, func(c *Config) { c.DataDir = dataDir; c.GCGrace = time.Millisecond })
 	gone, kept := th.createProject("gone"), th.createProject("kept")
