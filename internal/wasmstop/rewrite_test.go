@@ -19,6 +19,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 )
 
 // envModule exports the i32 global env.g that sumModule imports.
@@ -33,8 +35,29 @@ func envModule() []byte {
 // newRuntime is a compiler runtime without wazero's own hard stop.
 func newRuntime(t testing.TB) wazero.Runtime {
 	t.Helper()
+	return newRuntimeConfig(t, wazero.NewRuntimeConfigCompiler())
+}
+
+// newCachedRuntime is newRuntime keeping its machine code in a compilation
+// cache seeded from, and kept into, the test cache (internal/wasmcache), for
+// modules that take long to compile.
+func newCachedRuntime(t testing.TB) wazero.Runtime {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "wasm-cache")
+	wasmcache.Seed(dir)
+	t.Cleanup(func() { wasmcache.Keep(dir) }) // after the runtime's Close
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cache.Close(context.Background()) })
+	return newRuntimeConfig(t, wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache))
+}
+
+func newRuntimeConfig(t testing.TB, cfg wazero.RuntimeConfig) wazero.Runtime {
+	t.Helper()
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	t.Cleanup(func() { rt.Close(ctx) })
 	if _, err := rt.InstantiateWithConfig(ctx, envModule(), wazero.NewModuleConfig().WithName("env")); err != nil {
 		t.Fatal(err)
@@ -370,7 +393,10 @@ func TestDecodeRoundTrip(t *testing.T) {
 // computes without the rewrite, and when it spins forever a Stop ends it.
 func TestRewriteGoGuest(t *testing.T) {
 	ctx := context.Background()
-	rt := newRuntime(t)
+	// Compiling the rewritten guest is most of this test's time (a minute
+	// under the race detector on a busy machine): a machine compiles the
+	// same bytes once.
+	rt := newCachedRuntime(t)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	rw, err := Rewrite(goGuest(t))
 	if err != nil {
