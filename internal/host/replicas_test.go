@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store/pgtest"
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -35,12 +36,7 @@ func newReplicas(t *testing.T, n int) []*testHost {
 func eventually(t *testing.T, limit time.Duration, what string, check func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for !check() {
-		if time.Since(start) > limit {
-			t.Fatalf("%s: not after %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, limit, what, check)
 	return time.Since(start)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cfdeploy/cfdeploy/internal/host/assets"
 	"github.com/cfdeploy/cfdeploy/internal/host/coalesce"
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 // An asset of 100 KiB leaves by sendfile, without its bytes passing
@@ -59,11 +60,8 @@ func TestLargeAssetLeavesBySendfile(t *testing.T) {
 			// which may be after the client has read the last byte. Other
 			// tests may send files meanwhile: count at least.
 			sent := func() int64 { return coalesce.FileBytesSent() - before }
-			for deadline := time.Now().Add(10 * time.Second); sent() < int64(len(tc.want)) && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond)
-			}
-			if n := sent(); n < int64(len(tc.want)) {
-				t.Errorf("%d bytes left by sendfile, want %d", n, len(tc.want))
+			if !poll.Wait(10*time.Second, func() bool { return sent() >= int64(len(tc.want)) }) {
+				t.Errorf("%d bytes left by sendfile, want %d", sent(), len(tc.want))
 			}
 			total += len(body)
 		})
@@ -71,12 +69,12 @@ func TestLargeAssetLeavesBySendfile(t *testing.T) {
 	// Counted when each handler returns, which the client does not wait for.
 	want := fmt.Sprintf(`cfhost_http_response_bytes_total{class="asset"} %d`, total)
 	var metrics []byte
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, metrics = th.do("GET", "/__metrics", nil); strings.Contains(string(metrics), want) {
-			return
-		}
+	if !poll.Wait(10*time.Second, func() bool {
+		_, metrics = th.do("GET", "/__metrics", nil)
+		return strings.Contains(string(metrics), want)
+	}) {
+		t.Errorf("metrics lack %q:\n%s", want, metrics)
 	}
-	t.Errorf("metrics lack %q:\n%s", want, metrics)
 }
 
 // Over TLS (HTTP/2 here) there is no sendfile: the body kept in a file is

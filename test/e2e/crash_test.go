@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 	"github.com/cfdeploy/cfdeploy/pkg/manifest"
@@ -197,15 +198,13 @@ func waitForVariants(t *testing.T, srv *server, hc *http.Client, models []*crash
 				continue
 			}
 			for _, enc := range []string{"br", "gzip"} {
-				for {
-					resp, _, err := fetch(ctx, hc, srv.projectURL(m.id, canonicalPath(p)), map[string]string{"Accept-Encoding": enc})
-					if err == nil && resp.Header.Get("Content-Encoding") == enc {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s %s is still not offered as %s a minute after the last deploy (%v)", m.name, p, enc, err)
-					}
-					time.Sleep(100 * time.Millisecond)
+				var err error
+				if !poll.Wait(time.Until(deadline), func() bool {
+					var resp *http.Response
+					resp, _, err = fetch(ctx, hc, srv.projectURL(m.id, canonicalPath(p)), map[string]string{"Accept-Encoding": enc})
+					return err == nil && resp.Header.Get("Content-Encoding") == enc
+				}) {
+					t.Fatalf("%s %s is still not offered as %s a minute after the last deploy (%v)", m.name, p, enc, err)
 				}
 			}
 		}

@@ -28,6 +28,7 @@ import (
 	_ "modernc.org/sqlite" // the driver the integrity check opens the database with
 
 	"github.com/cfdeploy/cfdeploy/internal/host/store/pgtest"
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	"github.com/cfdeploy/cfdeploy/internal/wasmcache"
 	"github.com/cfdeploy/cfdeploy/pkg/api"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
@@ -181,23 +182,28 @@ func (s *server) start() error {
 	s.cmd, s.done = cmd, done
 	s.starts++
 	s.mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	exited := false
+	healthy := poll.Wait(60*time.Second, func() bool {
 		select {
 		case <-done:
-			return fmt.Errorf("cfhost exited during start-up (%v); log:\n%s", cmd.ProcessState, s.logTail(4096))
+			exited = true
+			return true
 		default:
 		}
 		resp, err := http.Get(s.url("/__api/health"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	switch {
+	case exited:
+		return fmt.Errorf("cfhost exited during start-up (%v); log:\n%s", cmd.ProcessState, s.logTail(4096))
+	case !healthy:
+		return fmt.Errorf("cfhost did not become healthy within 60s; log:\n%s", s.logTail(4096))
 	}
-	return fmt.Errorf("cfhost did not become healthy within 60s; log:\n%s", s.logTail(4096))
+	return nil
 }
 
 // sigkill sends SIGKILL to the running process without waiting, so it can

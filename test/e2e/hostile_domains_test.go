@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
@@ -116,20 +117,17 @@ func startPebble(t *testing.T) *pebble {
 	pool.AppendCertsFromPEM(caPEM)
 	p.httpc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	p.dir = "https://" + listen + "/dir"
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := p.httpc.Get(p.dir)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
+	if !poll.Wait(60*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = p.httpc.Get(p.dir); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pebble did not answer %s: %v", p.dir, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("pebble did not answer %s: %v", p.dir, err)
 	}
+	return p
 }
 
 func (p *pebble) stop() {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	"github.com/cfdeploy/cfdeploy/pkg/client"
 )
 
@@ -149,13 +150,7 @@ func TestJSRuntimeAPIs(t *testing.T) {
 		if hits.Load() != before {
 			t.Fatal("the waitUntil work ran before the response")
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for hits.Load() == before && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if hits.Load() == before {
-			t.Fatal("the waitUntil fetch never came")
-		}
+		poll.Until(t, 5*time.Second, "the waitUntil fetch", func() bool { return hits.Load() != before })
 	})
 	t.Run("crypto.subtle.digest", func(t *testing.T) {
 		if got := get(t, "/digest?s=abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {

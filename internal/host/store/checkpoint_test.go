@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 )
 
 func TestPageSize(t *testing.T) {
@@ -73,19 +75,16 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		files[fmt.Sprintf("/f%d.txt", i)] = fmt.Sprintf("%d %0500d", i, i)
 	}
 	deployOne(t, s, mustProject(t, s, "p").ID, files)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var size int64
+	if !poll.Wait(10*time.Second, func() bool {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Size() > before.Size()+100*500 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("database file still %d bytes (was %d): nothing checkpointed", fi.Size(), before.Size())
-		}
-		time.Sleep(10 * time.Millisecond)
+		size = fi.Size()
+		return size > before.Size()+100*500
+	}) {
+		t.Fatalf("database file still %d bytes (was %d): nothing checkpointed", size, before.Size())
 	}
 	for p, c := range files {
 		if got := string(readAll(t, s, blob(c).Hash, "")); got != c {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfdeploy/cfdeploy/internal/poll"
 	cfapi "github.com/cfdeploy/cfdeploy/pkg/api"
 )
 
@@ -443,13 +444,7 @@ func TestServeLimits(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "the condition", cond)
 }
 
 // A guest looping in one project must not stop another project's requests.
