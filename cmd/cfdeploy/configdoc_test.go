@@ -22,6 +22,7 @@ var updateDocs = flag.Bool("update-docs", false, "rewrite cfdeploy's part of doc
 // the flags and cfdeploy.toml keys cfdeploy has; `go generate ./cmd/cfdeploy`
 // (this test with -update-docs) rewrites its part.
 func TestConfigurationDoc(t *testing.T) {
+	t.Parallel()
 	doc, err := configurationDoc()
 	if err != nil {
 		t.Fatal(err)

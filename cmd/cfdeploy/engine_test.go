@@ -136,6 +136,7 @@ func drop(w http.ResponseWriter) {
 }
 
 func TestDeployThroughFlakyProxy(t *testing.T) {
+	t.Parallel()
 	_, hostURL := startHost(t, host.Config{})
 	direct := newClient(t, hostURL)
 	target, _ := http.NewRequest("GET", hostURL, nil)
@@ -227,6 +228,7 @@ func reverseTo(hostport string) http.Handler {
 }
 
 func TestDeployResumesAfterTokenExpiry(t *testing.T) {
+	t.Parallel()
 	// The host's clock jumps past the tokens' lifetime (and jwt's leeway)
 	// while the second upload is on its way, as on a slow link; the host
 	// then refuses that upload with 401.
@@ -276,6 +278,7 @@ func TestDeployResumesAfterTokenExpiry(t *testing.T) {
 }
 
 func TestDeployCancelled(t *testing.T) {
+	t.Parallel()
 	_, hostURL := startHost(t, host.Config{})
 	direct := newClient(t, hostURL)
 	ctx, cancel := context.WithCancel(context.Background())

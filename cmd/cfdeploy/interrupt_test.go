@@ -17,6 +17,7 @@ import (
 // which is not context.Canceled): the exit status is 130, the message says
 // that running the same command resumes, and running it again completes.
 func TestInterruptedDeployExits130(t *testing.T) {
+	t.Parallel()
 	_, hostURL := startHost(t, host.Config{})
 	ctx, interrupt := context.WithCancelCause(context.Background())
 	next := reverseTo(strings.TrimPrefix(hostURL, "http://"))

@@ -7,6 +7,7 @@ import (
 )
 
 func TestStripJSONC(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		want     any

@@ -50,6 +50,7 @@ type requestCounter struct {
 // each script gets its own host (fresh data directory) behind httptest, with
 // CFDEPLOY_HOST and CFDEPLOY_TOKEN set, and runs the real cfdeploy command.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,

@@ -12,6 +12,7 @@ import (
 // directories are searched only when named, plain paths pass through, and a
 // pattern that matches nothing is an error.
 func TestExpandModuleGlobs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, f := range []string{"src/a.txt", "src/lib/b.txt", "src/lib/deep/c.txt", "src/lib/d.js", "src/node_modules/x/e.txt", "src/.hidden/f.txt"} {
 		p := filepath.Join(dir, filepath.FromSlash(f))

@@ -5,6 +5,7 @@ import (
 )
 
 func TestProjectURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		host, domain, id, want string
 	}{
@@ -24,6 +25,7 @@ func TestProjectURL(t *testing.T) {
 }
 
 func TestRunWorkerFirstJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      any
@@ -55,6 +57,7 @@ func TestRunWorkerFirstJSON(t *testing.T) {
 }
 
 func TestTOMLString(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		`plain`:     `"plain"`,
 		`say "hi"`:  `"say \"hi\""`,

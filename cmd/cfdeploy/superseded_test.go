@@ -16,6 +16,7 @@ import (
 // while the first is between its upload session and its finalize: the
 // first must report the deployment it replaced.
 func TestDeployReportsSupersededDeployment(t *testing.T) {
+	t.Parallel()
 	_, hostURL := startHost(t, host.Config{})
 	direct := newClient(t, hostURL)
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 // TestWranglerFixture reads the Workers fixture, with and without its
 // staging environment.
 func TestWranglerFixture(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join("..", "..", "testdata", "wrangler-workers", "wrangler.jsonc")
 	tests := []struct {
 		env, name, notFound, greeting string
@@ -57,6 +58,7 @@ func TestWranglerFixture(t *testing.T) {
 // TestWranglerTOML reads wrangler.toml, whose dates may be bare TOML dates,
 // and writes it back as cfdeploy.toml that decodes to the same settings.
 func TestWranglerTOML(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := `name = "blog"
 main = "build/server.wasm"
@@ -107,6 +109,7 @@ crons = ["0 * * * *"]
 }
 
 func TestWranglerBadValues(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ name, body, want string }{
 		{"name", `{"name": 3}`, "name must be a string"},
 		{"date", `{"compatibility_date": "soon"}`, "compatibility_date must be a YYYY-MM-DD date"},
@@ -132,6 +135,7 @@ func TestWranglerBadValues(t *testing.T) {
 }
 
 func TestParseDotenv(t *testing.T) {
+	t.Parallel()
 	got, err := parseDotenv([]byte("# c\nA=1\nexport B = \"x\\ny\" \nC='$raw # kept'\nD=plain # note\n\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +154,7 @@ func TestParseDotenv(t *testing.T) {
 // TestServerCodeCompatibility: the compatibility settings travel in the
 // deploy's serverCode, where the host reads them.
 func TestServerCodeCompatibility(t *testing.T) {
+	t.Parallel()
 	entry := filepath.Join(t.TempDir(), "app.wasm")
 	if err := os.WriteFile(entry, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
