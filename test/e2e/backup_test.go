@@ -22,6 +22,7 @@ import (
 // each one, made live by a rollback, answers with the bytes it was deployed
 // with.
 func TestBackupUnderLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts cfhost twice and deploys under load")
 	}

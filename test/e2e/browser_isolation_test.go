@@ -227,6 +227,7 @@ func TestBrowserIsolation(t *testing.T) {
 // TestPathRoutingFlag: cfhost serve --path-routing=false serves projects
 // by subdomain only; /__project/<id>/ is a 404 that says why.
 func TestPathRoutingFlag(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts cfhost")
 	}

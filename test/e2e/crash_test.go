@@ -89,6 +89,7 @@ var crashPhases = []string{"upload", "finalize", "gc", "compress"}
 // CFHOST_E2E_KILLS sets the number of kills (default 24; 200 with
 // CFHOST_SOAK=1); CFHOST_E2E_SEED replays a run.
 func TestCrashSafety(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("kills and restarts the real binary many times")
 	}

@@ -54,6 +54,7 @@ func freeBytes(t *testing.T, dir string) int64 {
 // an operator would delete old logs) the same deploy succeeds, and the
 // database passes integrity_check, live and after a clean stop.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("mounts a filesystem and runs the real binary")
 	}

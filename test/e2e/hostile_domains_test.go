@@ -211,6 +211,7 @@ func httpsTo(addr string, roots *x509.CertPool) *http.Client {
 // plain HTTP to a domain is redirected; and a restart serves the stored
 // certificate with pebble gone.
 func TestHostileDomainsACME(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs pebble")
 	}

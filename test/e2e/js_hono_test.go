@@ -152,6 +152,7 @@ func runCfdeploy(t *testing.T, s *server, dir string, args ...string) (stdout, s
 // error handler and the env.ASSETS fall-through to the static files.
 // cfdeploy tail, following, shows the app's console lines as they come.
 func TestJSHono(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds cfhost and cfdeploy, fetches hono with npm")
 	}

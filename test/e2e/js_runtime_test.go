@@ -21,6 +21,7 @@ import (
 // of the project's own URL served in-process, a streamed response,
 // ctx.waitUntil after the response, and crypto.subtle.digest.
 func TestJSRuntimeAPIs(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	allowed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hit" {

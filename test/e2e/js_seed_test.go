@@ -60,6 +60,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 // system cfhost reimplements, as its README describes them, through the
 // real deploy API, and requests them over HTTP from the real cfhost.
 func TestJSSeedExamples(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "", "--log-level", "warn", "--access-log=false")
 	c := srv.client(t, client.Options{})
 	get := func(t *testing.T, id, path string) (int, http.Header, string) {

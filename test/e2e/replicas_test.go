@@ -398,6 +398,7 @@ func rr(lb *roundRobin) int64 { return lb.failovers.Load() }
 // message saying why, on a database that does not answer and on one whose
 // schema a newer cfhost wrote.
 func TestReplicasRefuseBadDatabase(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	rep := startServer(t, "", "--database", dsn)
 	rep.kill()
