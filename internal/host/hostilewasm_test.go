@@ -27,6 +27,7 @@ func wasmName(s string) []byte { return append([]byte{byte(len(s))}, s...) }
 // claims), and the third was deployed, its code writing the stop and fuel
 // globals the rewrite adds, so that no deadline could stop it.
 func TestHostileModulesRefusedAtDeploy(t *testing.T) {
+	t.Parallel()
 	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
 	header := []byte("\x00asm\x01\x00\x00\x00")
 	command := slices.Concat(

@@ -369,6 +369,7 @@ func TestTenantTextStaysOutOfTheHostLog(t *testing.T) {
 // Config.JSLimits reaches the JS runtime: a host whose requests may make
 // two subrequests and keep one console line answers accordingly.
 func TestJSLimitsFromTheHostConfig(t *testing.T) {
+	t.Parallel()
 	th := newTestHost(t, func(c *Config) { c.JSLimits.Subrequests, c.JSLimits.ConsoleLines = 2, 1 })
 	p := th.createProject("limited")
 	th.deployJS(p.ID, `export default { async fetch(request, env) {

@@ -33,10 +33,7 @@ func unknownNames() [][2]string {
 // asks PostgreSQL once per name (twice for an id: its deployment, then
 // the project), and nothing for the repeats.
 func TestReplicaUnknownNamesTouchDatabaseOnce(t *testing.T) {
-	// Serial: run beside other tests, a request can check the miss cache
-	// before the first lookup stores its miss and start its own lookup
-	// after that one's flight has ended (siteFor, then siteCache.getKey),
-	// and 16 concurrent requests then take 4 connections instead of 2.
+	t.Parallel()
 	th := newReplicas(t, 1)[0]
 	// The background jobs and the change feed query on their own
 	// schedule; stopped, they leave only what requests do.

@@ -120,6 +120,7 @@ func TestLargeAssetOverTLS(t *testing.T) {
 // memory; Config.CacheFilesInMemory (--cache-files memory) keeps them in
 // memfds.
 func TestCachedBodiesLiveWhereConfigured(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("files for cached bodies are Linux's")
 	}

@@ -175,6 +175,12 @@ func (c *siteCache) expire(key string, s *site) {
 // build builds a project's site and caches it unless the project changed
 // while it was being built.
 func (c *siteCache) build(ctx context.Context, key, projectID, selector string) (*site, error) {
+	// The flight before this one may have found that the name names no
+	// project after this request checked the miss cache (siteFor) and
+	// before it joined a flight: the answer is known, ask nothing.
+	if c.misses.has(projectID) {
+		return nil, errNoProject
+	}
 	b := &siteBuild{}
 	c.mu.Lock()
 	c.inflight[key] = b
