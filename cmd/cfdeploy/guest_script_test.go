@@ -61,7 +61,7 @@ func buildScriptGuest(name string) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, name+".wasm")
-	cmd := exec.Command("go", "build", "-o", out, src)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, src)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build guest %s: %v\n%s", name, err, b)

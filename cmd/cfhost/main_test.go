@@ -51,7 +51,7 @@ func cfhostBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "cfhost")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-trimpath", "-o", binPath, ".").CombinedOutput(); err != nil {
 			buildErr = err
 			binPath = string(out)
 		}

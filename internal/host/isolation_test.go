@@ -158,7 +158,7 @@ func buildTosser(t *testing.T) []byte {
 	t.Helper()
 	tosserOnce.Do(func() {
 		out := filepath.Join(t.TempDir(), "tosser.wasm")
-		cmd := exec.Command("go", "build", "-o", out, "./testdata/guests/tosser")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/guests/tosser")
 		cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			tosserErr = fmt.Errorf("build tosser: %v\n%s", err, b)

@@ -232,7 +232,7 @@ func buildAppGuest(t *testing.T) []byte {
 	appGuestOnce.Do(func() {
 		out := filepath.Join(os.TempDir(), fmt.Sprintf("host-app-guest-%d.wasm", os.Getpid()))
 		defer os.Remove(out)
-		cmd := exec.Command("go", "build", "-o", out, "./worker/testdata/guests/app")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./worker/testdata/guests/app")
 		cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			appGuestErr = fmt.Errorf("build app guest: %v\n%s", err, b)

@@ -193,7 +193,7 @@ func buildHello(t *testing.T) []byte {
 	t.Helper()
 	helloOnce.Do(func() {
 		out := filepath.Join(t.TempDir(), "hello.wasm")
-		cmd := exec.Command("go", "build", "-o", out, "../../examples/go-hello")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../../examples/go-hello")
 		cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			helloErr = fmt.Errorf("build go-hello: %v\n%s", err, b)

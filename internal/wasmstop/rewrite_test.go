@@ -314,7 +314,7 @@ func goGuest(t testing.TB) []byte {
 	t.Helper()
 	guestOnce.Do(func() {
 		out := filepath.Join(os.TempDir(), "wasmstop-guest.wasm")
-		cmd := exec.Command("go", "build", "-o", out, "./testdata/guest")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/guest")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			guestErr = errors.New(string(b))

@@ -77,7 +77,7 @@ func newAttackBed(t *testing.T) *attackBed {
 func buildGuest(t *testing.T, name string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/guests/"+name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/guests/"+name)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build guest %s: %v\n%s", name, err, b)

@@ -78,7 +78,7 @@ func cfhostBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binPath = filepath.Join(workDir, "cfhost")
-		args := []string{"build", "-o", binPath}
+		args := []string{"build", "-trimpath", "-o", binPath}
 		if os.Getenv("CFHOST_E2E_RACE") == "1" {
 			args = append(args, "-race")
 		}

@@ -102,7 +102,7 @@ func cfdeployBinary(t *testing.T) string {
 	t.Helper()
 	cfdeployOnce.Do(func() {
 		cfdeployPath = filepath.Join(workDir, "cfdeploy")
-		if out, err := exec.Command("go", "build", "-o", cfdeployPath, "../../cmd/cfdeploy").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-trimpath", "-o", cfdeployPath, "../../cmd/cfdeploy").CombinedOutput(); err != nil {
 			cfdeployErr = fmt.Errorf("build cfdeploy: %v\n%s", err, out)
 		}
 	})

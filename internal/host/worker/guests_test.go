@@ -88,10 +88,10 @@ func buildGuests() error {
 	if err := os.MkdirAll(cmds, 0o755); err != nil {
 		return err
 	}
-	builds := [][]string{{"build", "-o", cmds + string(filepath.Separator)}}
+	builds := [][]string{{"build", "-trimpath", "-o", cmds + string(filepath.Separator)}}
 	for _, g := range guestSources {
 		if g.reactor {
-			builds = append(builds, []string{"build", "-buildmode=c-shared", "-o", filepath.Join(guestsDir, g.name+".wasm"), g.dir})
+			builds = append(builds, []string{"build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(guestsDir, g.name+".wasm"), g.dir})
 		} else {
 			builds[0] = append(builds[0], g.dir)
 		}
