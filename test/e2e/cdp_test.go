@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +121,21 @@ func (b *cdpBrowser) read(r io.Reader) {
 // decodes its result into out.
 func (b *cdpBrowser) callRaw(session, method string, params, out any) {
 	b.t.Helper()
+	if err := b.try(session, method, params, out); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// cdpError is an error answer of the browser to a call.
+type cdpError struct{ method, message string }
+
+func (e *cdpError) Error() string { return "cdp " + e.method + ": " + e.message }
+
+// try is callRaw that returns the browser's error answer (a *cdpError)
+// instead of failing the test; the test still fails when the browser does
+// not answer at all.
+func (b *cdpBrowser) try(session, method string, params, out any) error {
+	b.t.Helper()
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
@@ -140,7 +156,7 @@ func (b *cdpBrowser) callRaw(session, method string, params, out any) {
 	select {
 	case rep := <-ch:
 		if rep.Error != nil {
-			b.t.Fatalf("cdp %s: %s", method, rep.Error.Message)
+			return &cdpError{method, rep.Error.Message}
 		}
 		if out != nil {
 			if err := json.Unmarshal(rep.Result, out); err != nil {
@@ -152,6 +168,7 @@ func (b *cdpBrowser) callRaw(session, method string, params, out any) {
 	case <-time.After(60 * time.Second):
 		b.t.Fatalf("cdp %s: no answer in 60s", method)
 	}
+	return nil
 }
 
 func (b *cdpBrowser) call(method string, params, out any) {
@@ -199,8 +216,13 @@ func (b *cdpBrowser) waitFor(what, expr string) {
 				Value any `json:"value"`
 			} `json:"result"`
 		}
-		b.call("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &res)
-		if v, _ := res.Result.Value.(bool); v {
+		// An evaluation that meets the navigation it waits for is answered
+		// "Inspected target navigated or closed": not yet, ask again.
+		err := b.try(b.session, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &res)
+		if err != nil && !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context") {
+			b.t.Fatal(err)
+		}
+		if v, _ := res.Result.Value.(bool); err == nil && v {
 			return
 		}
 		select {
