@@ -133,7 +133,9 @@ func TestLogDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func BenchmarkLog(b *testing.B) {
+// benchFormats runs bench once per line format with a Writer to
+// io.Discard and a typical asset request's entry.
+func benchFormats(b *testing.B, bench func(b *testing.B, w *Writer, e Entry)) {
 	for _, f := range []struct {
 		name   string
 		format Format
@@ -144,13 +146,30 @@ func BenchmarkLog(b *testing.B) {
 			e := sample
 			e.Path = "/assets/app.3f9a2c.js"
 			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					w.Log(e)
-				}
-			})
+			bench(b, w, e)
 		})
 	}
+}
+
+func BenchmarkLog(b *testing.B) {
+	benchFormats(b, func(b *testing.B, w *Writer, e Entry) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				w.Log(e)
+			}
+		})
+	})
+}
+
+// BenchmarkFormatLine is the formatting of one line alone, on one
+// goroutine: what each request pays under the Writer's lock.
+func BenchmarkFormatLine(b *testing.B) {
+	benchFormats(b, func(b *testing.B, w *Writer, e Entry) {
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			buf = w.appendEntry(buf[:0], &e)
+		}
+	})
 }
 
 // The time field reuses the text of its second; it must read exactly as
@@ -171,26 +190,5 @@ func TestTimeFieldMatchesAppendFormat(t *testing.T) {
 		if got != want {
 			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
 		}
-	}
-}
-
-// BenchmarkFormatLine is the formatting of one line alone, on one
-// goroutine: what each request pays under the Writer's lock.
-func BenchmarkFormatLine(b *testing.B) {
-	for _, f := range []struct {
-		name   string
-		format Format
-	}{{"logfmt", Logfmt}, {"json", JSON}} {
-		b.Run(f.name, func(b *testing.B) {
-			w := New(io.Discard, f.format)
-			defer w.Close()
-			e := sample
-			e.Path = "/assets/app.3f9a2c.js"
-			buf := make([]byte, 0, 1024)
-			b.ReportAllocs()
-			for b.Loop() {
-				buf = w.appendEntry(buf[:0], &e)
-			}
-		})
 	}
 }
